@@ -1,0 +1,17 @@
+// The subcommands of the nave binary. Each takes its arguments (after the subcommand's name)
+// and returns the process exit status. Flags are parsed here and nowhere else.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nave::cmd {
+
+int serverCommand(const std::vector<std::string>& args);
+int kubectlCommand(const std::vector<std::string>& args);
+int versionCommand(const std::vector<std::string>& args);
+
+// Exit status for usage errors (unknown or malformed flags), as Go's flag package uses.
+constexpr int kUsageError = 2;
+
+}  // namespace nave::cmd

@@ -1,0 +1,46 @@
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cmd/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+constexpr Command kCommands[] = {
+    {"server", "Run a Kubernetes server (API, store, controllers)", nave::cmd::serverCommand},
+    {"kubectl", "Run kubectl against this server's kubeconfig", nave::cmd::kubectlCommand},
+    {"version", "Print the version", nave::cmd::versionCommand},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "nave: Kubernetes in one executable.\n\n"
+               "Usage:\n  nave COMMAND [flags] [arguments]\n\nCommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "  %-10s %s\n", "help", "Show this help");
+  std::fprintf(out, "\nRun 'nave COMMAND --help' for a command's flags.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    usage(stdout);
+    return args.empty() ? nave::cmd::kUsageError : 0;
+  }
+  if (args[0] == "--version" || args[0] == "-v") return nave::cmd::versionCommand({});
+  for (const Command& c : kCommands) {
+    if (args[0] == c.name) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  std::fprintf(stderr, "nave: unknown command \"%s\"\n\n", args[0].c_str());
+  usage(stderr);
+  return nave::cmd::kUsageError;
+}

@@ -1,0 +1,25 @@
+// Small string helpers used across the tree.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nave {
+
+std::vector<std::string> split(std::string_view s, char sep);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+std::string_view trim(std::string_view s);
+std::string toLower(std::string_view s);
+// Percent-decodes a URL component ('+' stays '+' unless formDecode).
+std::string urlDecode(std::string_view s, bool formDecode = false);
+std::string urlEncode(std::string_view s);
+std::string base64Encode(std::string_view data);
+// Returns false on invalid input (standard alphabet, padding optional).
+bool base64Decode(std::string_view text, std::string& out);
+std::string base64UrlEncode(std::string_view data);  // no padding
+bool base64UrlDecode(std::string_view text, std::string& out);
+// Validates UTF-8 (no overlongs, no surrogates).
+bool isValidUtf8(std::string_view s);
+
+}  // namespace nave
