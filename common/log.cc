@@ -12,12 +12,12 @@ namespace {
 
 std::atomic<int> gVerbosity{0};
 
-void emit(char severity, std::string_view msg, Fields fields, const std::source_location& loc) {
+void emit(char severity, std::string_view msg, Fields fields, const SourceLocation& loc) {
   timeval tv{};
   gettimeofday(&tv, nullptr);
   tm t{};
   localtime_r(&tv.tv_sec, &t);
-  std::string_view file = loc.file_name();
+  std::string_view file = loc.file;
   if (auto slash = file.rfind('/'); slash != std::string_view::npos) file.remove_prefix(slash + 1);
   char head[96];
   int n = std::snprintf(head, sizeof head, "%c%02d%02d %02d:%02d:%02d.%06ld %7d ", severity,
@@ -26,7 +26,7 @@ void emit(char severity, std::string_view msg, Fields fields, const std::source_
   std::string line(head, n > 0 ? static_cast<size_t>(n) : 0);
   line.append(file);
   line += ':';
-  line += std::to_string(loc.line());
+  line += std::to_string(loc.line);
   line += "] ";
   line += Field::quote(msg);
   for (const Field& f : fields) {
@@ -75,16 +75,16 @@ std::string Field::quote(std::string_view s) {
 void setVerbosity(int level) { gVerbosity.store(level, std::memory_order_relaxed); }
 int verbosity() { return gVerbosity.load(std::memory_order_relaxed); }
 
-void error(std::string_view msg, Fields fields, std::source_location loc) {
+void error(std::string_view msg, Fields fields, SourceLocation loc) {
   emit('E', msg, fields, loc);
 }
-void warning(std::string_view msg, Fields fields, std::source_location loc) {
+void warning(std::string_view msg, Fields fields, SourceLocation loc) {
   emit('W', msg, fields, loc);
 }
-void info(std::string_view msg, Fields fields, std::source_location loc) {
+void info(std::string_view msg, Fields fields, SourceLocation loc) {
   emit('I', msg, fields, loc);
 }
-void v(int level, std::string_view msg, Fields fields, std::source_location loc) {
+void v(int level, std::string_view msg, Fields fields, SourceLocation loc) {
   if (enabled(level)) emit('I', msg, fields, loc);
 }
 

@@ -6,12 +6,21 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <type_traits>
 
 namespace nave::log {
+
+// The caller's file and line (std::source_location is unavailable to clang 14 with libstdc++).
+struct SourceLocation {
+  const char* file;
+  int line;
+  static constexpr SourceLocation current(const char* file = __builtin_FILE(),
+                                          int line = __builtin_LINE()) {
+    return {file, line};
+  }
+};
 
 // A key=value pair of a record. Strings are quoted, numbers and booleans are not.
 struct Field {
@@ -38,12 +47,12 @@ int verbosity();
 inline bool enabled(int level) { return verbosity() >= level; }
 
 void error(std::string_view msg, Fields fields = {},
-           std::source_location loc = std::source_location::current());
+           SourceLocation loc = SourceLocation::current());
 void warning(std::string_view msg, Fields fields = {},
-             std::source_location loc = std::source_location::current());
+             SourceLocation loc = SourceLocation::current());
 void info(std::string_view msg, Fields fields = {},
-          std::source_location loc = std::source_location::current());
+          SourceLocation loc = SourceLocation::current());
 void v(int level, std::string_view msg, Fields fields = {},
-       std::source_location loc = std::source_location::current());
+       SourceLocation loc = SourceLocation::current());
 
 }  // namespace nave::log
