@@ -71,8 +71,10 @@ std::optional<WallTime> parseRfc3339(std::string_view s) {
 }
 
 std::string humanDuration(std::chrono::seconds d) {
-  // Mirrors the shape of Kubernetes' duration.HumanDuration.
+  // Mirrors the shape of Kubernetes' duration.HumanDuration. A clock skew of up to a second in
+  // the future still reads "0s"; anything further ahead is "<invalid>", as kubectl shows it.
   int64_t s = d.count();
+  if (s < -1) return "<invalid>";
   if (s < 0) s = 0;
   auto str = [](int64_t v, const char* unit) { return std::to_string(v) + unit; };
   if (s < 60 * 2) return str(s, "s");
