@@ -82,7 +82,9 @@ class Parser {
         line = line.substr(0, hash);
       if (trim(line).empty()) continue;
       bool indented = line[0] == ' ' || line[0] == '\t';
-      auto r = indented ? fieldLine(trim(line)) : declaration(trim(line));
+      Result<void> r = {};
+      if (indented) r = checkIndent(line);
+      if (r.ok()) r = indented ? fieldLine(trim(line)) : declaration(trim(line));
       if (!r.ok()) {
         return Error(ErrorCode::kInternal, std::string(origin_) + ":" + std::to_string(lineNo) +
                                                ": " + r.error().message());
@@ -92,6 +94,25 @@ class Parser {
   }
 
  private:
+  // Field lines are indented by one fixed prefix, set by the first field line of the file
+  // (deeper or mixed indentation is a mistake, never nesting).
+  Result<void> checkIndent(std::string_view line) {
+    size_t n = line.find_first_not_of(" \t");
+    std::string_view prefix = line.substr(0, n);
+    if (indent_.empty()) {
+      if (prefix.find('\t') != std::string_view::npos && prefix.find(' ') != std::string_view::npos)
+        return Error(ErrorCode::kInvalid, "bad indentation: tabs and spaces mixed");
+      indent_ = std::string(prefix);
+      return {};
+    }
+    if (prefix != indent_) {
+      return Error(ErrorCode::kInvalid, "bad indentation: field lines are indented by " +
+                                            std::to_string(indent_.size()) +
+                                            (indent_[0] == '\t' ? " tab(s)" : " space(s)"));
+    }
+    return {};
+  }
+
   static bool insideQuotes(std::string_view line, size_t pos) {
     bool in = false;
     for (size_t i = 0; i < pos; ++i) {
@@ -136,9 +157,10 @@ class Parser {
       node = std::const_pointer_cast<Node>(t);
       next += 2;
       TRY(attributes(toks, next, *node));
-      set_.add(name, node);
+      TRY(define(name, node));
       return {};
     }
+    TRY(checkUndefined(name));
     node->type = Type::kObject;
     TRY(attributes(toks, next, *node));
     current_ = node;
@@ -146,40 +168,75 @@ class Parser {
     return {};
   }
 
+  Result<void> checkUndefined(const std::string& name) const {
+    if (set_.find(name) != nullptr) return Error(ErrorCode::kInvalid, name + " declared twice");
+    return {};
+  }
+
+  Result<void> define(const std::string& name, NodePtr node) {
+    TRY(checkUndefined(name));
+    set_.add(name, std::move(node));
+    return {};
+  }
+
+  // kind NAME GV[,GV...] [nolist] [nometa|bare] [attrs] ["desc"]
   Result<void> kindDecl(std::vector<Token>& toks) {
-    if (toks.size() < 3) return Error(ErrorCode::kInvalid, "usage: kind NAME GROUP/VERSION");
+    if (toks.size() < 3 || toks[2].quoted)
+      return Error(ErrorCode::kInvalid, "usage: kind NAME GROUP/VERSION");
     const std::string& kind = toks[1].text;
-    std::string gv = toks[2].text;
-    GroupVersionKind gvk;
-    if (auto slash = gv.find('/'); slash == std::string::npos) {
-      gvk.version = gv;
-    } else {
-      gvk.group = gv.substr(0, slash);
-      gvk.version = gv.substr(slash + 1);
+    std::vector<GroupVersionKind> gvks;
+    for (const std::string& gv : split(toks[2].text, ',')) {
+      if (gv.empty() || gv.back() == '/')
+        return Error(ErrorCode::kInvalid, "bad group/version '" + gv + "'");
+      GroupVersionKind gvk;
+      if (auto slash = gv.find('/'); slash == std::string::npos) {
+        gvk.version = gv;
+      } else {
+        gvk.group = gv.substr(0, slash);
+        gvk.version = gv.substr(slash + 1);
+      }
+      gvk.kind = kind;
+      gvks.push_back(std::move(gvk));
     }
-    gvk.kind = kind;
     size_t next = 3;
-    bool list = true;
-    if (next < toks.size() && !toks[next].quoted && toks[next].text == "nolist") {
-      list = false;
-      ++next;
+    bool list = true, metadata = true, typeMeta = true;
+    for (; next < toks.size() && !toks[next].quoted; ++next) {
+      const std::string& flag = toks[next].text;
+      if (flag == "nolist") {
+        list = false;
+      } else if (flag == "nometa") {
+        metadata = false;
+      } else if (flag == "bare") {
+        metadata = typeMeta = false;
+      } else {
+        break;
+      }
     }
+    std::string name = package_ + "." + kind;
+    TRY(checkUndefined(name));
     auto node = std::make_shared<Node>();
     node->type = Type::kObject;
     TRY(attributes(toks, next, *node));
-    node->gvks.push_back(gvk);
+    node->gvks = gvks;
     std::string meta(kMetaPackage);
-    node->properties.push_back({"apiVersion", scalarWithDoc(Type::kString, kApiVersionDoc)});
-    node->properties.push_back({"kind", scalarWithDoc(Type::kString, kKindDoc)});
-    node->properties.push_back(
-        {"metadata", refWithDoc(meta + ".ObjectMeta", "Standard object's metadata.")});
+    if (typeMeta) {
+      node->properties.push_back({"apiVersion", scalarWithDoc(Type::kString, kApiVersionDoc)});
+      node->properties.push_back({"kind", scalarWithDoc(Type::kString, kKindDoc)});
+      automatic_ = {"apiVersion", "kind"};
+    }
+    if (metadata) {
+      node->properties.push_back(
+          {"metadata", refWithDoc(meta + ".ObjectMeta", "Standard object's metadata.")});
+      automatic_.insert("metadata");
+    }
     current_ = node;
-    currentName_ = package_ + "." + kind;
+    currentName_ = name;
     if (list) {
       auto l = std::make_shared<Node>();
       l->type = Type::kObject;
       l->description = kind + "List is a list of " + kind + " objects.";
-      l->gvks.push_back({gvk.group, gvk.version, kind + "List"});
+      for (const GroupVersionKind& g : gvks)
+        l->gvks.push_back({g.group, g.version, kind + "List"});
       l->properties.push_back({"apiVersion", scalarWithDoc(Type::kString, kApiVersionDoc)});
       auto items = std::make_shared<Node>();
       items->type = Type::kArray;
@@ -192,7 +249,7 @@ class Parser {
       l->properties.push_back(
           {"metadata", refWithDoc(meta + ".ListMeta", "Standard list metadata.")});
       l->required.push_back("items");
-      set_.add(package_ + "." + kind + "List", l);
+      TRY(define(name + "List", l));
     }
     return {};
   }
@@ -208,14 +265,21 @@ class Parser {
       required = true;
       name.pop_back();
     }
-    if (current_->property(name) != nullptr)
-      return Error(ErrorCode::kInvalid, "field '" + name + "' declared twice");
+    if (name.empty()) return Error(ErrorCode::kInvalid, "empty field name");
     auto t = TRY(typeNode(toks[1].text));
     auto node = std::make_shared<Node>(*t);
     size_t next = 2;
     TRY(attributes(toks, next, *node));
-    current_->properties.push_back({name, node});
     if (required) current_->required.push_back(name);
+    // A kind may redeclare the fields it was given automatically (Status has ListMeta metadata).
+    if (automatic_.erase(name) != 0) {
+      for (Property& p : current_->properties)
+        if (p.name == name) p.schema = node;
+      return {};
+    }
+    if (current_->property(name) != nullptr)
+      return Error(ErrorCode::kInvalid, "field '" + name + "' declared twice");
+    current_->properties.push_back({name, node});
     return {};
   }
 
@@ -243,7 +307,16 @@ class Parser {
       else if (key == "embedded") node.embeddedResource = true;
       else if (key == "preserve") node.preserveUnknownFields = true;
       else if (key == "enum") {
-        for (const std::string& e : split(value, '|')) node.enumValues.emplace_back(e);
+        // Enumerated values constrain a collection's elements, not the collection.
+        Node* target = &node;
+        while (target->type == Type::kArray || target->type == Type::kMap) {
+          NodePtr& inner =
+              target->type == Type::kArray ? target->items : target->additionalProperties;
+          auto copy = std::make_shared<Node>(*inner);
+          inner = copy;
+          target = copy.get();
+        }
+        for (const std::string& e : split(value, '|')) target->enumValues.emplace_back(e);
       } else if (key == "default") {
         auto j = parseJson(value);
         if (!j.ok()) return Error(ErrorCode::kInvalid, "bad default " + value);
@@ -294,6 +367,7 @@ class Parser {
   }
 
   Result<void> finish() {
+    automatic_.clear();
     if (current_) {
       set_.add(std::move(currentName_), std::move(current_));
       current_.reset();
@@ -327,6 +401,8 @@ class Parser {
   std::map<std::string, std::string> aliases_;
   std::shared_ptr<Node> current_;
   std::string currentName_;
+  std::set<std::string> automatic_;  // fields of current_ added by `kind`, not yet redeclared
+  std::string indent_;               // the file's field indentation, once seen
 };
 
 void collectRefs(const Node* n, std::set<std::string>& out) {
