@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
+#include "common/yaml.h"
 #include "server/schema/embedded.h"
 
 namespace nave::schema {
@@ -18,8 +20,12 @@ namespace {
 constexpr std::string_view kMeta = "io.k8s.apimachinery.pkg.apis.meta.v1.";
 constexpr std::string_view kCore = "io.k8s.api.core.v1.";
 
-std::string meta(std::string_view name) { return std::string(kMeta) + std::string(name); }
-std::string core(std::string_view name) { return std::string(kCore) + std::string(name); }
+std::string meta(std::string_view name) {
+  return std::string(kMeta) + std::string(name);
+}
+std::string core(std::string_view name) {
+  return std::string(kCore) + std::string(name);
+}
 
 const EmbeddedSource* embeddedFile(std::string_view file) {
   for (const EmbeddedSource& src : embeddedSchemaSources())
@@ -272,8 +278,9 @@ TEST(CoreSchema, RequiredFieldsFollowKubernetesOpenAPI) {
   EXPECT_TRUE(def(core("Event")).isRequired("involvedObject"));
   EXPECT_TRUE(def(core("ScaleIOVolumeSource")).isRequired("secretRef"));
   EXPECT_FALSE(def(core("TypedLocalObjectReference")).isRequired("apiGroup"));
-  EXPECT_EQ(def(meta("Condition")).required,
-            (std::vector<std::string>{"type", "status", "lastTransitionTime", "reason", "message"}));
+  EXPECT_EQ(
+      def(meta("Condition")).required,
+      (std::vector<std::string>{"type", "status", "lastTransitionTime", "reason", "message"}));
   EXPECT_TRUE(def(core("Pod")).required.empty());
 }
 
@@ -306,46 +313,88 @@ TEST(CoreSchema, EnumsSitOnValuesNotCollections) {
 // Field sets of the most used types, as in Kubernetes 1.32: a missing field would make
 // fieldValidation=Strict reject valid manifests.
 TEST(CoreSchema, FieldSetsMatchKubernetes132) {
-  EXPECT_EQ(fieldNames(core("PodSpec")),
-            (std::set<std::string>{
-                "activeDeadlineSeconds", "affinity", "automountServiceAccountToken", "containers",
-                "dnsConfig", "dnsPolicy", "enableServiceLinks", "ephemeralContainers",
-                "hostAliases", "hostIPC", "hostNetwork", "hostPID", "hostUsers", "hostname",
-                "imagePullSecrets", "initContainers", "nodeName", "nodeSelector", "os", "overhead",
-                "preemptionPolicy", "priority", "priorityClassName", "readinessGates",
-                "resourceClaims", "resources", "restartPolicy", "runtimeClassName",
-                "schedulerName", "schedulingGates", "securityContext", "serviceAccount",
-                "serviceAccountName", "setHostnameAsFQDN", "shareProcessNamespace", "subdomain",
-                "terminationGracePeriodSeconds", "tolerations", "topologySpreadConstraints",
-                "volumes"}));
-  EXPECT_EQ(fieldNames(core("Container")),
-            (std::set<std::string>{
-                "args", "command", "env", "envFrom", "image", "imagePullPolicy", "lifecycle",
-                "livenessProbe", "name", "ports", "readinessProbe", "resizePolicy", "resources",
-                "restartPolicy", "securityContext", "startupProbe", "stdin", "stdinOnce",
-                "terminationMessagePath", "terminationMessagePolicy", "tty", "volumeDevices",
-                "volumeMounts", "workingDir"}));
+  EXPECT_EQ(fieldNames(core("PodSpec")), (std::set<std::string>{"activeDeadlineSeconds",
+                                                                "affinity",
+                                                                "automountServiceAccountToken",
+                                                                "containers",
+                                                                "dnsConfig",
+                                                                "dnsPolicy",
+                                                                "enableServiceLinks",
+                                                                "ephemeralContainers",
+                                                                "hostAliases",
+                                                                "hostIPC",
+                                                                "hostNetwork",
+                                                                "hostPID",
+                                                                "hostUsers",
+                                                                "hostname",
+                                                                "imagePullSecrets",
+                                                                "initContainers",
+                                                                "nodeName",
+                                                                "nodeSelector",
+                                                                "os",
+                                                                "overhead",
+                                                                "preemptionPolicy",
+                                                                "priority",
+                                                                "priorityClassName",
+                                                                "readinessGates",
+                                                                "resourceClaims",
+                                                                "resources",
+                                                                "restartPolicy",
+                                                                "runtimeClassName",
+                                                                "schedulerName",
+                                                                "schedulingGates",
+                                                                "securityContext",
+                                                                "serviceAccount",
+                                                                "serviceAccountName",
+                                                                "setHostnameAsFQDN",
+                                                                "shareProcessNamespace",
+                                                                "subdomain",
+                                                                "terminationGracePeriodSeconds",
+                                                                "tolerations",
+                                                                "topologySpreadConstraints",
+                                                                "volumes"}));
+  EXPECT_EQ(fieldNames(core("Container")), (std::set<std::string>{"args",
+                                                                  "command",
+                                                                  "env",
+                                                                  "envFrom",
+                                                                  "image",
+                                                                  "imagePullPolicy",
+                                                                  "lifecycle",
+                                                                  "livenessProbe",
+                                                                  "name",
+                                                                  "ports",
+                                                                  "readinessProbe",
+                                                                  "resizePolicy",
+                                                                  "resources",
+                                                                  "restartPolicy",
+                                                                  "securityContext",
+                                                                  "startupProbe",
+                                                                  "stdin",
+                                                                  "stdinOnce",
+                                                                  "terminationMessagePath",
+                                                                  "terminationMessagePolicy",
+                                                                  "tty",
+                                                                  "volumeDevices",
+                                                                  "volumeMounts",
+                                                                  "workingDir"}));
   // An ephemeral container has every container field plus its target.
   std::set<std::string> ephemeral = fieldNames(core("Container"));
   ephemeral.insert("targetContainerName");
   EXPECT_EQ(fieldNames(core("EphemeralContainer")), ephemeral);
   EXPECT_EQ(fieldNames(core("ContainerStatus")),
-            (std::set<std::string>{"allocatedResources", "allocatedResourcesStatus",
-                                   "containerID", "image", "imageID", "lastState", "name",
-                                   "ready", "resources", "restartCount", "started", "state",
-                                   "user", "volumeMounts"}));
+            (std::set<std::string>{"allocatedResources", "allocatedResourcesStatus", "containerID",
+                                   "image", "imageID", "lastState", "name", "ready", "resources",
+                                   "restartCount", "started", "state", "user", "volumeMounts"}));
   EXPECT_EQ(fieldNames(core("PodSecurityContext")),
             (std::set<std::string>{"appArmorProfile", "fsGroup", "fsGroupChangePolicy",
-                                   "runAsGroup", "runAsNonRoot", "runAsUser",
-                                   "seLinuxChangePolicy", "seLinuxOptions", "seccompProfile",
-                                   "supplementalGroups", "supplementalGroupsPolicy", "sysctls",
-                                   "windowsOptions"}));
+                                   "runAsGroup", "runAsNonRoot", "runAsUser", "seLinuxChangePolicy",
+                                   "seLinuxOptions", "seccompProfile", "supplementalGroups",
+                                   "supplementalGroupsPolicy", "sysctls", "windowsOptions"}));
   EXPECT_EQ(fieldNames(meta("ObjectMeta")),
-            (std::set<std::string>{"annotations", "creationTimestamp",
-                                   "deletionGracePeriodSeconds", "deletionTimestamp",
-                                   "finalizers", "generateName", "generation", "labels",
-                                   "managedFields", "name", "namespace", "ownerReferences",
-                                   "resourceVersion", "selfLink", "uid"}));
+            (std::set<std::string>{"annotations", "creationTimestamp", "deletionGracePeriodSeconds",
+                                   "deletionTimestamp", "finalizers", "generateName", "generation",
+                                   "labels", "managedFields", "name", "namespace",
+                                   "ownerReferences", "resourceVersion", "selfLink", "uid"}));
   EXPECT_EQ(def(core("ServiceSpec")).properties.size(), 20u);
   // A volume has its name plus every volume source.
   EXPECT_EQ(def(core("Volume")).properties.size(), 31u);
@@ -393,6 +442,527 @@ TEST(CoreSchema, MarkersAreConsistent) {
     }
   }
   EXPECT_GT(lists, 30u);
+}
+
+// Reports every field of `value` the schema `node` does not declare, as strict field
+// validation would.
+void unknownFields(const SchemaSet& set, const Node* node, const Json& value,
+                   const std::string& path, std::vector<std::string>& out) {
+  const Node* n = resolveNode(&set, node);
+  if (n == nullptr) return;
+  if (n->type == Type::kObject && value.is_object()) {
+    for (const auto& [key, child] : value.items()) {
+      std::string at = path.empty() ? key : path + "." + key;
+      if (const Node* p = n->property(key)) {
+        unknownFields(set, p, child, at, out);
+      } else if (!n->preserveUnknownFields) {
+        out.push_back(at);
+      }
+    }
+  } else if (n->type == Type::kArray && value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i)
+      unknownFields(set, n->items.get(), value[i], path + "[" + std::to_string(i) + "]", out);
+  } else if (n->type == Type::kMap && value.is_object()) {
+    for (const auto& [key, child] : value.items())
+      unknownFields(set, n->additionalProperties.get(), child, path + "." + key, out);
+  }
+}
+
+std::vector<std::string> unknownFieldsOf(std::string_view yaml) {
+  std::vector<std::string> out;
+  auto docs = parseYamlDocuments(yaml);
+  if (!docs.ok()) {
+    ADD_FAILURE() << docs.error().message();
+    return out;
+  }
+  for (const Json& doc : *docs) {
+    std::string apiVersion = doc.value("apiVersion", ""), kind = doc.value("kind", "");
+    std::string group, version = apiVersion;
+    if (auto slash = apiVersion.find('/'); slash != std::string::npos) {
+      group = apiVersion.substr(0, slash);
+      version = apiVersion.substr(slash + 1);
+    }
+    const Node* schema = coreSet().findKind({group, version, kind});
+    if (schema == nullptr) {
+      ADD_FAILURE() << "no schema for " << apiVersion << " " << kind;
+      continue;
+    }
+    unknownFields(coreSet(), schema, doc, kind, out);
+  }
+  return out;
+}
+
+TEST(CoreSchema, RichPodManifestHasNoUnknownFields) {
+  auto unknown = unknownFieldsOf(R"(
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web}
+  annotations: {note: x}
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: u1, controller: true, blockOwnerDeletion: true}
+  finalizers: [example.com/cleanup]
+  managedFields:
+  - {manager: kubectl, operation: Apply, apiVersion: v1, time: "2024-01-01T00:00:00Z", fieldsType: FieldsV1, fieldsV1: {"f:metadata": {}}, subresource: ""}
+spec:
+  initContainers:
+  - name: log-shipper
+    image: busybox
+    restartPolicy: Always
+    startupProbe: {exec: {command: [true]}, failureThreshold: 30, periodSeconds: 1}
+  containers:
+  - name: app
+    image: nginx:1.27
+    imagePullPolicy: IfNotPresent
+    command: [nginx]
+    args: ["-g", "daemon off;"]
+    workingDir: /srv
+    ports: [{name: http, containerPort: 80, protocol: TCP, hostPort: 8080, hostIP: 0.0.0.0}]
+    env:
+    - {name: A, value: "1"}
+    - name: POD
+      valueFrom: {fieldRef: {apiVersion: v1, fieldPath: metadata.name}}
+    - name: CPU
+      valueFrom: {resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}}
+    - name: C
+      valueFrom: {configMapKeyRef: {name: cfg, key: c, optional: true}}
+    - name: S
+      valueFrom: {secretKeyRef: {name: sec, key: s}}
+    envFrom: [{prefix: X_, configMapRef: {name: cfg}}, {secretRef: {name: sec, optional: false}}]
+    resources:
+      limits: {cpu: 500m, memory: 256Mi}
+      requests: {cpu: 100m, memory: 128Mi}
+      claims: [{name: gpu, request: one}]
+    resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]
+    volumeMounts:
+    - {name: data, mountPath: /data, readOnly: true, recursiveReadOnly: IfPossible, mountPropagation: None}
+    - {name: cfg, mountPath: /etc/cfg, subPath: app.conf}
+    - {name: logs, mountPath: /logs, subPathExpr: $(POD)}
+    volumeDevices: [{name: raw, devicePath: /dev/xvda}]
+    livenessProbe:
+      httpGet: {path: /healthz, port: http, scheme: HTTP, host: localhost, httpHeaders: [{name: X, value: y}]}
+      initialDelaySeconds: 5
+      timeoutSeconds: 2
+      periodSeconds: 10
+      successThreshold: 1
+      failureThreshold: 3
+      terminationGracePeriodSeconds: 10
+    readinessProbe: {tcpSocket: {port: 80, host: localhost}}
+    startupProbe: {grpc: {port: 9000, service: health}}
+    lifecycle:
+      postStart: {exec: {command: [sh, -c, "echo hi"]}}
+      preStop: {sleep: {seconds: 5}}
+    terminationMessagePath: /dev/termination-log
+    terminationMessagePolicy: FallbackToLogsOnError
+    securityContext:
+      capabilities: {add: [NET_BIND_SERVICE], drop: [ALL]}
+      privileged: false
+      seLinuxOptions: {user: u, role: r, type: t, level: s0}
+      windowsOptions: {gmsaCredentialSpecName: n, gmsaCredentialSpec: s, runAsUserName: u, hostProcess: false}
+      runAsUser: 1000
+      runAsGroup: 1000
+      runAsNonRoot: true
+      readOnlyRootFilesystem: true
+      allowPrivilegeEscalation: false
+      procMount: Default
+      seccompProfile: {type: RuntimeDefault}
+      appArmorProfile: {type: Localhost, localhostProfile: p}
+    stdin: true
+    stdinOnce: true
+    tty: true
+  ephemeralContainers:
+  - {name: debug, image: busybox, targetContainerName: app, stdin: true, tty: true}
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: data, readOnly: true}}
+  - {name: cfg, configMap: {name: cfg, defaultMode: 420, optional: true, items: [{key: a, path: a.conf, mode: 256}]}}
+  - {name: sec, secret: {secretName: sec, defaultMode: 256, items: [{key: k, path: k}]}}
+  - {name: logs, emptyDir: {medium: Memory, sizeLimit: 64Mi}}
+  - {name: host, hostPath: {path: /var/log, type: DirectoryOrCreate}}
+  - {name: info, downwardAPI: {defaultMode: 420, items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}, {path: cpu, resourceFieldRef: {containerName: app, resource: requests.cpu}}]}}
+  - name: proj
+    projected:
+      defaultMode: 420
+      sources:
+      - serviceAccountToken: {audience: api, expirationSeconds: 3600, path: token}
+      - configMap: {name: kube-root-ca.crt, items: [{key: ca.crt, path: ca.crt}]}
+      - secret: {name: sec, optional: true}
+      - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
+      - clusterTrustBundle: {signerName: example.com/signer, labelSelector: {matchLabels: {a: b}}, path: ca.pem, optional: true}
+  - name: scratch
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {labels: {type: scratch}}
+        spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 1Gi}}}
+  - {name: csi, csi: {driver: secrets.example.com, readOnly: true, fsType: ext4, volumeAttributes: {a: b}, nodePublishSecretRef: {name: x}}}
+  - {name: model, image: {reference: "quay.io/models/m:1", pullPolicy: IfNotPresent}}
+  - {name: share, nfs: {server: nfs.local, path: /export, readOnly: false}}
+  - {name: raw, iscsi: {targetPortal: "10.0.0.1:3260", iqn: "iqn.2001-04.com.example:storage", lun: 0, fsType: ext4, chapAuthSession: true, secretRef: {name: chap}}}
+  restartPolicy: Always
+  terminationGracePeriodSeconds: 30
+  activeDeadlineSeconds: 3600
+  dnsPolicy: ClusterFirst
+  dnsConfig: {nameservers: [1.1.1.1], searches: [example.com], options: [{name: ndots, value: "2"}, {name: edns0}]}
+  nodeSelector: {kubernetes.io/os: linux}
+  serviceAccountName: web
+  automountServiceAccountToken: false
+  hostNetwork: false
+  hostPID: false
+  hostIPC: false
+  shareProcessNamespace: true
+  hostUsers: false
+  hostname: web-0
+  subdomain: web
+  setHostnameAsFQDN: true
+  schedulerName: default-scheduler
+  priorityClassName: high
+  priority: 1000
+  preemptionPolicy: PreemptLowerPriority
+  runtimeClassName: gvisor
+  enableServiceLinks: false
+  overhead: {cpu: 10m}
+  os: {name: linux}
+  imagePullSecrets: [{name: registry}]
+  hostAliases: [{ip: 10.0.0.5, hostnames: [db.local]}]
+  readinessGates: [{conditionType: example.com/ready}]
+  schedulingGates: [{name: example.com/quota}]
+  resourceClaims: [{name: gpu, resourceClaimTemplateName: gpu-template}, {name: fpga, resourceClaimName: fpga-1}]
+  resources: {limits: {cpu: "2", memory: 1Gi}}
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 1000
+    runAsNonRoot: true
+    fsGroup: 2000
+    fsGroupChangePolicy: OnRootMismatch
+    supplementalGroups: [3000]
+    supplementalGroupsPolicy: Strict
+    sysctls: [{name: net.core.somaxconn, value: "1024"}]
+    seccompProfile: {type: Localhost, localhostProfile: profiles/web.json}
+    appArmorProfile: {type: RuntimeDefault}
+    seLinuxChangePolicy: MountOption
+    seLinuxOptions: {level: "s0:c1,c2"}
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions: [{key: zone, operator: In, values: [a, b]}]
+          matchFields: [{key: metadata.name, operator: NotIn, values: [bad]}]
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - {weight: 10, preference: {matchExpressions: [{key: ssd, operator: Exists}]}}
+    podAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+      - labelSelector: {matchExpressions: [{key: app, operator: In, values: [db]}]}
+        topologyKey: topology.kubernetes.io/zone
+        namespaces: [data]
+        namespaceSelector: {matchLabels: {team: a}}
+        matchLabelKeys: [pod-template-hash]
+        mismatchLabelKeys: [tenant]
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm: {labelSelector: {matchLabels: {app: web}}, topologyKey: kubernetes.io/hostname}
+  tolerations:
+  - {key: dedicated, operator: Equal, value: web, effect: NoSchedule}
+  - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 300}
+  topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: DoNotSchedule
+    labelSelector: {matchLabels: {app: web}}
+    minDomains: 2
+    nodeAffinityPolicy: Honor
+    nodeTaintsPolicy: Ignore
+    matchLabelKeys: [pod-template-hash]
+status:
+  phase: Running
+  conditions:
+  - {type: Ready, status: "True", lastProbeTime: null, lastTransitionTime: "2024-01-01T00:00:00Z", reason: r, message: m}
+  message: ok
+  reason: ""
+  nominatedNodeName: node-2
+  hostIP: 10.0.0.1
+  hostIPs: [{ip: 10.0.0.1}]
+  podIP: 10.244.0.5
+  podIPs: [{ip: 10.244.0.5}, {ip: "fd00::5"}]
+  startTime: "2024-01-01T00:00:00Z"
+  qosClass: Burstable
+  resize: InProgress
+  resourceClaimStatuses: [{name: gpu, resourceClaimName: web-gpu-abcde}]
+  initContainerStatuses:
+  - name: log-shipper
+    ready: true
+    restartCount: 0
+    image: busybox
+    imageID: docker.io/library/busybox@sha256:1
+    started: true
+    state: {running: {startedAt: "2024-01-01T00:00:00Z"}}
+  containerStatuses:
+  - name: app
+    ready: true
+    restartCount: 2
+    image: nginx:1.27
+    imageID: docker.io/library/nginx@sha256:2
+    containerID: containerd://abc
+    started: true
+    state: {running: {startedAt: "2024-01-01T00:00:00Z"}}
+    lastState: {terminated: {exitCode: 137, signal: 9, reason: OOMKilled, message: m, startedAt: "2024-01-01T00:00:00Z", finishedAt: "2024-01-01T00:00:01Z", containerID: containerd://old}}
+    allocatedResources: {cpu: 100m}
+    resources: {requests: {cpu: 100m}}
+    volumeMounts: [{name: data, mountPath: /data, readOnly: true, recursiveReadOnly: Enabled}]
+    user: {linux: {uid: 1000, gid: 1000, supplementalGroups: [3000]}}
+    allocatedResourcesStatus: [{name: "claim:gpu/one", resources: [{resourceID: gpu-0, health: Healthy}]}]
+  ephemeralContainerStatuses:
+  - {name: debug, ready: false, restartCount: 0, image: busybox, imageID: "", state: {waiting: {reason: ContainerCreating, message: ""}}}
+)");
+  EXPECT_TRUE(unknown.empty()) << testing::PrintToString(unknown);
+}
+
+TEST(CoreSchema, OtherCoreManifestsHaveNoUnknownFields) {
+  auto unknown = unknownFieldsOf(R"(
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{name: http, protocol: TCP, appProtocol: http, port: 80, targetPort: http, nodePort: 30080}]
+  clusterIP: 10.96.0.10
+  clusterIPs: [10.96.0.10]
+  externalIPs: [192.0.2.1]
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 600}}
+  loadBalancerIP: 192.0.2.2
+  loadBalancerSourceRanges: [0.0.0.0/0]
+  loadBalancerClass: example.com/lb
+  externalTrafficPolicy: Local
+  internalTrafficPolicy: Cluster
+  healthCheckNodePort: 32000
+  publishNotReadyAddresses: false
+  ipFamilies: [IPv4]
+  ipFamilyPolicy: SingleStack
+  allocateLoadBalancerNodePorts: true
+  trafficDistribution: PreferClose
+status:
+  loadBalancer: {ingress: [{ip: 192.0.2.2, hostname: lb.example.com, ipMode: VIP, ports: [{port: 80, protocol: TCP, error: ""}]}]}
+  conditions: [{type: Ready, status: "True", observedGeneration: 1, lastTransitionTime: "2024-01-01T00:00:00Z", reason: Ok, message: ""}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: web}
+subsets:
+- addresses: [{ip: 10.244.0.5, hostname: web-0, nodeName: node-1, targetRef: {kind: Pod, name: web-0, namespace: shop, uid: u}}]
+  notReadyAddresses: [{ip: 10.244.0.6}]
+  ports: [{name: http, port: 80, protocol: TCP, appProtocol: http}]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+spec:
+  podCIDR: 10.244.0.0/24
+  podCIDRs: [10.244.0.0/24]
+  providerID: nave://node-1
+  unschedulable: false
+  taints: [{key: k, value: v, effect: NoExecute, timeAdded: "2024-01-01T00:00:00Z"}]
+status:
+  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
+  allocatable: {cpu: 3800m, memory: 7Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True", lastHeartbeatTime: "2024-01-01T00:00:00Z", lastTransitionTime: "2024-01-01T00:00:00Z", reason: KubeletReady, message: ready}]
+  addresses: [{type: InternalIP, address: 10.0.0.1}, {type: Hostname, address: node-1}]
+  daemonEndpoints: {kubeletEndpoint: {Port: 10250}}
+  nodeInfo: {machineID: m, systemUUID: s, bootID: b, kernelVersion: "6.1", osImage: Debian, containerRuntimeVersion: nave://0.1, kubeletVersion: v1.32.0, kubeProxyVersion: "", operatingSystem: linux, architecture: amd64}
+  images: [{names: [nginx:1.27], sizeBytes: 1000}]
+  volumesInUse: [kubernetes.io/csi/x]
+  volumesAttached: [{name: kubernetes.io/csi/x, devicePath: ""}]
+  runtimeHandlers: [{name: "", features: {recursiveReadOnlyMounts: true, userNamespaces: true}}]
+  features: {supplementalGroupsPolicy: true}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-1}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local
+  volumeMode: Filesystem
+  mountOptions: [noatime]
+  claimRef: {namespace: shop, name: data}
+  volumeAttributesClassName: gold
+  local: {path: /mnt/disk1, fsType: ext4}
+  nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]}}
+status: {phase: Bound, message: "", reason: "", lastPhaseTransitionTime: "2024-01-01T00:00:00Z"}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-2}
+spec:
+  capacity: {storage: 1Ti}
+  accessModes: [ReadWriteMany]
+  csi:
+    driver: nfs.csi.k8s.io
+    volumeHandle: h
+    readOnly: false
+    fsType: nfs
+    volumeAttributes: {server: s}
+    controllerPublishSecretRef: {name: a, namespace: b}
+    nodeStageSecretRef: {name: a, namespace: b}
+    nodePublishSecretRef: {name: a, namespace: b}
+    controllerExpandSecretRef: {name: a, namespace: b}
+    nodeExpandSecretRef: {name: a, namespace: b}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  selector: {matchLabels: {tier: fast}}
+  resources: {requests: {storage: 1Gi}, limits: {storage: 2Gi}}
+  volumeName: pv-1
+  storageClassName: local
+  volumeMode: Filesystem
+  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: snap}
+  dataSourceRef: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: snap, namespace: shop}
+  volumeAttributesClassName: gold
+status:
+  phase: Bound
+  accessModes: [ReadWriteOnce]
+  capacity: {storage: 1Gi}
+  conditions: [{type: Resizing, status: "True", lastProbeTime: null, lastTransitionTime: null, reason: r, message: m}]
+  allocatedResources: {storage: 2Gi}
+  allocatedResourceStatuses: {storage: ControllerResizeInProgress}
+  currentVolumeAttributesClassName: gold
+  modifyVolumeStatus: {targetVolumeAttributesClassName: silver, status: Pending}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+immutable: true
+data: {a: b}
+binaryData: {bin: aGk=}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+type: kubernetes.io/tls
+data: {tls.crt: aGk=, tls.key: aGk=}
+stringData: {extra: x}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web}
+secrets: [{name: token}]
+imagePullSecrets: [{name: registry}]
+automountServiceAccountToken: false
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+spec: {finalizers: [kubernetes]}
+status: {phase: Active, conditions: [{type: NamespaceContentRemaining, status: "False", lastTransitionTime: null, reason: r, message: m}]}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: q}
+spec:
+  hard: {pods: "10", requests.cpu: "4"}
+  scopes: [NotBestEffort]
+  scopeSelector: {matchExpressions: [{scopeName: PriorityClass, operator: In, values: [high]}]}
+status: {hard: {pods: "10"}, used: {pods: "3"}}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: l}
+spec:
+  limits:
+  - {type: Container, max: {cpu: "2"}, min: {cpu: 10m}, default: {cpu: 500m}, defaultRequest: {cpu: 100m}, maxLimitRequestRatio: {cpu: "4"}}
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: rc}
+spec:
+  replicas: 2
+  minReadySeconds: 5
+  selector: {app: rc}
+  template: {metadata: {labels: {app: rc}}, spec: {containers: [{name: c, image: busybox}]}}
+status:
+  replicas: 2
+  fullyLabeledReplicas: 2
+  readyReplicas: 2
+  availableReplicas: 2
+  observedGeneration: 1
+  conditions: [{type: ReplicaFailure, status: "False", lastTransitionTime: null, reason: r, message: m}]
+---
+apiVersion: v1
+kind: PodTemplate
+metadata: {name: t}
+template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c}]}}
+---
+apiVersion: v1
+kind: Event
+metadata: {name: web.1, namespace: shop}
+involvedObject: {kind: Pod, name: web, namespace: shop, uid: u, apiVersion: v1, resourceVersion: "1", fieldPath: "spec.containers{app}"}
+reason: Started
+message: Started container app
+source: {component: kubelet, host: node-1}
+firstTimestamp: "2024-01-01T00:00:00Z"
+lastTimestamp: "2024-01-01T00:00:00Z"
+count: 1
+type: Normal
+eventTime: "2024-01-01T00:00:00.000001Z"
+series: {count: 2, lastObservedTime: "2024-01-01T00:00:00.000001Z"}
+action: Start
+related: {kind: Node, name: node-1}
+reportingComponent: kubelet
+reportingInstance: node-1
+---
+apiVersion: v1
+kind: Binding
+metadata: {name: web}
+target: {kind: Node, name: node-1}
+---
+apiVersion: v1
+kind: Status
+metadata: {resourceVersion: ""}
+status: Failure
+message: pods "x" not found
+reason: NotFound
+details: {name: x, group: "", kind: pods, uid: "", retryAfterSeconds: 0, causes: [{reason: FieldValueInvalid, message: m, field: f}]}
+code: 404
+---
+apiVersion: v1
+kind: DeleteOptions
+gracePeriodSeconds: 0
+propagationPolicy: Foreground
+preconditions: {uid: u, resourceVersion: "5"}
+orphanDependents: false
+dryRun: [All]
+---
+apiVersion: meta.k8s.io/v1
+kind: Table
+metadata: {resourceVersion: "10"}
+columnDefinitions: [{name: Name, type: string, format: name, description: d, priority: 0}]
+rows: [{cells: [web, 1, true, null], conditions: [{type: Completed, status: "True"}], object: {kind: PartialObjectMetadata, apiVersion: meta.k8s.io/v1, metadata: {name: web}}}]
+---
+apiVersion: v1
+kind: APIResourceList
+groupVersion: v1
+resources: [{name: pods, singularName: pod, namespaced: true, kind: Pod, verbs: [get, list], shortNames: [po], categories: [all], storageVersionHash: h}]
+)");
+  EXPECT_TRUE(unknown.empty()) << testing::PrintToString(unknown);
+}
+
+TEST(CoreSchema, TyposAreReportedAsUnknownFields) {
+  auto unknown = unknownFieldsOf(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: p, label: {a: b}}
+spec:
+  containers: [{name: c, image: busybox, imagePullPolicy: Always, port: [{containerPort: 80}]}]
+  volume: []
+)");
+  EXPECT_EQ(unknown, (std::vector<std::string>{"Pod.metadata.label", "Pod.spec.containers[0].port",
+                                               "Pod.spec.volume"}));
 }
 
 // --- Parser ---------------------------------------------------------------------------------
