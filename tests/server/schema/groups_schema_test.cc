@@ -17,20 +17,26 @@ namespace nave::schema {
 namespace {
 
 constexpr std::string_view kGroupFiles[] = {
-    "apps_v1.schema",        "batch_v1.schema",       "coordination_v1.schema",
-    "discovery_v1.schema",   "events_v1.schema",      "networking_v1.schema",
-    "storage_v1.schema",     "rbac_v1.schema",        "policy_v1.schema",
-    "scheduling_v1.schema",  "autoscaling_v1.schema", "autoscaling_v2.schema",
+    "apps_v1.schema",          "batch_v1.schema",       "coordination_v1.schema",
+    "discovery_v1.schema",     "events_v1.schema",      "networking_v1.schema",
+    "storage_v1.schema",       "rbac_v1.schema",        "policy_v1.schema",
+    "scheduling_v1.schema",    "autoscaling_v1.schema", "autoscaling_v2.schema",
     "apiextensions_v1.schema",
 };
 
 constexpr std::string_view kGroupPackages[] = {
-    "io.k8s.api.apps.v1.",        "io.k8s.api.batch.v1.",
-    "io.k8s.api.coordination.v1.", "io.k8s.api.discovery.v1.",
-    "io.k8s.api.events.v1.",      "io.k8s.api.networking.v1.",
-    "io.k8s.api.storage.v1.",     "io.k8s.api.rbac.v1.",
-    "io.k8s.api.policy.v1.",      "io.k8s.api.scheduling.v1.",
-    "io.k8s.api.autoscaling.v1.", "io.k8s.api.autoscaling.v2.",
+    "io.k8s.api.apps.v1.",
+    "io.k8s.api.batch.v1.",
+    "io.k8s.api.coordination.v1.",
+    "io.k8s.api.discovery.v1.",
+    "io.k8s.api.events.v1.",
+    "io.k8s.api.networking.v1.",
+    "io.k8s.api.storage.v1.",
+    "io.k8s.api.rbac.v1.",
+    "io.k8s.api.policy.v1.",
+    "io.k8s.api.scheduling.v1.",
+    "io.k8s.api.autoscaling.v1.",
+    "io.k8s.api.autoscaling.v2.",
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.",
 };
 
@@ -77,7 +83,9 @@ const Node* field(std::string_view prefix, std::string_view type, std::string_vi
   return t == nullptr ? nullptr : t->property(name);
 }
 
-std::string refOf(const Node* n) { return n == nullptr ? "<none>" : n->ref; }
+std::string refOf(const Node* n) {
+  return n == nullptr ? "<none>" : n->ref;
+}
 
 std::string child(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
@@ -244,7 +252,8 @@ TEST(GroupSchemas, DeploymentKindsAndSpec) {
   EXPECT_EQ(strategy->patchStrategy, "retainKeys");
   EXPECT_EQ(strategy->ref, "io.k8s.api.apps.v1.DeploymentStrategy");
   EXPECT_EQ(refOf(spec->property("template")), "io.k8s.api.core.v1.PodTemplateSpec");
-  EXPECT_EQ(refOf(spec->property("selector")), "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector");
+  EXPECT_EQ(refOf(spec->property("selector")),
+            "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector");
 
   const Node* type = field(kApps, "DeploymentStrategy", "type");
   ASSERT_NE(type, nullptr);
@@ -331,6 +340,9 @@ TEST(GroupSchemas, NetworkingListsAreAtomic) {
   EXPECT_EQ(def(net, "ServiceBackendPort")->mapType, "atomic");
   for (std::string_view f : {"ingress", "egress", "policyTypes"})
     EXPECT_EQ(field(net, "NetworkPolicySpec", f)->listType, "atomic") << f;
+  const Node* policyTypes = field(net, "NetworkPolicySpec", "policyTypes");
+  EXPECT_TRUE(policyTypes->enumValues.empty());  // the enum constrains the elements
+  EXPECT_EQ(policyTypes->items->enumValues, (std::vector<Json>{"Egress", "Ingress"}));
   EXPECT_TRUE(def(net, "HTTPIngressPath")->isRequired("pathType"));
   EXPECT_TRUE(def(net, "IPBlock")->isRequired("cidr"));
   const Node* drivers = field("io.k8s.api.storage.v1.", "CSINodeSpec", "drivers");
@@ -360,7 +372,8 @@ TEST(GroupSchemas, JsonSchemaPropsIsRecursive) {
   ASSERT_NE(validations, nullptr);
   EXPECT_EQ(validations->listMapKeys, std::vector<std::string>{"rule"});
   EXPECT_EQ(validations->patchMergeKey, "rule");
-  EXPECT_EQ(set.kindName({"apiextensions.k8s.io", "v1", "CustomResourceDefinition"}), std::string(kExt) + "CustomResourceDefinition");
+  EXPECT_EQ(set.kindName({"apiextensions.k8s.io", "v1", "CustomResourceDefinition"}),
+            std::string(kExt) + "CustomResourceDefinition");
 }
 
 // --- real manifests pass strict unknown-field detection; typos do not ---
