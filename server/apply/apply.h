@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/json.h"
 #include "common/result.h"
@@ -15,10 +16,17 @@
 namespace nave::apply {
 
 struct ManagerInfo {
-  std::string manager;      // fieldManager, or derived from the User-Agent
+  std::string manager;      // fieldManager, or derived from the User-Agent ("unknown" if empty)
   std::string apiVersion;   // "apps/v1"
   std::string subresource;  // "" or "status" / "scale"
   WallTime time;
+  // The kind the endpoint serves ("Deployment"); an applied object of another kind is refused.
+  // Empty: taken from the schema's x-kubernetes-group-version-kind, else from the live object.
+  std::string kind;
+  // Dotted field paths this endpoint resets and nobody may own through it (Kubernetes'
+  // GetResetFields): {"status"} for the main resource of a kind with a status subresource,
+  // {"spec", "metadata.labels", ...} for its /status. Changes to them are not recorded.
+  std::vector<std::string> resetFields;
 };
 
 // Records an Update by `info.manager` in `updated`'s metadata.managedFields: the fields that
