@@ -1,6 +1,13 @@
 #include "storage/sqlite/log_table.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "common/fd.h"
 
 namespace nave::storage::sqlite {
 namespace {
@@ -8,6 +15,8 @@ namespace {
 // PRAGMA application_id of a nave store: "nave" in ASCII.
 constexpr int64_t kApplicationId = 0x6e617665;
 constexpr int64_t kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 10000;
+constexpr int kCheckpointBusyMs = 250;
 
 constexpr char kCreateSchema[] = R"sql(
 CREATE TABLE log (
@@ -116,11 +125,22 @@ KeyRange keyRange(std::string_view prefix, std::string_view afterKey) {
 }
 
 Result<void> applyConnectionPragmas(Connection& conn) {
+  sqlite3_busy_timeout(conn.raw(), kBusyTimeoutMs);
   return conn.exec(
       "PRAGMA synchronous = FULL;"
       "PRAGMA journal_size_limit = 67108864;"
-      "PRAGMA busy_timeout = 10000;"
       "PRAGMA foreign_keys = OFF;");
+}
+
+// SQLite syncs the directory when it creates a journal or WAL, but not for the database file
+// itself; sync it once after creating the store so the file's name is durable too.
+Result<void> syncParentDirectory(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Error::fromErrno("open " + dir, errno);
+  if (::fsync(fd.get()) != 0) return Error::fromErrno("fsync " + dir, errno);
+  return okResult();
 }
 
 Result<void> initialiseSchema(Connection& conn, const std::string& path) {
@@ -148,7 +168,8 @@ Result<void> initialiseSchema(Connection& conn, const std::string& path) {
     return initialiseSchema(conn, path);
   }
   TRY(conn.exec(kCreateSchema));
-  return txn.commit();
+  TRY(txn.commit());
+  return syncParentDirectory(path);
 }
 
 LogRow rowFromLatest(const Query& q, std::string_view key) {
@@ -168,7 +189,7 @@ LogRow rowFromLatest(const Query& q, std::string_view key) {
 
 Result<std::unique_ptr<Connection>> openWriterConnection(const std::string& path) {
   auto conn = TRY(Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
-  TRY(conn->exec("PRAGMA busy_timeout = 10000"));
+  sqlite3_busy_timeout(conn->raw(), kBusyTimeoutMs);
   TRY(initialiseSchema(*conn, path));
   // An existing store keeps WAL mode (it is persistent) but set it anyway in case the file was
   // switched back by a tool.
@@ -179,7 +200,8 @@ Result<std::unique_ptr<Connection>> openWriterConnection(const std::string& path
 
 Result<std::unique_ptr<Connection>> openReaderConnection(const std::string& path) {
   auto conn = TRY(Connection::open(path, SQLITE_OPEN_READWRITE));
-  TRY(conn->exec("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;"));
+  sqlite3_busy_timeout(conn->raw(), kBusyTimeoutMs);
+  TRY(conn->exec("PRAGMA query_only = ON"));
   return conn;
 }
 
@@ -321,8 +343,12 @@ Result<void> compactRange(Connection& conn, int64_t from, int64_t to) {
 
 Result<void> shrinkFiles(Connection& conn) {
   TRY(conn.exec("PRAGMA incremental_vacuum"));
+  // A truncating checkpoint waits (through the busy handler) for readers on old snapshots;
+  // the writer should not stall behind a long list for the full busy timeout.
+  sqlite3_busy_timeout(conn.raw(), kCheckpointBusyMs);
   Query q = TRY(conn.query(kCheckpoint));
   auto stepped = q.step();
+  sqlite3_busy_timeout(conn.raw(), kBusyTimeoutMs);
   // SQLITE_BUSY here means another checkpoint is running; a busy row means readers still
   // hold old snapshots. Either way a later checkpoint finishes the job.
   if (!stepped.ok() && (sqlite3_extended_errcode(conn.raw()) & 0xff) != SQLITE_BUSY) {

@@ -173,16 +173,16 @@ Result<std::unique_ptr<Store>> SqliteStore::open(const SqliteOptions& options) {
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, std::move(writer), state));
   // A reader connection now, so that a file readers cannot open fails here rather than later.
   { TRY(store->readers_.acquire()); }
+  if (state.swept < state.compacted) {
+    // A compaction was interrupted (crash or close): finish removing its rows. Queued before
+    // the writer starts, so it is seen without a wake-up.
+    store->compactions_.push_back(CompactJob{state.compacted, std::nullopt});
+  }
   store->hub_->start();
   store->writerThread_ = std::thread([s = store.get()] { s->writerLoop(); });
   store->sweeperThread_ = std::thread([s = store.get()] { s->sweeperLoop(); });
   if (options.compactIntervalSeconds > 0) {
     store->compactorThread_ = std::thread([s = store.get()] { s->compactorLoop(); });
-  }
-  if (state.swept < state.compacted) {
-    // A compaction was interrupted (crash or close): finish removing its rows.
-    std::lock_guard lock(store->queueMutex_);
-    store->compactions_.push_back(CompactJob{state.compacted, std::nullopt});
   }
   log::v(1, "Opened SQLite store",
          {{"path", options.path}, {"revision", state.current}, {"compacted", state.compacted}});

@@ -186,10 +186,10 @@ void WatchHub::catchUpLoop() {
   while (true) {
     catchUpWake_.wait(lock, [this] { return stopping_ || !catchUp_.empty(); });
     if (stopping_) return;
+    // Round robin: the watcher goes to the back rather than out, because beginCompaction
+    // must keep seeing its position until it is synced.
     std::shared_ptr<Watcher> watcher = catchUp_.front();
     catchUp_.pop_front();
-    // The watcher stays in catchUp_ terms for compaction purposes through its position, which
-    // only grows; put it back before unlocking so compaction keeps seeing it.
     catchUp_.push_back(watcher);
     lock.unlock();
     bool done = catchUpStep(*watcher);

@@ -429,6 +429,46 @@ TEST_F(SqliteStoreTest, WatchFromThePastUnderConcurrentWritesHasNoGapsOrDuplicat
   }
 }
 
+// Compaction while a watch is still replaying history stops short of what it has yet to read.
+TEST_F(SqliteStoreTest, CompactionDoesNotCutAWatchCatchingUp) {
+  // Updates, so that an unclamped compaction would remove nearly all of the history.
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 16; ++t) {
+    writers.emplace_back([&, t] {
+      std::string key = "/cu/" + std::to_string(t);
+      int64_t rev = mustCreate(key, "0").modRevision;
+      for (int i = 1; i < 80; ++i) {
+        auto u = store_->update(key, std::to_string(i), rev);
+        ASSERT_TRUE(u.ok());
+        rev = u->modRevision;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  int64_t current = *store_->currentRevision();
+  ASSERT_EQ(current, 1280);
+
+  EventLog log;
+  std::atomic<bool> firstCall{true}, inFirstCall{false};
+  auto callback = log.callback();
+  auto w = store_->watch("/cu/", 0, [&](std::span<const Event> events) {
+    if (firstCall.exchange(false)) {
+      inFirstCall = true;
+      std::this_thread::sleep_for(300ms);
+    }
+    callback(events);
+  });
+  ASSERT_TRUE(w.ok());
+  while (!inFirstCall.load()) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(store_->compact(current).ok());
+  EXPECT_LT(store_->compactedRevision(), current);
+  ASSERT_TRUE(log.waitFor(static_cast<size_t>(current)));
+  EXPECT_EQ(log.revisions(), range(1, current));
+  // Once the watch has caught up, compaction proceeds.
+  ASSERT_TRUE(store_->compact(current).ok());
+  EXPECT_EQ(store_->compactedRevision(), current);
+}
+
 TEST_F(SqliteStoreTest, CancelledWatchIsNeverCalledAgain) {
   EventLog log;
   auto watch = store_->watch("/c/", 0, log.callback());
@@ -695,6 +735,57 @@ TEST_F(SqliteStoreTest, ReopenKeepsEverything) {
   reopen();
   EXPECT_EQ(*store_->currentRevision(), 7);
   EXPECT_EQ(mustCreate("/re/e", "e").modRevision, 8);
+}
+
+// A compaction recorded but not finished (the process died between chunks) is finished by the
+// next open.
+TEST_F(SqliteStoreTest, InterruptedCompactionIsResumedOnOpen) {
+  auto a = mustCreate("/ic/a", "1");                     // 1
+  auto u = store_->update("/ic/a", "2", a.modRevision);  // 2
+  ASSERT_TRUE(u.ok());
+  ASSERT_TRUE(store_->update("/ic/a", "3", u->modRevision).ok());  // 3
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 2 WHERE name = 'compacted'", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_EQ(logRows(options_.path), 3);
+  reopen();
+  EXPECT_EQ(store_->compactedRevision(), 2);
+  EXPECT_EQ(store_->get("/ic/a", 2).error().code(), ErrorCode::kExpired);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (logRows(options_.path) != 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(logRows(options_.path), 2);  // a@1 is gone, a@2 (latest at 2) and a@3 stay
+  EXPECT_EQ(store_->get("/ic/a", 3)->value, "3");
+}
+
+TEST_F(SqliteStoreTest, WatchHandleMayOutliveTheStore) {
+  EventLog log;
+  auto w = store_->watch("/o/", 0, log.callback());
+  ASSERT_TRUE(w.ok());
+  mustCreate("/o/a", "");
+  store_.reset();
+  w->reset();
+  EXPECT_EQ(log.size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, BatchesOfOneStillWork) {
+  options_.maxBatch = 1;
+  reopen();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i)
+        mustCreate("/b1/" + std::to_string(t) + "/" + std::to_string(i), "");
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(*store_->count("/b1/"), 80);
+  EXPECT_EQ(*store_->currentRevision(), 80);
 }
 
 TEST_F(SqliteStoreTest, RefusesFilesThatAreNotNaveStores) {
