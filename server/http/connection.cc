@@ -429,7 +429,7 @@ void Connection::appendHeaders(const std::vector<Header>& headers, bool upgradin
         continue;
       }
       if (equalsIgnoreCase(h.name, "connection")) {
-        if (h.value.find("close") != std::string::npos) closeAfter_ = true;
+        if (::strcasestr(h.value.c_str(), "close") != nullptr) closeAfter_ = true;
         continue;
       }
     }

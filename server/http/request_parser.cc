@@ -168,7 +168,14 @@ bool decodePath(std::string_view raw, std::string& out) {
 
 int parseRequestHead(std::string_view head, Request& request, RequestFraming& framing) {
   framing = RequestFraming{};
-  request.headers.clear();
+  // Header entries of the previous request on the connection are overwritten in place, which
+  // reuses their strings' storage; the vector is cut to this request's count on every return.
+  size_t headerCount = 0;
+  struct TrimHeaders {
+    std::vector<Header>& headers;
+    const size_t& count;
+    ~TrimHeaders() { headers.resize(count); }
+  } trimHeaders{request.headers, headerCount};
   std::string_view rest = head;
   std::string_view line;
   if (!nextLine(rest, line)) return 400;
@@ -233,7 +240,13 @@ int parseRequestHead(std::string_view head, Request& request, RequestFraming& fr
       if (!equalsIgnoreCase(value, "100-continue")) return 417;
       framing.expectContinue = !framing.http10;
     }
-    request.headers.push_back(Header{std::string(name), std::string(value)});
+    if (headerCount < request.headers.size()) {
+      request.headers[headerCount].name.assign(name);
+      request.headers[headerCount].value.assign(value);
+    } else {
+      request.headers.push_back(Header{std::string(name), std::string(value)});
+    }
+    ++headerCount;
   }
   if (!rest.empty()) return 400;  // findHeadEnd delimits heads; anything else is a caller bug
   if (!sawHost && !framing.http10) return 400;

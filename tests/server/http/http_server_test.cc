@@ -284,6 +284,24 @@ TEST_F(HttpServerTest, HandlersThatDoNotRespondOrThrowGet500) {
   EXPECT_TRUE(c->closedByServer());
 }
 
+TEST_F(HttpServerTest, HandlersControlClosingButNotFraming) {
+  start([](Request&, ResponseWriter& w) {
+    w.send(200,
+           {{"Connection", "Close"}, {"Content-Length", "999"}, {"X-Injected", "a\r\nEvil: 1"}},
+           "body");
+  });
+  auto c = connect();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(get("/")));
+  auto r = c->readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("Content-Length"), "4");
+  EXPECT_EQ(r->header("Connection"), "close");
+  EXPECT_EQ(r->header("Evil"), "");
+  EXPECT_EQ(r->body, "body");
+  EXPECT_TRUE(c->closedByServer());
+}
+
 TEST_F(HttpServerTest, HeadGetsHeadersWithoutBody) {
   start([](Request&, ResponseWriter& w) { w.send(200, {}, "hello"); });
   auto c = connect();

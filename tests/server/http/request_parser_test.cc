@@ -51,6 +51,21 @@ TEST(ParseRequestHead, ParsesRequestLineTargetAndHeaders) {
   EXPECT_FALSE(p.framing.http10);
 }
 
+TEST(ParseRequestHead, ReusedRequestsKeepOnlyTheNewHeaders) {
+  Request request;
+  RequestFraming framing;
+  std::string_view first = "GET / HTTP/1.1\r\nHost: a\r\nX-One: 1\r\nX-Two: 2\r\n\r\n";
+  ASSERT_EQ(parseRequestHead(first, request, framing), 0);
+  ASSERT_EQ(request.headers.size(), 3u);
+  std::string_view second = "GET / HTTP/1.1\r\nHost: b\r\n\r\n";
+  ASSERT_EQ(parseRequestHead(second, request, framing), 0);
+  ASSERT_EQ(request.headers.size(), 1u);
+  EXPECT_EQ(request.header("host"), "b");
+  EXPECT_EQ(request.header("x-one"), "");
+  EXPECT_NE(parseRequestHead("BAD\r\n\r\n", request, framing), 0);
+  EXPECT_TRUE(request.headers.empty());
+}
+
 TEST(ParseRequestHead, AcceptsAbsoluteFormAndAsterisk) {
   auto p = parse("GET https://host:6443/version?x=1 HTTP/1.1\r\nHost: host\r\n\r\n");
   ASSERT_EQ(p.status, 0);
