@@ -21,7 +21,68 @@ std::string_view typeText(FieldErrorType t) {
   return "Invalid value";
 }
 
-// Go's %q for strings, %v for numbers and booleans, JSON for the rest.
+bool allStrings(const Json& v) {
+  for (const Json& e : v)
+    if (!e.is_string()) return false;
+  return true;
+}
+
+// Go's %#v of a map[string]string: keys sorted, as fmt prints maps.
+std::string goStringMap(const Json& m) {
+  if (m.empty()) return "map[string]string(nil)";
+  std::string s = "map[string]string{";
+  bool first = true;
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (!first) s += ", ";
+    first = false;
+    s += Json(it.key()).dump() + ":" + it->dump();
+  }
+  return s + "}";
+}
+
+std::string goStringSlice(const Json& a) {
+  if (a.empty()) return "[]string(nil)";
+  std::string s = "[]string{";
+  for (size_t i = 0; i < a.size(); ++i) s += (i ? ", " : "") + a[i].dump();
+  return s + "}";
+}
+
+// A metav1.LabelSelector: an object holding only matchLabels and matchExpressions.
+bool isLabelSelector(const Json& v) {
+  if (!v.is_object() || v.empty()) return false;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (it.key() == "matchLabels" && (it->is_object() || it->is_null()) && allStrings(*it)) continue;
+    if (it.key() == "matchExpressions" && (it->is_array() || it->is_null())) continue;
+    return false;
+  }
+  return true;
+}
+
+std::string goLabelSelector(const Json& v) {
+  auto m = v.find("matchLabels");
+  std::string s = "v1.LabelSelector{MatchLabels:" +
+                  goStringMap(m != v.end() && m->is_object() ? *m : Json::object()) + ", MatchExpressions:";
+  auto e = v.find("matchExpressions");
+  if (e == v.end() || !e->is_array() || e->empty()) return s + "[]v1.LabelSelectorRequirement(nil)}";
+  s += "[]v1.LabelSelectorRequirement{";
+  for (size_t i = 0; i < e->size(); ++i) {
+    const Json& r = (*e)[i];
+    auto field = [&](const char* k) {
+      auto f = r.find(k);
+      return f != r.end() && f->is_string() ? f->dump() : std::string("\"\"");
+    };
+    auto values = r.find("values");
+    s += std::string(i ? ", " : "") + "v1.LabelSelectorRequirement{Key:" + field("key") +
+         ", Operator:" + field("operator") + ", Values:" +
+         goStringSlice(values != r.end() && values->is_array() && allStrings(*values) ? *values
+                                                                                       : Json::array()) +
+         "}";
+  }
+  return s + "}}";
+}
+
+// Go's rendering of a bad value: %q for strings, %v for numbers and booleans, %#v for the maps,
+// slices and label selectors Kubernetes reports most; JSON for other structures.
 std::string formatValue(const Json& v) {
   if (v.is_null()) return "\"null\"";
   if (v.is_string()) return v.dump();
@@ -29,6 +90,9 @@ std::string formatValue(const Json& v) {
     double d = v.get<double>();
     if (std::floor(d) == d && std::fabs(d) < 1e15) return std::to_string(static_cast<int64_t>(d));
   }
+  if (v.is_object() && allStrings(v)) return goStringMap(v);
+  if (v.is_array() && !v.empty() && allStrings(v)) return goStringSlice(v);
+  if (isLabelSelector(v)) return goLabelSelector(v);
   return dumpJson(v);
 }
 
