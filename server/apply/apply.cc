@@ -144,28 +144,29 @@ void recordUpdateOperation(const TypedOps& ops, const Json& live, const Json& up
 
 // structured-merge-diff's prune: the fields `applier` applied last time and no longer applies
 // are removed from `merged`, unless some manager (the applier's new configuration included)
-// owns them.
+// owns them. A struct someone owns stays, even when emptied.
 Json prune(const TypedOps& ops, const Json& merged, const ManagedFields& managers,
            const FieldSet& lastSet) {
   if (lastSet.empty()) return merged;
-  FieldSet last = ops.ensureNamedFieldsAreMembers(lastSet);
-  Json pruned = ops.removeItems(merged, last);
-
-  // Put back whatever the removal took that someone owns.
   // The object's identity is never pruned, even by a configuration that does not name it.
   FieldSet managed = strippedFields();
   for (const auto& [id, e] : managers) managed = managed.unionWith(e.fields);
+  managed = ops.ensureNamedFieldsAreMembers(managed);
+  FieldSet last = ops.ensureNamedFieldsAreMembers(lastSet);
+  Json pruned = ops.removeItems(merged, last, &managed);
+
+  // Put back whatever the removal took that someone owns.
   auto fieldSetOf = [&](const Json& v) {
     auto s = ops.toFieldSet(v, /*strict=*/false);
     return ops.ensureNamedFieldsAreMembers(s.ok() ? *s : FieldSet());
   };
   FieldSet mergedSet = fieldSetOf(merged);
-  FieldSet keep = fieldSetOf(pruned).unionWith(ops.ensureNamedFieldsAreMembers(managed));
-  pruned = ops.removeItems(merged, mergedSet.difference(keep));
+  FieldSet keep = fieldSetOf(pruned).unionWith(managed);
+  pruned = ops.removeItems(merged, mergedSet.difference(keep), &managed);
 
   // Only what the applier owned last time may go; anything else the removal took comes back.
   FieldSet gone = mergedSet.difference(fieldSetOf(pruned)).intersection(last);
-  return ops.removeItems(merged, gone);
+  return ops.removeItems(merged, gone, &managed);
 }
 
 Error conflictError(const std::vector<Conflict>& conflicts, const ManagedFields& managers) {

@@ -178,7 +178,9 @@ class Walker {
         const Node* ct = fieldType(a, k, declared);
         path.push_back(PathElement::fieldName(k));
         toFieldSet(child, ct, path, out, strict, error);
-        if (!declared) out.insert(path);
+        // Map entries are owned themselves; so are empty or null struct fields, which have no
+        // leaves to be owned through.
+        if (!declared || child.is_null() || (child.is_object() && child.empty())) out.insert(path);
         path.pop_back();
       }
       return;
@@ -413,12 +415,15 @@ class Walker {
 
   // --- removeItems ---
 
-  std::optional<Json> removeItems(const Json& v, const FieldSet& toRemove, const Node* type) const {
+  // A map, list or struct the removal empties disappears (nullopt), like the empty values Go
+  // omits, except a struct whose path is in `preserve`, which stays as {}.
+  std::optional<Json> removeItems(const Json& v, const FieldSet& toRemove, const Node* type,
+                                  const FieldSet* preserve, Path& path) const {
     Atom a = resolve(type);
     Shape s = shape(a, v);
     if (s == Shape::kLeaf || v.is_null() || v.empty()) return v;
+    Json out = s == Shape::kMap ? Json::object() : Json::array();
     if (s == Shape::kMap) {
-      Json out = Json::object();
       for (const auto& [k, child] : v.items()) {
         PathElement pe = PathElement::fieldName(k);
         if (toRemove.has(Path{pe})) continue;
@@ -428,24 +433,29 @@ class Walker {
         }
         bool declared = false;
         const Node* ct = fieldType(a, k, declared);
-        if (auto r = removeItems(child, toRemove.withPrefix(pe), ct)) out[k] = std::move(*r);
+        path.push_back(pe);
+        if (auto r = removeItems(child, toRemove.withPrefix(pe), ct, preserve, path))
+          out[k] = std::move(*r);
+        path.pop_back();
       }
-      if (out.empty()) return std::nullopt;
-      return out;
-    }
-    Json out = Json::array();
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string msg;
-      auto pe = itemElement(a, i, v[i], msg);
-      if (!pe || !toRemove.hasPrefix(*pe)) {
-        out.push_back(v[i]);
-        continue;
+    } else {
+      for (size_t i = 0; i < v.size(); ++i) {
+        std::string msg;
+        auto pe = itemElement(a, i, v[i], msg);
+        if (!pe || !toRemove.hasPrefix(*pe)) {
+          out.push_back(v[i]);
+          continue;
+        }
+        if (toRemove.has(Path{*pe})) continue;
+        FieldSet sub = toRemove.withPrefix(*pe);
+        path.push_back(std::move(*pe));
+        if (auto r = removeItems(v[i], sub, elementType(a), preserve, path))
+          out.push_back(std::move(*r));
+        path.pop_back();
       }
-      if (toRemove.has(Path{*pe})) continue;
-      if (auto r = removeItems(v[i], toRemove.withPrefix(*pe), elementType(a)))
-        out.push_back(std::move(*r));
     }
-    if (out.empty()) return std::nullopt;
+    bool keepEmpty = a.kind == AtomKind::kStruct && preserve != nullptr && preserve->has(path);
+    if (out.empty() && !keepEmpty) return std::nullopt;
     return out;
   }
 
@@ -563,10 +573,12 @@ Json TypedOps::merge(const Json& lhs, const Json& rhs) const {
   return out ? std::move(*out) : Json::object();
 }
 
-Json TypedOps::removeItems(const Json& value, const FieldSet& toRemove) const {
+Json TypedOps::removeItems(const Json& value, const FieldSet& toRemove,
+                          const FieldSet* preserveEmptied) const {
   if (toRemove.empty()) return value;
   Walker w(set_);
-  auto out = w.removeItems(value, toRemove, root_);
+  Path path;
+  auto out = w.removeItems(value, toRemove, root_, preserveEmptied, path);
   return out ? std::move(*out) : Json::object();
 }
 

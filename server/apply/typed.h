@@ -38,8 +38,8 @@ class TypedOps {
  public:
   TypedOps(const schema::SchemaSet* set, const schema::Node* root) : set_(set), root_(root) {}
 
-  // The fields `value` sets: leaves, map entries, list items and atomic values, but not the
-  // struct fields that merely lead to them. With `strict`, kBadRequest for a value of the wrong
+  // The fields `value` sets: leaves, map entries, list items, atomic values and empty structs,
+  // but not the struct fields that merely lead to them. With `strict`, kBadRequest for a value of the wrong
   // shape, a keyed list item without its keys, or duplicate list items.
   Result<FieldSet> toFieldSet(const Json& value, bool strict) const;
 
@@ -50,9 +50,10 @@ class TypedOps {
   // items it names, other items keep their place.
   Json merge(const Json& lhs, const Json& rhs) const;
 
-  // `value` without the fields and items that are members of `toRemove`. Maps and lists left
-  // empty by the removal disappear.
-  Json removeItems(const Json& value, const FieldSet& toRemove) const;
+  // `value` without the fields and items that are members of `toRemove`. Maps, lists and
+  // structs left empty by the removal disappear, except structs at a path of `preserveEmptied`.
+  Json removeItems(const Json& value, const FieldSet& toRemove,
+                   const FieldSet* preserveEmptied = nullptr) const;
 
   // `set` plus, as members, every struct field one of its paths goes through (maps' keys and
   // list items are not added).

@@ -534,6 +534,21 @@ TEST_F(DeploymentTest, SetsAndMapsAreOwnedPerItem) {
   EXPECT_FALSE(obj["metadata"].contains("finalizers"));
 }
 
+TEST_F(DeploymentTest, EmptyStructsAreOwnedAndKept) {
+  Json obj = mustApply(nullptr, R"({apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
+      spec: {strategy: {type: Recreate}}})",
+                       "alice", 1);
+  obj = mustApply(&obj, R"({apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
+      spec: {strategy: {}}})",
+                  "alice", 2);
+  EXPECT_EQ(obj["spec"]["strategy"], Json::object());
+  EXPECT_EQ(fieldsOf(obj, "alice", "Apply"), yaml("{f:spec: {f:strategy: {}}}"));
+  obj = mustApply(&obj, R"({apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
+      spec: {paused: true}})",
+                  "alice", 3);
+  EXPECT_FALSE(obj["spec"].contains("strategy"));
+}
+
 TEST_F(DeploymentTest, FieldsSetBeforeTheFirstApplyConflict) {
   Json live = yaml(kWeb);  // an object nobody tracks
   auto r = apply(&live, R"({apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
