@@ -311,6 +311,8 @@ class Merger {
       }
       items.push_back(&item);
     }
+    // Keys are computed once per item: an item may be compared with many order entries.
+    std::vector<std::optional<std::string>> itemKeys(items.size());
     size_t p = 0, s = 0;
     while (p < items.size() && s < order.size()) {
       const Json& item = *items[p];
@@ -318,19 +320,26 @@ class Merger {
         ++p;
         continue;
       }
-      bool equal;
+      if (!itemKeys[p]) {
+        if (mergeKey.empty()) {
+          itemKeys[p] = scalarKey(item);
+        } else {
+          if (!item.is_object()) return errBadArgType(kMapType, item);
+          auto a = item.find(mergeKey);
+          if (a == item.end()) return errNoMergeKey(item, mergeKey);
+          itemKeys[p] = scalarKey(*a);
+        }
+      }
+      std::string orderKey;
       if (mergeKey.empty()) {
-        equal = scalarKey(item) == scalarKey(order[s]);
+        orderKey = scalarKey(order[s]);
       } else {
-        if (!item.is_object()) return errBadArgType(kMapType, item);
         if (!order[s].is_object()) return errBadArgType(kMapType, order[s]);
-        auto a = item.find(mergeKey);
-        if (a == item.end()) return errNoMergeKey(item, mergeKey);
         auto b = order[s].find(mergeKey);
         if (b == order[s].end()) return errNoMergeKey(order[s], mergeKey);
-        equal = scalarKey(*a) == scalarKey(*b);
+        orderKey = scalarKey(*b);
       }
-      if (equal) ++p;
+      if (*itemKeys[p] == orderKey) ++p;
       ++s;
     }
     if (p < items.size()) {
@@ -441,10 +450,16 @@ class Merger {
     Json right = TRY(normalizeSliceOrder(std::move(patchItems), patchOrder, mergeKey, maps));
     Json left = TRY(normalizeSliceOrder(std::move(serverOnly), serverOrder, mergeKey, maps));
     auto pos = positions(serverOrder, mergeKey, maps);
-    auto where = [&](const Json& v) {
-      auto it = pos.find(itemKey(v, mergeKey, maps));
-      return it == pos.end() ? std::optional<size_t>() : it->second;
+    auto where = [&](const Json& list) {
+      std::vector<std::optional<size_t>> out;
+      out.reserve(list.size());
+      for (const Json& v : list) {
+        auto it = pos.find(itemKey(v, mergeKey, maps));
+        out.push_back(it == pos.end() ? std::optional<size_t>() : it->second);
+      }
+      return out;
     };
+    std::vector<std::optional<size_t>> leftAt = where(left), rightAt = where(right);
     Json out = Json::array();
     size_t i = 0, j = 0;
     while (i < left.size() || j < right.size()) {
@@ -453,7 +468,8 @@ class Merger {
       } else if (j >= right.size()) {
         out.push_back(std::move(left[i++]));
       } else {
-        auto li = where(left[i]), ri = where(right[j]);
+        const auto& li = leftAt[i];
+        const auto& ri = rightAt[j];
         if (li && ri && *li < *ri) {
           out.push_back(std::move(left[i++]));
         } else {
