@@ -20,12 +20,16 @@ namespace {
 class PkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    oldUmask_ = ::umask(022);  // the modes asserted below are those of a usual umask
     char tmpl[] = "/tmp/nave-pki-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     root_ = tmpl;
     dir_ = root_ + "/server/tls";
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void TearDown() override {
+    std::filesystem::remove_all(root_);
+    ::umask(oldUmask_);
+  }
 
   static std::string readFile(const std::string& path) {
     std::ifstream in(path);
@@ -46,6 +50,7 @@ class PkiTest : public ::testing::Test {
 
   std::string root_;
   std::string dir_;
+  mode_t oldUmask_ = 022;
 };
 
 X509Ptr cert(const std::string& pem) {
