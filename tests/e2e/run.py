@@ -131,10 +131,18 @@ def main():
         print(f"  {secs:6.1f}s  {cls}")
     for test, reason in result.skipped:
         print(f"  skipped {test.id()}: {reason}")
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    passed = result.testsRun - failed - len(result.skipped) - len(result.expectedFailures)
+    # Subtests report under their parent test; a failed class setup counts as one failure.
+    def base(t):
+        return getattr(t, "test_case", t)
+
+    failed = {base(t).id(): base(t) for t, _ in result.failures + result.errors}
+    failed.update({base(t).id(): base(t) for t in result.unexpectedSuccesses})
+    failed_tests = sum(isinstance(t, unittest.TestCase) for t in failed.values())
+    skipped_ids = {t.id() for t, _ in result.skipped
+                   if not hasattr(t, "test_case")} - set(failed)
+    passed = result.testsRun - failed_tests - len(skipped_ids)
     # One plain closing line: "e2e: N passed, N failed, N skipped".
-    print(f"e2e: {passed} passed, {failed} failed, {len(result.skipped)} skipped")
+    print(f"e2e: {passed} passed, {len(failed)} failed, {len(skipped_ids)} skipped")
     return 0 if result.wasSuccessful() else 1
 
 
