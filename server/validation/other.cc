@@ -1,6 +1,7 @@
 // The smaller groups: coordination.k8s.io Lease, discovery.k8s.io EndpointSlice, events.k8s.io
 // Event, storage.k8s.io StorageClass, policy PodDisruptionBudget, scheduling.k8s.io
 // PriorityClass and autoscaling/v2 HorizontalPodAutoscaler.
+#include <algorithm>
 #include <set>
 
 #include "common/strings.h"
