@@ -27,6 +27,11 @@ const TablePrinter* findPrinter(std::string_view group, std::string_view kind) {
   return it == printers.end() ? nullptr : &it->second;
 }
 
+const TablePrinter& defaultPrinter() {
+  static const TablePrinter printer = createdAtPrinter();
+  return printer;
+}
+
 std::string age(const Json& timestamp, const PrintContext& context) {
   return sinceTimestamp(timestamp, context);
 }

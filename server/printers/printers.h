@@ -35,6 +35,11 @@ struct TablePrinter {
 // the type has no special printer (the API server then prints NAME and AGE).
 const TablePrinter* findPrinter(std::string_view group, std::string_view kind);
 
+// Kubernetes' default table for built-in types without a printer of their own: NAME and
+// CREATED AT (type "date", the creation time in RFC 3339 UTC). Role, ClusterRole, LimitRange
+// and CustomResourceDefinition print this way, and findPrinter returns it for them.
+const TablePrinter& defaultPrinter();
+
 // "5m", "3h2m", "<unknown>" for a missing timestamp: the AGE cell.
 std::string age(const Json& timestamp, const PrintContext& context);
 
