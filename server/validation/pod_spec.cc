@@ -277,9 +277,6 @@ void validateVolumeSourceDetails(std::string_view key, const Json& s, const std:
       if (!q || q->isNegative())
         errs.forbidden(child(p, "sizeLimit"), "SizeLimit field must be a valid resource quantity");
     }
-    const std::string medium = str(s, "medium");
-    if (!medium.empty() && medium != "Memory" && !startsWith(medium, "HugePages"))
-      errs.notSupported(child(p, "medium"), medium, {"", "HugePages", "Memory"});
   } else if (key == "hostPath") {
     std::string path = str(s, "path");
     if (path.empty()) {
@@ -331,7 +328,6 @@ void validateVolumeSourceDetails(std::string_view key, const Json& s, const std:
       validatePersistentVolumeClaimSpec(objectOf(*templ, "spec"), child(tp, "spec"), errs);
     }
   } else if (key == "image") {
-    if (str(s, "reference").empty()) errs.required(child(p, "reference"));
     std::string policy = str(s, "pullPolicy");
     if (!policy.empty() && policy != "Always" && policy != "IfNotPresent" && policy != "Never")
       errs.notSupported(child(p, "pullPolicy"), policy, {"Always", "IfNotPresent", "Never"});
