@@ -24,8 +24,8 @@ const FieldSet& strippedFields() {
     s.insert({PathElement::fieldName("apiVersion")});
     s.insert({PathElement::fieldName("kind")});
     s.insert({PathElement::fieldName("metadata")});
-    for (const char* f : {"name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName",
-                          "generation", "managedFields", "resourceVersion"}) {
+    for (const char* f : {"name", "namespace", "creationTimestamp", "selfLink", "uid",
+                          "clusterName", "generation", "managedFields", "resourceVersion"}) {
       s.insert({PathElement::fieldName("metadata"), PathElement::fieldName(f)});
     }
     return s;
@@ -79,8 +79,10 @@ Result<void> storeManagedFields(Json& obj, const ManagedFields& managed) {
     meta = obj.emplace("metadata", Json::object()).first;
   }
   if (!meta->is_object()) return Error(ErrorCode::kBadRequest, "metadata must be an object");
-  if (managed.empty()) meta->erase("managedFields");
-  else (*meta)["managedFields"] = encodeManagedFields(managed);
+  if (managed.empty())
+    meta->erase("managedFields");
+  else
+    (*meta)["managedFields"] = encodeManagedFields(managed);
   return {};
 }
 
@@ -195,7 +197,8 @@ Error conflictError(const std::vector<Conflict>& conflicts, const ManagedFields&
   }
   Error err(ErrorCode::kConflict, message);
   for (const Conflict& c : conflicts)
-    err.causes.push_back({"FieldManagerConflict", "conflict with " + who(c.manager), pathString(c.path)});
+    err.causes.push_back(
+        {"FieldManagerConflict", "conflict with " + who(c.manager), pathString(c.path)});
   return err;
 }
 
@@ -267,7 +270,8 @@ struct ApplyOutcome {
 
 Result<void> recordUpdate(const Json* old, Json& updated, const schema::SchemaSet* set,
                           const schema::Node& schema, const ManagerInfo& info) {
-  if (!updated.is_object()) return Error(ErrorCode::kBadRequest, "the object must be a JSON object");
+  if (!updated.is_object())
+    return Error(ErrorCode::kBadRequest, "the object must be a JSON object");
 
   // Whose ownership to start from: the client may replace managedFields (or wipe them with []
   // or [{}]); when it sends none, and always on subresources, the stored ones stay.
@@ -313,9 +317,9 @@ Result<Json> serverSideApply(const Json* live, const Json& applied, const schema
   TypedOps ops(set, &schema);
   auto appliedSet = ops.toFieldSet(applied, /*strict=*/true);
   if (!appliedSet.ok()) {
-    return Error(ErrorCode::kBadRequest,
-                 "failed to create typed patch object (" + groupVersionKindString(applied) +
-                     "): " + appliedSet.error().message());
+    return Error(ErrorCode::kBadRequest, "failed to create typed patch object (" +
+                                             groupVersionKindString(applied) +
+                                             "): " + appliedSet.error().message());
   }
   ManagedFields stored = TRY(decodeOf(live));
   Json liveClean = live != nullptr ? withoutManagedFields(*live) : Json::object();
@@ -367,8 +371,10 @@ Result<Json> serverSideApply(const Json* live, const Json& applied, const schema
       std::vector<Conflict> remaining;
       for (Conflict& c : outcome.conflicts)
         if (!allowed->has(c.path)) remaining.push_back(std::move(c));
-      if (remaining.empty()) outcome = attempt(true);
-      else outcome.conflicts = std::move(remaining);
+      if (remaining.empty())
+        outcome = attempt(true);
+      else
+        outcome.conflicts = std::move(remaining);
     }
   }
   if (!outcome.conflicts.empty()) return conflictError(outcome.conflicts, outcome.managers);

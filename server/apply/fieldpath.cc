@@ -9,7 +9,9 @@
 namespace nave::apply {
 namespace {
 
-int sign(double d) { return d < 0 ? -1 : (d > 0 ? 1 : 0); }
+int sign(double d) {
+  return d < 0 ? -1 : (d > 0 ? 1 : 0);
+}
 
 int compareIntegers(const Json& a, const Json& b) {
   auto wide = [](const Json& v) -> __int128 {
@@ -36,10 +38,14 @@ std::string goJson(const Json& v) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '<') out += "\\u003c";
-    else if (c == '>') out += "\\u003e";
-    else if (c == '&') out += "\\u0026";
-    else out += c;
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else
+      out += c;
   }
   return out;
 }
@@ -131,15 +137,33 @@ std::string goQuote(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += "\\x";
@@ -234,7 +258,8 @@ std::string PathElement::serialize() const {
 
 Result<PathElement> PathElement::parse(std::string_view s, bool& unknown) {
   unknown = false;
-  if (s.size() < 2) return Error(ErrorCode::kBadRequest, "key must be 2 characters long: " + std::string(s));
+  if (s.size() < 2)
+    return Error(ErrorCode::kBadRequest, "key must be 2 characters long: " + std::string(s));
   if (s[1] != ':') return Error(ErrorCode::kBadRequest, "missing colon: " + std::string(s));
   std::string_view rest = s.substr(2);
   switch (s[0]) {
@@ -386,8 +411,9 @@ Result<FieldSet> FieldSet::fromFieldsV1(const Json& fields) {
 
 bool FieldSet::operator==(const FieldSet& o) const {
   return paths_.size() == o.paths_.size() &&
-         std::equal(paths_.begin(), paths_.end(), o.paths_.begin(),
-                    [](const Path& a, const Path& b) { return !PathLess()(a, b) && !PathLess()(b, a); });
+         std::equal(
+             paths_.begin(), paths_.end(), o.paths_.begin(),
+             [](const Path& a, const Path& b) { return !PathLess()(a, b) && !PathLess()(b, a); });
 }
 
 }  // namespace nave::apply

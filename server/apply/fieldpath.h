@@ -50,8 +50,12 @@ struct PathElement {
 };
 
 int compare(const PathElement& a, const PathElement& b);
-inline bool operator==(const PathElement& a, const PathElement& b) { return compare(a, b) == 0; }
-inline bool operator<(const PathElement& a, const PathElement& b) { return compare(a, b) < 0; }
+inline bool operator==(const PathElement& a, const PathElement& b) {
+  return compare(a, b) == 0;
+}
+inline bool operator<(const PathElement& a, const PathElement& b) {
+  return compare(a, b) < 0;
+}
 
 using Path = std::vector<PathElement>;
 

@@ -12,8 +12,8 @@ int64_t unixSeconds(const std::optional<WallTime>& t) {
 }
 
 Error decodeError(size_t index, const std::string& what) {
-  return Error(ErrorCode::kBadRequest, "failed to decode managed fields: entry " +
-                                           std::to_string(index) + ": " + what);
+  return Error(ErrorCode::kBadRequest,
+               "failed to decode managed fields: entry " + std::to_string(index) + ": " + what);
 }
 
 Result<std::string> optionalString(const Json& entry, const char* name, size_t index) {
@@ -31,7 +31,8 @@ std::string ManagerEntry::identifier() const {
   auto add = [&](const char* name, const std::string& value) {
     if (value.empty()) return;
     if (out.size() > 1) out += ',';
-    out += Json(name).dump() + ":" + Json(value).dump(-1, ' ', false, Json::error_handler_t::replace);
+    out +=
+        Json(name).dump() + ":" + Json(value).dump(-1, ' ', false, Json::error_handler_t::replace);
   };
   add("manager", manager);
   add("operation", operation);
@@ -86,14 +87,15 @@ Result<ManagedFields> decodeManagedFields(const Json& list) {
 Json encodeManagedFields(const ManagedFields& managed) {
   std::vector<const ManagerEntry*> entries;
   for (const auto& [id, e] : managed) entries.push_back(&e);
-  std::stable_sort(entries.begin(), entries.end(), [](const ManagerEntry* p, const ManagerEntry* q) {
-    if (p->operation != q->operation) return p->operation < q->operation;
-    int64_t ps = unixSeconds(p->time), qs = unixSeconds(q->time);
-    if (ps != qs) return ps < qs;
-    if (p->manager != q->manager) return p->manager < q->manager;
-    if (p->apiVersion != q->apiVersion) return p->apiVersion < q->apiVersion;
-    return p->subresource < q->subresource;
-  });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const ManagerEntry* p, const ManagerEntry* q) {
+                     if (p->operation != q->operation) return p->operation < q->operation;
+                     int64_t ps = unixSeconds(p->time), qs = unixSeconds(q->time);
+                     if (ps != qs) return ps < qs;
+                     if (p->manager != q->manager) return p->manager < q->manager;
+                     if (p->apiVersion != q->apiVersion) return p->apiVersion < q->apiVersion;
+                     return p->subresource < q->subresource;
+                   });
   Json out = Json::array();
   for (const ManagerEntry* e : entries) {
     Json j = Json::object();
@@ -125,11 +127,12 @@ void capUpdateManagers(ManagedFields& managed, size_t maxUpdaters) {
   for (const auto& [id, e] : managed)
     if (!e.applied()) updaters.push_back(id);
   if (updaters.size() <= maxUpdaters) return;
-  std::stable_sort(updaters.begin(), updaters.end(), [&](const std::string& a, const std::string& b) {
-    int64_t as = unixSeconds(managed[a].time), bs = unixSeconds(managed[b].time);
-    if (as != bs) return as < bs;
-    return a < b;
-  });
+  std::stable_sort(updaters.begin(), updaters.end(),
+                   [&](const std::string& a, const std::string& b) {
+                     int64_t as = unixSeconds(managed[a].time), bs = unixSeconds(managed[b].time);
+                     if (as != bs) return as < bs;
+                     return a < b;
+                   });
   // Oldest first: the first entry of each version seen becomes that version's bucket once a
   // second one arrives; later ones fold into it.
   std::map<std::string, std::string> firstOfVersion;

@@ -224,21 +224,26 @@ class Walker {
       handle(shape(a, *rhs), a, lhs, rhs, path, c, inLeaf);
     }
     if (!inLeaf) {
-      if (lhs == nullptr) c.added.insert(path);
-      else if (rhs == nullptr) c.removed.insert(path);
+      if (lhs == nullptr)
+        c.added.insert(path);
+      else if (rhs == nullptr)
+        c.removed.insert(path);
     }
   }
 
-  void handle(Shape s, const Atom& a, const Json* lhs, const Json* rhs, Path& path,
-              Comparison& c, bool& inLeaf) const {
+  void handle(Shape s, const Atom& a, const Json* lhs, const Json* rhs, Path& path, Comparison& c,
+              bool& inLeaf) const {
     const Json* lc = lhs != nullptr && containerFits(s, *lhs) ? lhs : nullptr;
     const Json* rc = rhs != nullptr && containerFits(s, *rhs) ? rhs : nullptr;
     if (s == Shape::kLeaf || (isEmpty(lc) && isEmpty(rc))) {
       if (inLeaf) return;
       inLeaf = true;
-      if (lhs == nullptr) c.added.insert(path);
-      else if (rhs == nullptr) c.removed.insert(path);
-      else if (*lhs != *rhs) c.modified.insert(path);
+      if (lhs == nullptr)
+        c.added.insert(path);
+      else if (rhs == nullptr)
+        c.removed.insert(path);
+      else if (*lhs != *rhs)
+        c.modified.insert(path);
       return;
     }
     if (s == Shape::kMap) {
@@ -574,7 +579,7 @@ Json TypedOps::merge(const Json& lhs, const Json& rhs) const {
 }
 
 Json TypedOps::removeItems(const Json& value, const FieldSet& toRemove,
-                          const FieldSet* preserveEmptied) const {
+                           const FieldSet* preserveEmptied) const {
   if (toRemove.empty()) return value;
   Walker w(set_);
   Path path;

@@ -39,8 +39,8 @@ class TypedOps {
   TypedOps(const schema::SchemaSet* set, const schema::Node* root) : set_(set), root_(root) {}
 
   // The fields `value` sets: leaves, map entries, list items, atomic values and empty structs,
-  // but not the struct fields that merely lead to them. With `strict`, kBadRequest for a value of the wrong
-  // shape, a keyed list item without its keys, or duplicate list items.
+  // but not the struct fields that merely lead to them. With `strict`, kBadRequest for a value of
+  // the wrong shape, a keyed list item without its keys, or duplicate list items.
   Result<FieldSet> toFieldSet(const Json& value, bool strict) const;
 
   Comparison compare(const Json& lhs, const Json& rhs) const;

@@ -13,7 +13,9 @@ using testing::yaml;
 
 constexpr std::string_view kDeployment = "io.k8s.api.apps.v1.Deployment";
 
-WallTime at(int seconds) { return WallTime(std::chrono::seconds(1700000000 + seconds)); }
+WallTime at(int seconds) {
+  return WallTime(std::chrono::seconds(1700000000 + seconds));
+}
 
 ManagerInfo who(std::string manager, int t = 0, std::string apiVersion = "apps/v1") {
   ManagerInfo info;
@@ -141,8 +143,9 @@ f:spec:
   Json creator = fieldsOf(edited, "kubectl-create", "Update");
   EXPECT_FALSE(creator["f:spec"].contains("f:replicas"));
   EXPECT_TRUE(creator["f:spec"].contains("f:selector"));
-  EXPECT_FALSE(creator["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]
-                   .contains("f:image"));
+  EXPECT_FALSE(
+      creator["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"].contains(
+          "f:image"));
   // The creator's time is untouched, the editor's is the edit's; entries go oldest first.
   EXPECT_EQ(*entry(edited, "kubectl-create", "Update")->find("time"), formatRfc3339(at(5)));
   EXPECT_EQ(edited["metadata"]["managedFields"][1]["manager"], "kubectl-edit");
@@ -231,8 +234,8 @@ TEST_F(DeploymentTest, MalformedManagedFieldsAreBadRequests) {
     ASSERT_FALSE(r.ok()) << mf;
     EXPECT_EQ(r.error().code(), ErrorCode::kBadRequest) << mf;
     // The same garbage stored in the live object fails an apply the same way.
-    auto a = serverSideApply(&sent, yaml("{apiVersion: apps/v1, kind: Deployment}"),
-                             &testSchemas(), schema_, who("m"), false);
+    auto a = serverSideApply(&sent, yaml("{apiVersion: apps/v1, kind: Deployment}"), &testSchemas(),
+                             schema_, who("m"), false);
     ASSERT_FALSE(a.ok()) << mf;
     EXPECT_EQ(a.error().code(), ErrorCode::kBadRequest) << mf;
   }
@@ -336,7 +339,8 @@ TEST_F(DeploymentTest, ConflictsWithAnotherApplier) {
                  "bob", 2);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), ErrorCode::kConflict);
-  EXPECT_EQ(r.error().message(), R"(Apply failed with 1 conflict: conflict with "alice": .spec.replicas)");
+  EXPECT_EQ(r.error().message(),
+            R"(Apply failed with 1 conflict: conflict with "alice": .spec.replicas)");
   ASSERT_EQ(r.error().causes.size(), 1u);
   EXPECT_EQ(r.error().causes[0].reason, "FieldManagerConflict");
   EXPECT_EQ(r.error().causes[0].message, R"(conflict with "alice")");
@@ -392,7 +396,8 @@ TEST_F(DeploymentTest, SameValueIsSharedWithoutConflict) {
                           spec: {replicas: 4}})",
                  "bob", 3);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message(), R"(Apply failed with 1 conflict: conflict with "alice": .spec.replicas)");
+  EXPECT_EQ(r.error().message(),
+            R"(Apply failed with 1 conflict: conflict with "alice": .spec.replicas)");
   // ...and survives one owner giving it up.
   obj = mustApply(&obj, R"({apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
                            spec: {selector: {matchLabels: {app: web}}}})",
@@ -439,7 +444,8 @@ spec:
   EXPECT_EQ(containers[1]["name"], "sidecar");
   EXPECT_EQ(containers[0]["ports"].size(), 3u);
   Json alice = fieldsOf(obj, "alice", "Apply");
-  Json ports = alice["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]["f:ports"];
+  Json ports =
+      alice["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]["f:ports"];
   EXPECT_TRUE(ports.contains(R"(k:{"containerPort":80,"protocol":"TCP"})"));
   EXPECT_TRUE(ports.contains(R"(k:{"containerPort":53,"protocol":"UDP"})"));
   EXPECT_TRUE(ports.contains(R"(k:{"containerPort":53,"protocol":"TCP"})"));
@@ -519,8 +525,9 @@ TEST_F(DeploymentTest, SetsAndMapsAreOwnedPerItem) {
                   "bob", 2);
   EXPECT_EQ(obj["metadata"]["finalizers"], yaml("[example.com/a, example.com/b]"));
   EXPECT_EQ(obj["metadata"]["labels"], yaml("{app: web, tier: fe}"));
-  EXPECT_EQ(fieldsOf(obj, "bob", "Apply"),
-            yaml(R"({f:metadata: {f:labels: {f:tier: {}}, f:finalizers: {'v:"example.com/b"': {}}}})"));
+  EXPECT_EQ(
+      fieldsOf(obj, "bob", "Apply"),
+      yaml(R"({f:metadata: {f:labels: {f:tier: {}}, f:finalizers: {'v:"example.com/b"': {}}}})"));
   obj = mustApply(&obj, R"({apiVersion: apps/v1, kind: Deployment, metadata: {name: web}})",
                   "alice", 3);
   EXPECT_EQ(obj["metadata"]["finalizers"], yaml("[example.com/b]"));
@@ -555,8 +562,9 @@ TEST_F(DeploymentTest, FieldsSetBeforeTheFirstApplyConflict) {
                            spec: {replicas: 9}})",
                  "alice", 1);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message(),
-            R"(Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: .spec.replicas)");
+  EXPECT_EQ(
+      r.error().message(),
+      R"(Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: .spec.replicas)");
   Json obj = mustApply(&live, R"({apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
                                 spec: {replicas: 2}})",
                        "alice", 1);
@@ -590,8 +598,10 @@ TEST_F(DeploymentTest, RefusesConfigurationsTheSchemaCannotPlace) {
   const char* bad[] = {
       "{apiVersion: apps/v1, kind: Deployment, spec: {replicas: [1]}}",
       "{apiVersion: apps/v1, kind: Deployment, spec: {template: {spec: {containers: {}}}}}",
-      "{apiVersion: apps/v1, kind: Deployment, spec: {template: {spec: {containers: [{image: x}]}}}}",
-      "{apiVersion: apps/v1, kind: Deployment, spec: {template: {spec: {containers: [{name: a}, {name: a}]}}}}",
+      "{apiVersion: apps/v1, kind: Deployment, spec: {template: {spec: {containers: [{image: "
+      "x}]}}}}",
+      "{apiVersion: apps/v1, kind: Deployment, spec: {template: {spec: {containers: [{name: a}, "
+      "{name: a}]}}}}",
       "{apiVersion: apps/v1, kind: Deployment, metadata: {finalizers: [{a: 1}]}}",
   };
   for (const char* config : bad) {
@@ -628,18 +638,20 @@ TEST_F(DeploymentTest, ClientSideApplyMigratesToServerSideApply) {
   Json obj = mustApply(&created, changed, "kubectl", 2);
   EXPECT_EQ(obj["spec"]["replicas"], 5);
   EXPECT_TRUE(fieldsOf(obj, "kubectl", "Apply")["f:spec"].contains("f:replicas"));
-  EXPECT_FALSE(fieldsOf(obj, "kubectl-client-side-apply", "Update")["f:spec"].contains("f:replicas"));
+  EXPECT_FALSE(
+      fieldsOf(obj, "kubectl-client-side-apply", "Update")["f:spec"].contains("f:replicas"));
   // The annotation now records the server-side configuration.
-  auto annotation = parseJson(
-      obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
-          .get<std::string>());
+  auto annotation =
+      parseJson(obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                    .get<std::string>());
   ASSERT_TRUE(annotation.ok());
   EXPECT_EQ(annotation->value, yaml(changed));
   // Another manager gets the conflict, as usual.
   auto r = apply(&created, changed, "someone-else", 2);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message(),
-            R"(Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas)");
+  EXPECT_EQ(
+      r.error().message(),
+      R"(Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas)");
 }
 
 // --- other shapes ---
@@ -692,7 +704,8 @@ f:spec:
       metadata: {name: r}, data: {spec: {a: 1}}, revision: 2})"),
                            &testSchemas(), rev, who("op"), false);
   ASSERT_TRUE(c.ok()) << c.error().message();
-  EXPECT_EQ(fieldsOf(*c, "op", "Apply"), yaml("{f:data: {}, f:revision: {}}"));  // RawExtension: atomic
+  EXPECT_EQ(fieldsOf(*c, "op", "Apply"),
+            yaml("{f:data: {}, f:revision: {}}"));  // RawExtension: atomic
 }
 
 TEST(ApplyShapes, ListWithMergeStrategyButNoKeyIsASet) {

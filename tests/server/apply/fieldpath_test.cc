@@ -11,8 +11,12 @@ Json json(std::string_view text) {
   return r.ok() ? r->value : Json();
 }
 
-Path path(std::initializer_list<PathElement> elems) { return Path(elems); }
-PathElement f(const char* name) { return PathElement::fieldName(name); }
+Path path(std::initializer_list<PathElement> elems) {
+  return Path(elems);
+}
+PathElement f(const char* name) {
+  return PathElement::fieldName(name);
+}
 
 TEST(PathElement, SerializesLikeStructuredMergeDiff) {
   EXPECT_EQ(f("spec").serialize(), "f:spec");
@@ -116,7 +120,8 @@ TEST(FieldSet, MarksPathsThatAreMembersAndPrefixesWithDot) {
   EXPECT_TRUE(s->has(path({f("metadata"), f("labels")})));
   EXPECT_FALSE(s->has(path({f("metadata")})));
   EXPECT_FALSE(s->has(path({f("spec")})));
-  EXPECT_TRUE(s->has(path({f("metadata2"), f("finalizers"), PathElement::setValue("example.com/a")})));
+  EXPECT_TRUE(
+      s->has(path({f("metadata2"), f("finalizers"), PathElement::setValue("example.com/a")})));
   EXPECT_EQ(s->size(), 9u);
   // Round trip: the same trie comes back.
   EXPECT_EQ(s->toFieldsV1(), fields);
@@ -139,7 +144,7 @@ TEST(FieldSet, SetOperations) {
   a.insert(path({f("spec"), f("replicas")}));
   a.insert(path({f("spec"), f("template"), f("x")}));
   b.insert(path({f("spec")}));
-  EXPECT_EQ(a.difference(b).size(), 2u);           // only the exact path goes
+  EXPECT_EQ(a.difference(b).size(), 2u);          // only the exact path goes
   EXPECT_TRUE(a.recursiveDifference(b).empty());  // everything below goes too
   EXPECT_EQ(a.intersection(b).size(), 1u);
   EXPECT_EQ(a.withPrefix(f("spec")).size(), 2u);

@@ -74,6 +74,19 @@ TEST_F(TypedTest, MergeKeepsLiveMapsOnNullAndReplacesAtomicValues) {
             yaml("[{name: c, args: [z], image: i}]"));
 }
 
+TEST_F(TypedTest, MergeReplacesDuplicatedLiveItemsTheConfigNames) {
+  Json live = yaml(R"({spec: {template: {spec: {containers: [{name: c, env: [
+      {name: A, value: "1"}, {name: B, value: "x"}, {name: A, value: "2"}]}]}}}})");
+  Json merged = ops_.merge(live, yaml(R"({spec: {template: {spec: {containers: [{name: c, env: [
+      {name: A, value: "3"}]}]}}}})"));
+  EXPECT_EQ(merged["spec"]["template"]["spec"]["containers"][0]["env"],
+            yaml("[{name: A, value: '3'}, {name: B, value: x}]"));
+  // Duplicates the configuration does not name are left alone.
+  merged =
+      ops_.merge(live, yaml("{spec: {template: {spec: {containers: [{name: c, image: i}]}}}}"));
+  EXPECT_EQ(merged["spec"]["template"]["spec"]["containers"][0]["env"].size(), 3u);
+}
+
 TEST_F(TypedTest, RemoveItemsDropsEmptiedContainersOnly) {
   Json obj = yaml(R"({metadata: {labels: {a: "1"}, annotations: {}},
       spec: {template: {spec: {containers: [{name: c, image: i}, {image: nokey}]}}}})");
@@ -104,18 +117,25 @@ f:spec:
 
 // Random values where objects and managedFields are expected: errors are fine, crashes are not.
 Json randomJson(std::mt19937& rng, int depth) {
-  static const char* keys[] = {"metadata", "spec", "managedFields", "f:spec", "k:{\"name\":1}",
-                               "name", "containers", "labels", ".", "v:1", "i:0", "replicas",
-                               "template", "fieldsV1", "operation", "apiVersion", "fieldsType"};
+  static const char* keys[] = {
+      "metadata",   "spec",       "managedFields", "f:spec",   "k:{\"name\":1}",
+      "name",       "containers", "labels",        ".",        "v:1",
+      "i:0",        "replicas",   "template",      "fieldsV1", "operation",
+      "apiVersion", "fieldsType"};
   switch (depth <= 0 ? rng() % 4 : rng() % 7) {
-    case 0: return nullptr;
-    case 1: return static_cast<int>(rng() % 100);
-    case 2: return std::string(keys[rng() % std::size(keys)]);
-    case 3: return rng() % 2 == 0;
+    case 0:
+      return nullptr;
+    case 1:
+      return static_cast<int>(rng() % 100);
+    case 2:
+      return std::string(keys[rng() % std::size(keys)]);
+    case 3:
+      return rng() % 2 == 0;
     case 4:
     case 5: {
       Json o = Json::object();
-      for (unsigned i = rng() % 4; i > 0; --i) o[keys[rng() % std::size(keys)]] = randomJson(rng, depth - 1);
+      for (unsigned i = rng() % 4; i > 0; --i)
+        o[keys[rng() % std::size(keys)]] = randomJson(rng, depth - 1);
       return o;
     }
     default: {
@@ -137,7 +157,8 @@ TEST(Robustness, ArbitraryInputNeverCrashes) {
     Json live = randomJson(rng, 5);
     Json updated = randomJson(rng, 5);
     if (i % 2 == 0 && updated.is_object()) {
-      Json mf = Json::array({yaml("{manager: x, operation: Update, apiVersion: v1, fieldsType: FieldsV1}")});
+      Json mf = Json::array(
+          {yaml("{manager: x, operation: Update, apiVersion: v1, fieldsType: FieldsV1}")});
       mf[0]["fieldsV1"] = randomJson(rng, 4);
       updated["metadata"] = Json::object({{"managedFields", mf}});
     }
@@ -148,7 +169,8 @@ TEST(Robustness, ArbitraryInputNeverCrashes) {
     if (applied.is_object()) {
       applied["apiVersion"] = "apps/v1";
       applied["kind"] = "Deployment";
-      if (auto m = applied.find("metadata"); m != applied.end() && m->is_object()) m->erase("managedFields");
+      if (auto m = applied.find("metadata"); m != applied.end() && m->is_object())
+        m->erase("managedFields");
     }
     (void)serverSideApply(live.is_object() ? &live : nullptr, applied, &testSchemas(), dep, info,
                           i % 3 == 0);
