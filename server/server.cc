@@ -1,9 +1,242 @@
 #include "server/server.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include <openssl/rand.h>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "server/api/discovery.h"
+#include "server/api/http_api.h"
+#include "server/api/openapi.h"
+#include "server/api/resource_api.h"
+#include "server/api/service_allocator.h"
+#include "server/cache/watch_cache.h"
+#include "server/client/in_process_client.h"
+#include "server/controllers/namespace_controller.h"
+#include "server/http/http_server.h"
+#include "server/pki/pki.h"
+#include "server/registry/builtin_types.h"
+#include "server/registry/type_registry.h"
+#include "server/version.h"
+#include "storage/sqlite_store.h"
+
 namespace nave {
+namespace {
+
+Result<void> makeDirs(const std::string& path, mode_t mode) {
+  std::string cur;
+  for (const std::string& part : split(path, '/')) {
+    if (part.empty()) {
+      if (cur.empty()) cur = "/";
+      continue;
+    }
+    if (!cur.empty() && cur.back() != '/') cur += '/';
+    cur += part;
+    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return Error::fromErrno("mkdir " + cur, errno);
+  }
+  return {};
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return toLower(buf);
+}
+
+std::string primaryIpv4() {
+  for (const std::string& a : pki::localAddresses())
+    if (a.find(':') == std::string::npos) return a;
+  return "127.0.0.1";
+}
+
+Result<std::string> ensureToken(const std::string& dir, const std::string& given) {
+  std::string path = dir + "/token";
+  if (!given.empty()) {
+    std::ofstream out(path, std::ios::trunc);
+    out << given << "\n";
+    ::chmod(path.c_str(), 0600);
+    return given;
+  }
+  std::ifstream in(path);
+  std::string token;
+  if (in && std::getline(in, token) && !token.empty()) return token;
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Error(ErrorCode::kInternal, "no randomness for the token");
+  static const char* kHex = "0123456789abcdef";
+  for (unsigned char c : raw) {
+    token += kHex[c >> 4];
+    token += kHex[c & 15];
+  }
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << token << "\n";
+    if (!out) return Error::fromErrno("write " + tmp, errno);
+  }
+  ::chmod(tmp.c_str(), 0600);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::fromErrno("rename " + tmp, errno);
+  return token;
+}
+
+class ServerImpl : public Server {
+ public:
+  explicit ServerImpl(ServerConfig config) : config_(std::move(config)) {}
+  ~ServerImpl() override { stop(); }
+
+  Result<void> run() {
+    auto t0 = std::chrono::steady_clock::now();
+    log::info("Starting nave server", {{"version", kNaveVersion},
+                                       {"kubernetes", kKubernetesGitVersion},
+                                       {"dataDir", config_.dataDir}});
+    if (config_.nodeName.empty()) config_.nodeName = hostname();
+    if (config_.advertiseAddress.empty()) config_.advertiseAddress = primaryIpv4();
+    std::string serverDir = config_.dataDir + "/server";
+    TRY(makeDirs(serverDir + "/db", 0700));
+    TRY(makeDirs(serverDir + "/tls", 0700));
+    ::chmod(config_.dataDir.c_str(), 0700);
+
+    storage::SqliteOptions so;
+    so.path = serverDir + "/db/state.db";
+    so.retainRevisions = config_.compactionRetainRevisions;
+    so.compactIntervalSeconds = config_.compactionIntervalSeconds;
+    store_ = TRY(storage::openSqliteStore(so));
+    cache_ = TRY(cache::WatchCache::start(*store_));
+    allocator_ = TRY(api::ServiceAllocator::create(config_.serviceCidr, *cache_));
+
+    registry::StrategyDeps deps;
+    api::ServiceAllocator* alloc = allocator_.get();
+    deps.allocateServiceAddresses = [alloc](Json& svc) { return alloc->allocate(svc); };
+    deps.updateServiceAddresses = [alloc](Json& svc, const Json& old) { return alloc->update(svc, old); };
+    registry::registerBuiltinTypes(types_, deps);
+
+    api_ = std::make_unique<api::ResourceApi>(*store_, *cache_, types_);
+    systemClient_ = client::newInProcessClient(*api_, "system:nave", {"system:masters"}, "nave");
+    TRY(bootstrapObjects());
+
+    std::vector<std::string> sans = {"localhost", "127.0.0.1", "::1", hostname(),
+                                     config_.nodeName, config_.advertiseAddress,
+                                     allocator_->firstAddress(), "kubernetes",
+                                     "kubernetes.default", "kubernetes.default.svc",
+                                     "kubernetes.default.svc." + config_.clusterDomain};
+    for (const std::string& a : pki::localAddresses()) sans.push_back(a);
+    for (const std::string& s : config_.tlsSans) sans.push_back(s);
+    pki::ServerPki tls = TRY(pki::ensureServerPki(serverDir + "/tls", sans));
+
+    std::string address = config_.advertiseAddress + ":" + std::to_string(config_.httpsListenPort);
+    discovery_ = std::make_unique<api::Discovery>(types_, address);
+    openapi_ = std::make_unique<api::OpenApi>(types_);
+    httpApi_ = std::make_unique<api::HttpApi>(*api_, *discovery_, *openapi_);
+    http::ServerOptions ho;
+    ho.bindAddress = config_.bindAddress;
+    ho.port = config_.httpsListenPort;
+    ho.certPem = tls.serving.certPem;
+    ho.keyPem = tls.serving.keyPem;
+    ho.clientCaPem = tls.ca.certPem;
+    api::HttpApi* handler = httpApi_.get();
+    http_ = TRY(http::HttpServer::start(ho, [handler](http::Request& req, http::ResponseWriter& resp) {
+      handler->handle(req, resp);
+    }));
+    log::info("Listening", {{"address", config_.bindAddress + ":" + std::to_string(http_->port())}});
+
+    std::string url = "https://127.0.0.1:" + std::to_string(http_->port());
+    TRY(pki::writeKubeconfig(config_.writeKubeconfig, config_.writeKubeconfigMode, url,
+                             tls.ca.certPem, tls.adminClient));
+    log::info("Wrote kubeconfig", {{"path", config_.writeKubeconfig}});
+    log::info("Use it with: nave kubectl get namespaces, or KUBECONFIG=" + config_.writeKubeconfig +
+              " kubectl get namespaces");
+    TRY(ensureToken(serverDir, config_.token));
+
+    namespaceController_ = std::make_unique<controllers::NamespaceController>(*systemClient_, types_);
+    namespaceController_->start();
+
+    httpApi_->setReady(true);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    log::info("nave server is ready", {{"startup_ms", static_cast<int64_t>(ms)}});
+    return {};
+  }
+
+  void stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    if (httpApi_) httpApi_->setReady(false);
+    if (namespaceController_) namespaceController_->stop();
+    if (http_) http_->stop();
+    namespaceController_.reset();
+    http_.reset();
+    httpApi_.reset();
+    openapi_.reset();
+    discovery_.reset();
+    systemClient_.reset();
+    api_.reset();
+    cache_.reset();
+    allocator_.reset();
+    store_.reset();
+  }
+
+ private:
+  // The namespaces and Services every cluster has.
+  Result<void> bootstrapObjects() {
+    for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+      Json obj = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
+      auto r = systemClient_->create(client::kNamespaces, "", obj);
+      if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error();
+    }
+    client::Resource services{"", "v1", "services"};
+    Json svc = {{"apiVersion", "v1"},
+                {"kind", "Service"},
+                {"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
+                              {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+                {"spec", {{"type", "ClusterIP"},
+                          {"clusterIP", allocator_->firstAddress()},
+                          {"sessionAffinity", "None"},
+                          {"ports", {{{"name", "https"}, {"port", 443}, {"protocol", "TCP"},
+                                      {"targetPort", config_.httpsListenPort}}}}}}};
+    if (auto existing = systemClient_->get(services, "default", "kubernetes"); !existing.ok()) {
+      auto r = systemClient_->create(services, "default", svc);
+      if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error();
+    }
+    // Endpoints may not point at loopback: without a node address, the Service has none.
+    if (config_.advertiseAddress.starts_with("127.")) return {};
+    client::Resource endpoints{"", "v1", "endpoints"};
+    Json ep = {{"apiVersion", "v1"},
+               {"kind", "Endpoints"},
+               {"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
+                             {"labels", {{"endpointslice.kubernetes.io/skip-mirror", "true"}}}}},
+               {"subsets", {{{"addresses", {{{"ip", config_.advertiseAddress}}}},
+                             {"ports", {{{"name", "https"}, {"port", config_.httpsListenPort},
+                                         {"protocol", "TCP"}}}}}}}};
+    auto e = systemClient_->update(endpoints, "default", ep);
+    if (!e.ok()) return std::move(e).error();
+    return {};
+  }
+
+  ServerConfig config_;
+  bool stopped_ = false;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<cache::WatchCache> cache_;
+  registry::TypeRegistry types_;
+  std::unique_ptr<api::ServiceAllocator> allocator_;
+  std::unique_ptr<api::ResourceApi> api_;
+  std::unique_ptr<client::Client> systemClient_;
+  std::unique_ptr<api::Discovery> discovery_;
+  std::unique_ptr<api::OpenApi> openapi_;
+  std::unique_ptr<api::HttpApi> httpApi_;
+  std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<controllers::NamespaceController> namespaceController_;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<Server>> Server::start(const ServerConfig& config) {
-  return Error(ErrorCode::kUnavailable, "the API server is being assembled");
+  auto server = std::make_unique<ServerImpl>(config);
+  TRY(server->run());
+  return std::unique_ptr<Server>(std::move(server));
 }
 
 }  // namespace nave
