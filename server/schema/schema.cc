@@ -156,13 +156,13 @@ class Parser {
       auto t = TRY(typeNode(toks[next + 1].text));
       node = std::const_pointer_cast<Node>(t);
       next += 2;
-      TRY(attributes(toks, next, *node));
+      TRY(attributes(toks, next, *node, false));
       TRY(define(name, node));
       return {};
     }
     TRY(checkUndefined(name));
     node->type = Type::kObject;
-    TRY(attributes(toks, next, *node));
+    TRY(attributes(toks, next, *node, false));
     current_ = node;
     currentName_ = name;
     return {};
@@ -216,7 +216,7 @@ class Parser {
     TRY(checkUndefined(name));
     auto node = std::make_shared<Node>();
     node->type = Type::kObject;
-    TRY(attributes(toks, next, *node));
+    TRY(attributes(toks, next, *node, false));
     node->gvks = gvks;
     std::string meta(kMetaPackage);
     if (typeMeta) {
@@ -226,7 +226,7 @@ class Parser {
     }
     if (metadata) {
       node->properties.push_back(
-          {"metadata", refWithDoc(meta + ".ObjectMeta", "Standard object's metadata.")});
+          {"metadata", refWithDoc(meta + ".ObjectMeta", "Standard object's metadata.", 1)});
       automatic_.insert("metadata");
     }
     current_ = node;
@@ -244,10 +244,11 @@ class Parser {
       auto elem = std::make_shared<Node>();
       elem->ref = currentName_;
       items->items = elem;
+      items->protoTag = 2;
       l->properties.push_back({"items", items});
       l->properties.push_back({"kind", scalarWithDoc(Type::kString, kKindDoc)});
       l->properties.push_back(
-          {"metadata", refWithDoc(meta + ".ListMeta", "Standard list metadata.")});
+          {"metadata", refWithDoc(meta + ".ListMeta", "Standard list metadata.", 1)});
       l->required.push_back("items");
       TRY(define(name + "List", l));
     }
@@ -269,7 +270,7 @@ class Parser {
     auto t = TRY(typeNode(toks[1].text));
     auto node = std::make_shared<Node>(*t);
     size_t next = 2;
-    TRY(attributes(toks, next, *node));
+    TRY(attributes(toks, next, *node, true));
     if (required) current_->required.push_back(name);
     // A kind may redeclare the fields it was given automatically (Status has ListMeta metadata).
     if (automatic_.erase(name) != 0) {
@@ -283,8 +284,9 @@ class Parser {
     return {};
   }
 
-  // Attributes and the optional trailing description, applied to `node`.
-  Result<void> attributes(std::vector<Token>& toks, size_t next, Node& node) {
+  // Attributes and the optional trailing description, applied to `node`; `field` when the
+  // line declares a field (the protobuf attributes describe fields only).
+  Result<void> attributes(std::vector<Token>& toks, size_t next, Node& node, bool field) {
     for (; next < toks.size(); ++next) {
       Token& t = toks[next];
       if (t.quoted) {
@@ -306,7 +308,14 @@ class Parser {
       else if (key == "nullable") node.nullable = true;
       else if (key == "embedded") node.embeddedResource = true;
       else if (key == "preserve") node.preserveUnknownFields = true;
-      else if (key == "enum") {
+      else if (key == "proto" || key == "ptr") {
+        if (!field) return Error(ErrorCode::kInvalid, "'" + key + "' applies to fields only");
+        if (key == "proto") {
+          TRY(protoNumbers(value, node));
+        } else {
+          TRY(pointerScalar(t.text, node));
+        }
+      } else if (key == "enum") {
         // Enumerated values constrain a collection's elements, not the collection.
         Node* target = &node;
         while (target->type == Type::kArray || target->type == Type::kMap) {
@@ -326,6 +335,38 @@ class Parser {
       }
     }
     if (!node.listMapKeys.empty() && node.listType.empty()) node.listType = "map";
+    return {};
+  }
+
+  // proto=N or proto=E.N (E: the numbers of embedded structs the field is inlined from).
+  static Result<void> protoNumbers(const std::string& value, Node& node) {
+    // Protobuf field numbers are 1 to 2^29-1.
+    constexpr int64_t kMaxFieldNumber = (int64_t{1} << 29) - 1;
+    std::vector<int> numbers;
+    for (const std::string& part : split(value, '.')) {
+      int64_t n = 0;
+      bool ok = !part.empty() && part.size() <= 9;
+      for (char c : part) {
+        if (c < '0' || c > '9') ok = false;
+        else n = n * 10 + (c - '0');
+      }
+      if (!ok || n < 1 || n > kMaxFieldNumber)
+        return Error(ErrorCode::kInvalid, "bad protobuf field number in 'proto=" + value + "'");
+      numbers.push_back(static_cast<int>(n));
+    }
+    node.protoTag = numbers.back();
+    numbers.pop_back();
+    node.protoInline = std::move(numbers);
+    return {};
+  }
+
+  // `ptr` marks a Go pointer scalar; collections and inline objects are never one.
+  static Result<void> pointerScalar(const std::string& text, Node& node) {
+    if (text != "ptr") return Error(ErrorCode::kInvalid, "'ptr' takes no value");
+    bool collection = node.type == Type::kArray || node.type == Type::kMap ||
+                      (node.type == Type::kObject && node.ref.empty());
+    if (collection) return Error(ErrorCode::kInvalid, "'ptr' applies to scalar fields only");
+    node.pointer = true;
     return {};
   }
 
@@ -381,10 +422,11 @@ class Parser {
     n->description = doc;
     return n;
   }
-  static NodePtr refWithDoc(std::string ref, std::string_view doc) {
+  static NodePtr refWithDoc(std::string ref, std::string_view doc, int protoTag) {
     auto n = std::make_shared<Node>();
     n->ref = std::move(ref);
     n->description = doc;
+    n->protoTag = protoTag;
     return n;
   }
 

@@ -75,6 +75,17 @@ struct Node {
   bool embeddedResource = false;
   bool nullable = false;
   std::optional<Json> defaultValue;
+
+  // Protobuf encoding of a property (server/protobuf/), from `proto=` and `ptr` in the sources.
+  // protoTag is the field's number in its message; 0 when it is never encoded (TypeMeta's
+  // apiVersion and kind). protoInline holds the numbers of the Go embedded structs whose
+  // message carries the field, outermost first: JSON flattens them, protobuf does not (Volume's
+  // hostPath is field 1 of the VolumeSource message, itself field 2 of Volume).
+  int protoTag = 0;
+  std::vector<int> protoInline;
+  // The Go field is a pointer scalar (*int32, *bool, *string...): its zero value is meaningful
+  // and kept, where a plain scalar's zero value stands for "unset" (omitempty).
+  bool pointer = false;
   std::vector<Json> enumValues;
   std::vector<GroupVersionKind> gvks;  // top-level kinds
 
