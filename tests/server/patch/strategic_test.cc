@@ -80,6 +80,16 @@ TEST(StrategicKubectl, SetImageMergesByContainerName) {
   EXPECT_EQ(out, expected);
 }
 
+TEST(StrategicKubectl, SetImageWithTheOrderListKubectlComputes) {
+  // kubectl set image builds a two-way patch, which names the containers' order.
+  Json out = deployPatch(kDeployment, R"({"spec":{"template":{"spec":{
+      "$setElementOrder/containers":[{"name":"nginx"},{"name":"sidecar"}],
+      "containers":[{"image":"nginx:1.25","name":"nginx"}]}}}})");
+  Json expected = kDeployment;
+  expected["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.25";
+  EXPECT_EQ(out, expected);
+}
+
 TEST(StrategicKubectl, RolloutRestartAddsATemplateAnnotation) {
   Json out = deployPatch(kDeployment, R"({"spec":{"template":{"metadata":{"annotations":{
       "kubectl.kubernetes.io/restartedAt":"2024-05-01T10:00:00Z"}}}}})");
