@@ -429,6 +429,23 @@ class Cluster:
             return False
         raise CommandFailed(f"unexpected failure checking existence\n{r}")
 
+    def create_namespace(self, name):
+        """Creates a namespace with `kubectl create -f` (JSON), not the typed generator."""
+        self.kubectl("create", "-f", "-", input=json.dumps(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+        return name
+
+    def create_configmap(self, name, ns="default", data=None, labels=None, *args):
+        """Creates a ConfigMap with `kubectl create -f -o json`; returns the stored object."""
+        meta = {"name": name, "namespace": ns}
+        if labels:
+            meta["labels"] = labels
+        obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+        if data is not None:
+            obj["data"] = data
+        return self.kubectl("create", "-f", "-", "-o", "json", *args,
+                            input=json.dumps(obj)).json()
+
     def python(self, script, timeout=60, check=True, args=()):
         return self.run([PYTHON, "-c", script, *args], timeout=timeout, check=check)
 
@@ -522,6 +539,7 @@ class ClusterTestCase(unittest.TestCase):
     """One cluster per test class, started in setUpClass and destroyed in class cleanup. After
     each test the server must still be running (a crash fails the test that caused it)."""
 
+    maxDiff = None
     cluster = None
     expect_server_down = False
 
@@ -548,8 +566,10 @@ class ClusterTestCase(unittest.TestCase):
         return self.cluster.kubectl_fails(*args, **kw)
 
     def create_namespace(self, name):
-        self.k("create", "namespace", name)
-        return name
+        return self.cluster.create_namespace(name)
+
+    def create_configmap(self, name, ns="default", data=None, labels=None):
+        return self.cluster.create_configmap(name, ns, data, labels)
 
     def assertContains(self, text, needle, msg=None):
         if needle not in text:

@@ -192,10 +192,13 @@ stringData: {{password: s3cr3t}}
         r = self.k("diff", "-f", "-", input=changed, check=False)
         self.assertEqual((r.rc, r.out), (0, ""), f"no differences after apply\n{r}")
 
-        r = self.k("diff", "--server-side", "-f", "-", input=configmap("cm", ns, {"key": "3"}),
-                   check=False)
+        self.k("apply", "--server-side", "-f", "-", input=configmap("ssd", ns, {"key": "1"}))
+        r = self.k("diff", "--server-side", "-f", "-",
+                   input=configmap("ssd", ns, {"key": "3"}), check=False)
         self.assertEqual(r.rc, 1, str(r))
+        self.assertRegex(r.out, r"\n-\s+key: \"1\"\n")
         self.assertRegex(r.out, r"\n\+\s+key: \"3\"\n")
+        self.assertEqual(self.cluster.get_json("cm", "ssd", "-n", ns)["data"], {"key": "1"})
 
     def test_create_dry_run_server_stores_nothing(self):
         ns = self.create_namespace("dry")
@@ -203,8 +206,8 @@ stringData: {{password: s3cr3t}}
         self.assertEqual(r.out.strip(), "configmap/dry created (server dry run)")
         self.assertFalse(self.cluster.exists("cm", "dry", "-n", ns))
 
-        r = self.k("create", "configmap", "dry2", "-n", ns, "--from-literal=a=b",
-                   "--dry-run=server", "-o", "json")
+        r = self.k("create", "-f", "-", "--dry-run=server", "-o", "json",
+                   input=configmap("dry2", ns, {"a": "b"}))
         obj = r.json()
         self.assertEqual(obj["data"], {"a": "b"})
         self.assertTrue(obj["metadata"].get("creationTimestamp"),

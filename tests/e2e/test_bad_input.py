@@ -25,8 +25,8 @@ class BadInputTest(ClusterTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.cluster.kubectl("create", "namespace", NS)
-        cls.cluster.kubectl("create", "configmap", "existing", "-n", NS, "--from-literal=k=v")
+        cls.cluster.create_namespace(NS)
+        cls.cluster.create_configmap("existing", NS, {"k": "v"})
 
     def setUp(self):
         self.before = self.snapshot()

@@ -1,5 +1,7 @@
 """CustomResourceDefinitions and their custom resources, served dynamically."""
 
+import time
+
 from harness import ClusterTestCase, parse_table
 
 SCHEMA = """\
@@ -68,15 +70,36 @@ spec:
 {extra}"""
 
 
+def wait_served(cluster, path="/apis/e2e.nave.dev/v1", timeout=15):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = cluster.kubectl("get", "--raw", path, check=False)
+        if r.rc == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the custom resources are not served {timeout}s after the "
+                                 f"CRD was created\n{r}")
+        time.sleep(0.2)
+
+
 class CustomResourceTest(ClusterTestCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        c = cls.cluster
-        c.apply(CRD)
-        c.kubectl("wait", "--for=condition=Established", "crd/widgets.e2e.nave.dev",
-                  "--timeout=30s")
+        cls.cluster.apply(CRD)
+        wait_served(cls.cluster)
+
+    def test_crd_becomes_established(self):
+        r = self.k("wait", "--for=condition=Established", "crd/widgets.e2e.nave.dev",
+                   "--timeout=10s")
+        self.assertContains(r.out, "condition met")
+        crd = self.cluster.get_json("crd", "widgets.e2e.nave.dev")
+        conds = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+        self.assertEqual((conds.get("NamesAccepted"), conds.get("Established")),
+                         ("True", "True"))
+        self.assertEqual(crd["status"]["acceptedNames"]["kind"], "Widget")
+        self.assertEqual(crd["status"]["storedVersions"], ["v1"])
 
     def test_discovery_lists_the_new_type(self):
         r = self.k("api-resources", "--api-group=e2e.nave.dev")
@@ -169,8 +192,7 @@ class CustomResourceDeletionTest(ClusterTestCase):
 
     def test_deleting_the_crd_removes_its_objects(self):
         self.cluster.apply(CRD)
-        self.k("wait", "--for=condition=Established", "crd/widgets.e2e.nave.dev",
-               "--timeout=30s")
+        wait_served(self.cluster)
         self.cluster.apply(widget("doomed"))
         self.k("delete", "crd", "widgets.e2e.nave.dev", timeout=60)
         r = self.k_fail("get", "widgets")
@@ -179,6 +201,5 @@ class CustomResourceDeletionTest(ClusterTestCase):
                                 r'the server could not find the requested resource')
         # Re-creating the definition does not bring the old objects back.
         self.cluster.apply(CRD)
-        self.k("wait", "--for=condition=Established", "crd/widgets.e2e.nave.dev",
-               "--timeout=30s")
+        wait_served(self.cluster)
         self.assertEqual(self.k("get", "widgets", "-o", "name").out, "")

@@ -80,12 +80,12 @@ class DurabilityTest(ClusterTestCase):
 
     def test_resource_versions_keep_growing_across_restarts(self):
         ns = self.create_namespace("rv-restart")
-        before = self.k("create", "configmap", "before", "-n", ns, "-o", "json").json()
+        before = self.create_configmap("before", ns)
         self.expect_server_down = True
         self.cluster.kill9()
         self.cluster.restart()
         self.expect_server_down = False
-        after = self.k("create", "configmap", "after", "-n", ns, "-o", "json").json()
+        after = self.create_configmap("after", ns)
         self.assertGreater(int(after["metadata"]["resourceVersion"]),
                            int(before["metadata"]["resourceVersion"]))
         again = self.cluster.get_json("cm", "before", "-n", ns)
@@ -95,7 +95,7 @@ class DurabilityTest(ClusterTestCase):
 
     def test_clean_stop_and_restart(self):
         ns = self.create_namespace("clean-restart")
-        self.k("create", "configmap", "kept", "-n", ns, "--from-literal=a=b")
+        self.create_configmap("kept", ns, {"a": "b"})
         self.expect_server_down = True
         rc = self.cluster.stop_server()
         self.assertEqual(rc, 0, f"SIGTERM ends the server cleanly\n{self.cluster.log_tail()}")

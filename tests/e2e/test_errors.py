@@ -195,15 +195,13 @@ spec: {a: b}
         self.assertContains(r.err, 'strict decoding error: unknown field "spec"')
 
     def test_already_exists(self):
-        self.k("create", "configmap", "twice")
-        r = self.k_fail("create", "configmap", "twice")
-        self.assertContains(r.err, 'configmaps "twice" already exists')
+        self.create_configmap("twice")
         r = self.k_fail("create", "-f", "-", input=configmap("twice"))
         self.assertEqual(r.err.strip(), 'Error from server (AlreadyExists): error when creating '
                                         '"STDIN": configmaps "twice" already exists')
 
     def test_missing_namespace(self):
-        r = self.k_fail("create", "configmap", "x", "-n", "no-such-ns")
+        r = self.k_fail("create", "-f", "-", input=configmap("x", "no-such-ns"))
         self.assertContains(r.err, 'namespaces "no-such-ns" not found')
 
     def test_unknown_kind_and_resource(self):

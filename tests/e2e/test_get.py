@@ -206,10 +206,10 @@ class GetTest(ClusterTestCase):
         c.apply(app_manifest(cls.NS, replicas=3))
         c.apply(EXTRA_OBJECTS.replace("NS", cls.NS))
         c.apply(pod("web-pod", cls.NS, labels={"app": "web"}))
-        c.kubectl("create", "namespace", "sel")
+        c.create_namespace("sel")
         for name, labels in SELECTOR_LABELS.items():
             c.apply(configmap(name, "sel", labels=labels))
-        c.kubectl("create", "namespace", "chunks")
+        c.create_namespace("chunks")
         c.apply("---\n".join(configmap(f"cm-{i:02d}", "chunks") for i in range(10)))
 
     def names(self, *args):

@@ -292,7 +292,8 @@ metadata:
         self.cluster.apply(configmap("c1", ns))
         self.cluster.apply(configmap("c2", ns))
         self.cluster.apply(deployment("d", ns))
-        self.k("create", "secret", "generic", "s", "-n", ns, "--from-literal=a=b")
+        self.cluster.apply(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: {ns}}}\n"
+                           "data: {a: Yg==}\n")
         self.cluster.apply(f"""\
 apiVersion: v1
 kind: ConfigMap
@@ -318,7 +319,7 @@ metadata:
         self.assertTrue(nsobj["metadata"].get("deletionTimestamp"))
         out = self.k("get", "namespace", ns).out
         self.assertRegex(out, rf"\n{ns}\s+Terminating\s")
-        r = self.k_fail("create", "configmap", "late", "-n", ns)
+        r = self.k_fail("create", "-f", "-", input=configmap("late", ns))
         self.assertContains(r.err, f'unable to create new content in namespace {ns} because '
                                    'it is being terminated')
 

@@ -20,7 +20,7 @@ class WatchTest(ClusterTestCase):
         text = w.wait_for(lambda t: "pre" in t, what="the initial list")
         self.assertTrue(text.splitlines()[0].split() == ["NAME", "DATA", "AGE"], text)
 
-        self.k("create", "configmap", "live", "-n", ns, "--from-literal=a=1")
+        self.create_configmap("live", ns, {"a": "1"})
         w.wait_for(lambda t: any(l.split()[:2] == ["live", "1"] for l in t.splitlines()),
                    what="the created object")
         self.k("patch", "configmap", "live", "-n", ns, "--type=merge",
@@ -35,7 +35,7 @@ class WatchTest(ClusterTestCase):
         w = self.cluster.spawn_kubectl("get", "configmaps", "-n", ns, "-w", "-o", "json",
                                        "--output-watch-events")
         w.wait_for(lambda t: len(json_stream(t)) >= 1, what="the initial ADDED event")
-        self.k("create", "configmap", "w2", "-n", ns, "--from-literal=k=v1")
+        self.create_configmap("w2", ns, {"k": "v1"})
         self.k("patch", "configmap", "w2", "-n", ns, "--type=merge", "-p",
                '{"data":{"k":"v2"}}')
         self.k("delete", "configmap", "w2", "-n", ns)
@@ -59,7 +59,7 @@ class WatchTest(ClusterTestCase):
         w = self.cluster.spawn_kubectl("get", "configmaps", "-n", ns, "--watch-only", "-o",
                                        "json")
         time.sleep(1.0)  # let the watch start; --watch-only prints nothing until a change
-        self.k("create", "configmap", "x", "-n", ns, "--from-literal=a=b")
+        self.create_configmap("x", ns, {"a": "b"})
         text = w.wait_for(lambda t: len(json_stream(t)) >= 1, what="the created object")
         w.stop()
         obj = json_stream(text)[0]
@@ -68,9 +68,9 @@ class WatchTest(ClusterTestCase):
 
     def test_watch_from_resource_version_replays_later_changes(self):
         ns = self.create_namespace("watch-rv")
-        a = self.k("create", "configmap", "a", "-n", ns, "-o", "json").json()
+        a = self.create_configmap("a", ns)
         rv = a["metadata"]["resourceVersion"]
-        self.k("create", "configmap", "b", "-n", ns)
+        self.create_configmap("b", ns)
         self.k("label", "configmap", "b", "-n", ns, "x=y")
         self.k("delete", "configmap", "a", "-n", ns)
         t0 = time.monotonic()
@@ -105,8 +105,8 @@ class WatchTest(ClusterTestCase):
         ns = self.create_namespace("watch-field")
         rv = self.k("get", "--raw", f"/api/v1/namespaces/{ns}/configmaps").json()[
             "metadata"]["resourceVersion"]
-        self.k("create", "configmap", "one", "-n", ns)
-        self.k("create", "configmap", "two", "-n", ns)
+        self.create_configmap("one", ns)
+        self.create_configmap("two", ns)
         r = self.k("get", "--raw",
                    f"/api/v1/namespaces/{ns}/configmaps?watch=1&fieldSelector="
                    f"metadata.name%3Dtwo&resourceVersion={rv}&timeoutSeconds=1")
@@ -118,8 +118,8 @@ class WatchTest(ClusterTestCase):
         ns2 = self.create_namespace("watch-all-2")
         w = self.cluster.spawn_kubectl("get", "configmaps", "-A", "--watch-only", "-o", "name")
         time.sleep(1.0)
-        self.k("create", "configmap", "c1", "-n", ns1)
-        self.k("create", "configmap", "c2", "-n", ns2)
+        self.create_configmap("c1", ns1)
+        self.create_configmap("c2", ns2)
         w.wait_for(lambda t: "configmap/c1" in t and "configmap/c2" in t,
                    what="objects from both namespaces")
         w.stop()
@@ -127,7 +127,7 @@ class WatchTest(ClusterTestCase):
     def test_initial_events_of_a_watch_without_resource_version(self):
         ns = self.create_namespace("watch-initial")
         for n in ["x1", "x2"]:
-            self.k("create", "configmap", n, "-n", ns)
+            self.create_configmap(n, ns)
         r = self.k("get", "--raw", f"/api/v1/namespaces/{ns}/configmaps?watch=1"
                                    "&timeoutSeconds=1")
         self.assertEqual(sorted((e["type"], e["object"]["metadata"]["name"])
