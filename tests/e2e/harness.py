@@ -482,19 +482,27 @@ class Cluster:
                 base64.b64decode(user["client-key-data"]))
 
     def ssl_context(self, client_cert=True):
-        server, ca, cert, key = self._kubeconfig_creds()
-        ctx = ssl.create_default_context(cadata=ca.decode())
-        if client_cert:
-            cert_path = self.write_file("client.crt", cert.decode())
-            key_path = self.write_file("client.key", key.decode())
-            os.chmod(key_path, 0o600)
-            ctx.load_cert_chain(cert_path, key_path)
-        return ctx
+        """TLS contexts trusting the cluster CA, with or without the admin client certificate;
+        built once per server start (the kubeconfig may change on restart)."""
+        with _live_lock:
+            if self._ssl is None:
+                server, ca, cert, key = self._kubeconfig_creds()
+                anonymous = ssl.create_default_context(cadata=ca.decode())
+                admin = ssl.create_default_context(cadata=ca.decode())
+                cert_path = self.write_file("client.crt", cert.decode())
+                key_path = self.write_file("client.key", "")
+                os.chmod(key_path, 0o600)
+                with open(key_path, "wb") as f:
+                    f.write(key)
+                admin.load_cert_chain(cert_path, key_path)
+                m = re.match(r"https://([^:/]+|\[[^\]]+\]):(\d+)", server)
+                self._ssl = {"admin": admin, "anonymous": anonymous,
+                             "address": (m.group(1).strip("[]"), int(m.group(2)))}
+            return self._ssl["admin" if client_cert else "anonymous"]
 
     def server_address(self):
-        server = self._kubeconfig_creds()[0]
-        m = re.match(r"https://([^:/]+|\[[^\]]+\]):(\d+)", server)
-        return m.group(1).strip("[]"), int(m.group(2))
+        self.ssl_context()
+        return self._ssl["address"]
 
     def tls_socket(self, client_cert=True, timeout=20):
         """A TLS connection to the API server, opened inside the namespace."""
@@ -506,7 +514,9 @@ class Cluster:
         """One HTTP/1.1 request on a fresh connection; returns HttpResponse."""
         import http.client
         sock = self.tls_socket(client_cert, timeout)
-        conn = http.client.HTTPSConnection("127.0.0.1", timeout=timeout)
+        # A plain HTTPConnection on the TLS socket: HTTPSConnection would build (and load the
+        # system CA store into) a context of its own for every request.
+        conn = http.client.HTTPConnection("127.0.0.1", timeout=timeout)
         conn.sock = sock
         try:
             hdrs = {"Accept": "application/json"}

@@ -166,8 +166,8 @@ APP_OBJECTS = [
 
 def configmap(name, ns="default", data=None, labels=None):
     data = data or {"key": "value"}
-    lines = [f"apiVersion: v1", "kind: ConfigMap", "metadata:", f"  name: {name}",
-             f"  namespace: {ns}"]
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata:", f"  name: \"{name}\"",
+             f"  namespace: \"{ns}\""]
     if labels:
         lines.append("  labels:")
         lines += [f"    {k}: \"{v}\"" for k, v in labels.items()]

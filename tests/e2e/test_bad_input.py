@@ -3,7 +3,6 @@ nothing stored changes."""
 
 import json
 import re
-import select
 import socket
 import time
 
@@ -124,16 +123,14 @@ class BadInputTest(ClusterTestCase):
 
     def exchange(self, head, body=b"", chunk=65536):
         """Sends head and then body in chunks on a raw TLS connection, stopping early when the
-        server answers or closes; returns (status code or None, response text)."""
+        server closes it; returns (status code or None, response text)."""
         sock = self.cluster.tls_socket()
         try:
             sock.sendall(head)
             for i in range(0, len(body), chunk):
                 try:
                     sock.sendall(body[i:i + chunk])
-                except OSError:
-                    break
-                if select.select([sock], [], [], 0)[0] or sock.pending():
+                except OSError:  # the server answered early and closed
                     break
             text = self.read_response(sock)
         finally:
@@ -179,7 +176,7 @@ class BadInputTest(ClusterTestCase):
         body = cm_body(name="big2", data={"blob": "x" * (2 * 1024 * 1024)}).encode()
         status, text = self.exchange(self.post_head(len(body)), body)
         self.assertEqual(status, 422, text[:2000])
-        self.assertIn("Too long: must have at most 1048576 bytes", text)
+        self.assertRegex(text, "Too long: (must have at most|may not be more than) 1048576 bytes")
 
     def test_unsupported_media_type(self):
         self.assertStatus(self.post(cm_body(), ctype="text/plain"), 415,
