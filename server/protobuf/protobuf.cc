@@ -132,8 +132,7 @@ Special specialByName(std::string_view name) {
       {std::string(kApiextensions) + "JSON", Special::kRawJson},
       {std::string(kApiextensions) + "JSONSchemaPropsOrArray", Special::kSchemaOrArray},
       {std::string(kApiextensions) + "JSONSchemaPropsOrBool", Special::kSchemaOrBool},
-      {std::string(kApiextensions) + "JSONSchemaPropsOrStringArray",
-       Special::kSchemaOrStringArray},
+      {std::string(kApiextensions) + "JSONSchemaPropsOrStringArray", Special::kSchemaOrStringArray},
   };
   auto it = kSpecials.find(name);
   return it == kSpecials.end() ? Special::kNone : it->second;
@@ -400,11 +399,15 @@ class Decoder {
     const Node* shape = schemas_.resolve(f);
     Special sp = special(f);
     if (sp == Special::kNone && shape->type == Type::kArray) {
+      if (!hasWireForm(shape->items.get())) return r.skip(k.wireType);
       Json& arr = obj[p.name];
       if (!arr.is_array()) arr = Json::array();
-      return element(shape->items.get(), k, r, arr, depth, p.name);
+      TRY(element(shape->items.get(), k, r, arr, depth, p.name));
+      if (arr.empty()) obj.erase(p.name);  // an empty packed run
+      return {};
     }
     if (sp == Special::kNone && shape->type == Type::kMap) {
+      if (!hasWireForm(shape->additionalProperties.get())) return r.skip(k.wireType);
       TRY(expectWire(k, kLengthDelimited, p.name));
       std::string_view entry = TRY(r.lengthDelimited());
       Json& map = obj[p.name];
@@ -423,6 +426,23 @@ class Decoder {
     return {};
   }
 
+  // Whether values of `node` can be on the wire at all: free JSON (`any`) and nested
+  // collections have no protobuf form, and no Kubernetes type has them.
+  bool hasWireForm(const Node* node) const {
+    if (node == nullptr) return false;
+    if (special(node) != Special::kNone) return true;
+    switch (schemas_.resolve(node)->type) {
+      case Type::kObject:
+      case Type::kString:
+      case Type::kInteger:
+      case Type::kNumber:
+      case Type::kBoolean:
+        return true;
+      default:
+        return false;
+    }
+  }
+
   static bool packable(const Node* shape) {
     return shape->type == Type::kInteger || shape->type == Type::kBoolean ||
            shape->type == Type::kNumber;
@@ -431,7 +451,6 @@ class Decoder {
   // One occurrence of a repeated field: an element, or for scalars possibly a packed run.
   Result<void> element(const Node* item, const Key& k, WireReader& r, Json& arr, int depth,
                        std::string_view name) {
-    if (item == nullptr) return decodeError(std::string(name) + ": array without items");
     const Node* shape = schemas_.resolve(item);
     if (special(item) == Special::kNone && packable(shape) && k.wireType == kLengthDelimited) {
       std::string_view packed = TRY(r.lengthDelimited());
@@ -448,7 +467,6 @@ class Decoder {
   // A map entry message {1: key, 2: value}; a missing value is the value type's zero.
   Result<void> mapEntry(const Node* valueNode, std::string_view entry, Json& map, int depth,
                         std::string_view name) {
-    if (valueNode == nullptr) return decodeError(std::string(name) + ": map without values");
     TRY(checkDepth(depth + 1));
     WireReader r(entry);
     std::string key;
@@ -512,9 +530,7 @@ class Decoder {
         TRY(message(shape, data, obj, depth + 1));
         return std::optional<Json>(std::move(obj));
       }
-      if (shape->type == Type::kArray || shape->type == Type::kMap || shape->type == Type::kAny ||
-          shape->type == Type::kIntOrString) {
-        // No protobuf form (nested collections, free JSON): Kubernetes has none of these.
+      if (!hasWireForm(node)) {
         TRY(r.skip(k.wireType));
         return std::optional<Json>();
       }

@@ -347,8 +347,11 @@ class Parser {
       int64_t n = 0;
       bool ok = !part.empty() && part.size() <= 9;
       for (char c : part) {
-        if (c < '0' || c > '9') ok = false;
-        else n = n * 10 + (c - '0');
+        if (c < '0' || c > '9') {
+          ok = false;
+          break;
+        }
+        n = n * 10 + (c - '0');
       }
       if (!ok || n < 1 || n > kMaxFieldNumber)
         return Error(ErrorCode::kInvalid, "bad protobuf field number in 'proto=" + value + "'");

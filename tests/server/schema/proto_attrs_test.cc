@@ -122,13 +122,13 @@ TEST(ProtoAttrs, RejectsMalformedAttributes) {
       "type T\n  f string proto=-1\n",
       "type T\n  f string proto=1..2\n",
       "type T\n  f string proto=2.\n",
-      "type T\n  f string proto=536870912\n",        // 2^29: past the largest field number
-      "type T\n  f string proto=99999999999999\n",   // would overflow an int
+      "type T\n  f string proto=536870912\n",       // 2^29: past the largest field number
+      "type T\n  f string proto=99999999999999\n",  // would overflow an int
       "type T\n  f string ptr=1\n",
       "type T\n  f []int32 ptr\n",
       "type T\n  f map[string] ptr\n",
       "type T\n  f object ptr\n",
-      "type T proto=1\n  f string\n",                // not a field
+      "type T proto=1\n  f string\n",  // not a field
       "type T = string proto=1\n",
       "kind K v1 ptr\n",
   };
