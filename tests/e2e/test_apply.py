@@ -89,7 +89,7 @@ class ApplyTest(ClusterTestCase):
     def test_apply_sets_defaults_and_metadata(self):
         ns = "apply-defaults"
         self.cluster.apply(app_manifest(ns))
-        dep = self.cluster.get_json("deployment", "web", "-n", ns)
+        dep = self.cluster.get_json("deployment", "web", "-n", ns, "--show-managed-fields")
         meta = dep["metadata"]
         self.assertRegex(meta["uid"], r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                                       r"[0-9a-f]{12}$")
@@ -130,7 +130,7 @@ stringData: {{password: s3cr3t}}
         cm = configmap("ssa", ns, {"a": "1", "b": "2"})
         r = self.k("apply", "--server-side", "-f", "-", input=cm)
         self.assertEqual(r.out.strip(), "configmap/ssa serverside-applied")
-        obj = self.cluster.get_json("cm", "ssa", "-n", ns)
+        obj = self.cluster.get_json("cm", "ssa", "-n", ns, "--show-managed-fields")
         entries = {(m["manager"], m["operation"]): m for m in obj["metadata"]["managedFields"]}
         self.assertIn(("kubectl", "Apply"), entries, obj["metadata"]["managedFields"])
         owned = entries[("kubectl", "Apply")]["fieldsV1"]
@@ -153,7 +153,7 @@ stringData: {{password: s3cr3t}}
         r = self.k("apply", "--server-side", "--field-manager=other", "--force-conflicts",
                    "-f", "-", input=other)
         self.assertEqual(r.out.strip(), "configmap/ssa serverside-applied")
-        obj = self.cluster.get_json("cm", "ssa", "-n", ns)
+        obj = self.cluster.get_json("cm", "ssa", "-n", ns, "--show-managed-fields")
         self.assertEqual(obj["data"], {"a": "9", "b": "2"})
         entries = {(m["manager"], m["operation"]): m for m in obj["metadata"]["managedFields"]}
         self.assertEqual(set(entries[("other", "Apply")]["fieldsV1"]["f:data"]), {"f:a"})
