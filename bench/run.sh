@@ -1,20 +1,23 @@
 #!/bin/sh
-# Runs the benchmarks inside a throw-away network namespace and prints their figures.
+# Runs the benchmarks inside a throw-away network namespace (with a veth link to a second
+# throw-away namespace for its node address) and prints their figures.
 #   bench/run.sh [build-dir]      (default: build)
 set -eu
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 ns="nave-bench-$$"
 dir=$(mktemp -d /var/tmp/nave-bench.XXXXXX)
-cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { ip netns del "$ns" 2>/dev/null || true; ip netns del "$ns-u" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT INT TERM
 ip netns add "$ns"
+ip netns add "$ns-u"
 ip -n "$ns" link set lo up
-ip -n "$ns" link add eth0 type dummy
+ip -n "$ns" link add eth0 type veth peer name uplink netns "$ns-u"
 ip -n "$ns" addr add 10.254.0.1/24 dev eth0
 ip -n "$ns" link set eth0 up
-ip -n "$ns" route add default dev eth0
+ip -n "$ns-u" link set uplink up
+ip -n "$ns" route add default via 10.254.0.2
 echo "== storage ($build/bench/store_bench)"
-[ -x "$build/bench/store_bench" ] && "$build/bench/store_bench" --dir "$dir" || true
+if [ -x "$build/bench/store_bench" ]; then "$build/bench/store_bench" --dir "$dir"; fi
 echo "== API ($build/bench/api_bench)"
 ip netns exec "$ns" "$build/bench/api_bench" --nave "$build/nave" --dir "$dir/api"
