@@ -460,3 +460,42 @@ class GetTest(ClusterTestCase):
         r = self.k("get", "cm", "-n", "nonexistent-ns")
         self.assertEqual(r.out, "")
         self.assertContains(r.err, "No resources found in nonexistent-ns namespace.")
+
+
+class ResourceVersionTest(ClusterTestCase):
+    """List semantics of resourceVersion and resourceVersionMatch over the store's history."""
+
+    def test_exact_and_not_older_than(self):
+        ns = self.create_namespace("rvm")
+        a = self.create_configmap("a", ns, {"v": "1"})
+        rv_a = a["metadata"]["resourceVersion"]
+        self.create_configmap("b", ns)
+        self.k("patch", "cm", "a", "-n", ns, "--type=merge", "-p", '{"data":{"v":"2"}}')
+        base = f"/api/v1/namespaces/{ns}/configmaps"
+
+        exact = self.k("get", "--raw",
+                       f"{base}?resourceVersion={rv_a}&resourceVersionMatch=Exact").json()
+        self.assertEqual(exact["metadata"]["resourceVersion"], rv_a)
+        self.assertEqual([(i["metadata"]["name"], i["data"]) for i in exact["items"]],
+                         [("a", {"v": "1"})], "the list as it was at that revision")
+
+        now = self.k("get", "--raw", f"{base}?resourceVersion={rv_a}"
+                                     "&resourceVersionMatch=NotOlderThan").json()
+        self.assertEqual(sorted(i["metadata"]["name"] for i in now["items"]), ["a", "b"])
+        self.assertGreater(int(now["metadata"]["resourceVersion"]), int(rv_a))
+        any_rv = self.k("get", "--raw", f"{base}?resourceVersion=0").json()
+        self.assertEqual(sorted(i["metadata"]["name"] for i in any_rv["items"]), ["a", "b"])
+
+    def test_paging_is_consistent_at_the_first_page_revision(self):
+        ns = self.create_namespace("rv-pages")
+        for i in range(4):
+            self.create_configmap(f"p{i}", ns)
+        first = self.k("get", "--raw", f"/api/v1/namespaces/{ns}/configmaps?limit=2").json()
+        self.create_configmap("p9", ns)  # written after the first page
+        self.k("delete", "cm", "p3", "-n", ns)
+        rest = self.k("get", "--raw", f"/api/v1/namespaces/{ns}/configmaps?limit=10&continue="
+                                      + first["metadata"]["continue"]).json()
+        names = [i["metadata"]["name"] for i in first["items"] + rest["items"]]
+        self.assertEqual(names, ["p0", "p1", "p2", "p3"],
+                         "continued pages show the snapshot of the first page")
+        self.assertEqual(rest["metadata"]["resourceVersion"], first["metadata"]["resourceVersion"])

@@ -343,3 +343,27 @@ metadata:
                 r = self.k_fail("delete", "namespace", ns)
                 self.assertContains(r.err, "Forbidden")
                 self.assertContains(r.err, "this namespace may not be deleted")
+
+    def test_delete_collection(self):
+        ns = self.create_namespace("delete-collection")
+        for name, tier in [("x1", "fe"), ("x2", "fe"), ("x3", "be")]:
+            self.cluster.apply(configmap(name, ns, labels={"tier": tier}))
+        resp = self.cluster.request(
+            "DELETE", f"/api/v1/namespaces/{ns}/configmaps?labelSelector=tier%3Dfe")
+        self.assertEqual(resp.status, 200, str(resp))
+        self.assertEqual(self.k("get", "cm", "-n", ns, "-o", "name").lines(), ["configmap/x3"])
+
+    def test_status_subresource_of_a_deployment(self):
+        ns = self.create_namespace("status-sub")
+        self.cluster.apply(deployment("d", ns, replicas=2))
+        r = self.k("patch", "deployment", "d", "-n", ns, "--type=merge", "-p",
+                   '{"status":{"replicas":7}}')
+        self.assertEqual(r.out.strip(), "deployment.apps/d patched (no change)",
+                         "the main resource ignores status")
+        r = self.k("patch", "deployment", "d", "-n", ns, "--subresource=status",
+                   "--type=merge", "-p", '{"status":{"replicas":7},"spec":{"replicas":5}}')
+        self.assertEqual(r.out.strip(), "deployment.apps/d patched")
+        d = self.cluster.get_json("deployment", "d", "-n", ns)
+        self.assertEqual((d["status"].get("replicas"), d["spec"]["replicas"]), (7, 2),
+                         "the status subresource ignores spec")
+        self.assertEqual(d["metadata"]["generation"], 1, "status writes keep the generation")

@@ -133,3 +133,39 @@ class WatchTest(ClusterTestCase):
         self.assertEqual(sorted((e["type"], e["object"]["metadata"]["name"])
                                 for e in events_of(r.out)),
                          [("ADDED", "x1"), ("ADDED", "x2")], r.out)
+
+    def test_send_initial_events_is_complete_or_refused(self):
+        ns = self.create_namespace("watch-sie")
+        self.create_configmap("s1", ns)
+        self.create_configmap("s2", ns)
+        resp = self.cluster.request(
+            "GET", f"/api/v1/namespaces/{ns}/configmaps?watch=1&sendInitialEvents=true"
+                   "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+                   "&timeoutSeconds=2")
+        if 400 <= resp.status < 500:
+            self.assertEqual(resp.json().get("kind"), "Status", str(resp))
+            return
+        self.assertEqual(resp.status, 200, str(resp))
+        events = events_of(resp.body)
+        self.assertEqual(sorted((e["type"], e["object"]["metadata"]["name"])
+                                for e in events if e["type"] == "ADDED"),
+                         [("ADDED", "s1"), ("ADDED", "s2")], resp.body)
+        marks = [e for e in events if e["type"] == "BOOKMARK"]
+        self.assertTrue(marks, f"sendInitialEvents ends the initial events with a bookmark\n"
+                               f"{resp.body}")
+        self.assertEqual(marks[0]["object"]["metadata"].get("annotations", {}).get(
+            "k8s.io/initial-events-end"), "true", resp.body)
+        self.assertLess(events.index(marks[0]), len(events))
+        adds = [i for i, e in enumerate(events) if e["type"] == "ADDED"]
+        self.assertLess(max(adds), events.index(marks[0]))
+
+    def test_watch_with_bookmarks_allowed(self):
+        ns = self.create_namespace("watch-bm")
+        resp = self.cluster.request(
+            "GET", f"/api/v1/namespaces/{ns}/configmaps?watch=1&allowWatchBookmarks=true"
+                   "&timeoutSeconds=1")
+        self.assertEqual(resp.status, 200, str(resp))
+        for e in events_of(resp.body):
+            self.assertIn(e["type"], ["ADDED", "MODIFIED", "DELETED", "BOOKMARK"])
+            if e["type"] == "BOOKMARK":
+                self.assertTrue(e["object"]["metadata"]["resourceVersion"].isdigit())
