@@ -229,7 +229,7 @@ class HttpResponse:
 class Cluster:
     """One nave server in its own network namespace, with its own data dir and kubeconfig."""
 
-    def __init__(self, name):
+    def __init__(self, name, extra_args=(), config_yaml=None):
         with _live_lock:
             _counter[0] += 1
             n = _counter[0]
@@ -248,6 +248,9 @@ class Cluster:
         self.failed = False
         self._ssl = None
         self.starts = 0
+        self.extra_args = list(extra_args)
+        if config_yaml is not None:
+            self.extra_args += ["--config", self.write_file("config.yaml", config_yaml)]
         with _live_lock:
             _live.append(self)
 
@@ -280,7 +283,8 @@ class Cluster:
 
     def server_args(self):
         return ["ip", "netns", "exec", self.ns, NAVE, "server", "--disable-agent",
-                "--data-dir", self.data_dir, "--write-kubeconfig", self.kubeconfig]
+                "--data-dir", self.data_dir, "--write-kubeconfig", self.kubeconfig,
+                *self.extra_args]
 
     def _start_server(self):
         self.starts += 1
@@ -552,11 +556,13 @@ class ClusterTestCase(unittest.TestCase):
     maxDiff = None
     cluster = None
     expect_server_down = False
+    server_args = ()  # extra `nave server` flags for this class
+    server_config = None  # YAML for --config, if any
 
     @classmethod
     def setUpClass(cls):
         require_environment()
-        cls.cluster = Cluster(cls.__name__)
+        cls.cluster = Cluster(cls.__name__, cls.server_args, cls.server_config)
         cls.addClassCleanup(cls.cluster.destroy)
         cls.cluster.start()
 
