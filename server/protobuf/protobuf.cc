@@ -143,7 +143,9 @@ Special specialByName(std::string_view name) {
 struct FieldTable {
   struct Entry {
     const Property* property = nullptr;
-    bool required = false;  // Go writes required fields without omitempty: zero values stay
+    // Required fields are the ones Go's JSON tags leave without omitempty (for the built-in
+    // scalars the two coincide but for a handful of optional fields): their zero values stay.
+    bool required = false;
     std::unique_ptr<FieldTable> inlined;
   };
   std::unordered_map<uint64_t, Entry> byNumber;
@@ -687,7 +689,13 @@ class Decoder {
       DecodedObject nested = TRY(envelope(raw, depth));
       return std::optional<Json>(std::move(nested.object));
     }
-    auto parsed = parseJson(raw);
+    // Each message level may add two JSON levels (an object in an array); the whole object
+    // stays within the nesting a JSON request body may have.
+    JsonParseOptions options;
+    options.maxDepth = options.maxDepth > static_cast<size_t>(2 * depth)
+                           ? options.maxDepth - static_cast<size_t>(2 * depth)
+                           : 1;
+    auto parsed = parseJson(raw, options);
     if (!parsed.ok())
       return decodeError(std::string(name) + ": embedded JSON: " + parsed.error().message());
     return std::optional<Json>(std::move(parsed->value));
