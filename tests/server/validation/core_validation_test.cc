@@ -126,7 +126,8 @@ TEST(CoreValidation, SecretTypes) {
   EXPECT_EQ(describe(create(docker)), "\n  data[.dockerconfigjson]: Required value");
   Json notJson = yaml(R"({apiVersion: v1, kind: Secret, metadata: {name: d}, type: kubernetes.io/dockerconfigjson,
                           stringData: {.dockerconfigjson: "{not json"}})");
-  const FieldError* e = findError(create(notJson), "data[.dockerconfigjson]");
+  FieldErrors notJsonErrs = create(notJson);
+  const FieldError* e = findError(notJsonErrs, "data[.dockerconfigjson]");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->badValue, "<secret contents redacted>");
 
