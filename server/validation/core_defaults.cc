@@ -136,10 +136,6 @@ void defaultPortsToHost(Json& containers) {
           p["hostPort"] = p["containerPort"];
 }
 
-bool isCreate(const Json& object) {
-  const Json& meta = objectOf(object, "metadata");
-  return !isSet(meta, "resourceVersion") && !isSet(meta, "deletionTimestamp");
-}
 
 }  // namespace
 
@@ -274,16 +270,17 @@ void defaultNamespace(Json& o) {
   if (!name.empty())
     if (Json* labels = ensureObject(*meta, "labels")) (*labels)["kubernetes.io/metadata.name"] = name;
   // The registry adds the "kubernetes" finalizer on create only: the namespace controller
-  // removes it while finalizing and an update must not bring it back.
-  if (isCreate(o)) {
-    if (Json* spec = ensureObject(o, "spec")) {
-      Json* finalizers = mutArray(*spec, "finalizers");
-      if (finalizers == nullptr) {
-        (*spec)["finalizers"] = Json::array({"kubernetes"});
-      } else if (std::find(finalizers->begin(), finalizers->end(), Json("kubernetes")) ==
-                 finalizers->end()) {
-        finalizers->push_back("kubernetes");
-      }
+  // removes it while finalizing and an update must not bring it back. Updates carry the stored
+  // status (phase set); a new object has none yet.
+  bool deleting = isSet(objectOf(o, "metadata"), "deletionTimestamp");
+  bool creating = !deleting && str(objectOf(o, "status"), "phase").empty();
+  if (Json* spec = ensureObject(o, "spec"); spec != nullptr && !deleting) {
+    Json* finalizers = mutArray(*spec, "finalizers");
+    if (get(*spec, "finalizers") == nullptr) {
+      (*spec)["finalizers"] = Json::array({"kubernetes"});
+    } else if (creating && finalizers != nullptr &&
+               std::find(finalizers->begin(), finalizers->end(), Json("kubernetes")) == finalizers->end()) {
+      finalizers->push_back("kubernetes");
     }
   }
   if (Json* status = ensureObject(o, "status")) defaultIfZero(*status, "phase", "Active");

@@ -219,6 +219,15 @@ TEST(CoreDefaults, NamespaceOnCreateOnly) {
   applyDefaults("", "Namespace", finalized);
   EXPECT_EQ(finalized["spec"]["finalizers"], Json::array());
   EXPECT_EQ(finalized["status"]["phase"], "Terminating");
+
+  // Updates carry the stored status; a live namespace keeps the finalizers it has.
+  Json live = ns;
+  live["spec"]["finalizers"] = Json::array();
+  applyDefaults("", "Namespace", live);
+  EXPECT_EQ(live["spec"]["finalizers"], Json::array());
+  Json custom = yaml("{apiVersion: v1, kind: Namespace, metadata: {name: b}, spec: {finalizers: [example.com/x]}}");
+  applyDefaults("", "Namespace", custom);
+  EXPECT_EQ(custom["spec"]["finalizers"], Json::array({"example.com/x", "kubernetes"}));
 }
 
 TEST(CoreDefaults, VolumesAndClaims) {
