@@ -157,12 +157,14 @@ class Background:
         with self._cond:
             return "".join(self._err)
 
-    def wait_for(self, predicate, timeout=20.0, what="output"):
-        """Waits until predicate(stdout text) is true; raises with the output on timeout."""
+    def wait_for(self, predicate, timeout=20.0, what="output", stream="out"):
+        """Waits until predicate(stdout text) is true (stderr with stream="err"); raises with
+        the output on timeout."""
         deadline = time.monotonic() + timeout
+        sink = self._out if stream == "out" else self._err
         with self._cond:
             while True:
-                text = "".join(self._out)
+                text = "".join(sink)
                 if predicate(text):
                     return text
                 left = deadline - time.monotonic()

@@ -3,6 +3,7 @@
 import re
 
 from harness import SERVER_VERSION, ClusterTestCase, kubectl_path, parse_table
+from manifests import app_manifest, configmap
 
 VERSIONS = ["1.27", "1.32", "1.33"]
 
@@ -232,3 +233,22 @@ class DiscoveryTest(ClusterTestCase):
         for path in ["/healthz", "/livez", "/readyz"]:
             r = self.k("get", "--raw", path)
             self.assertEqual(r.out.strip(), "ok", path)
+
+    def test_basic_workflow_with_each_kubectl(self):
+        for v in VERSIONS:
+            with self.subTest(kubectl=v):
+                self.need(v)
+                ns = "wf-" + v.replace(".", "-")
+                manifest = app_manifest(ns)
+                r = self.k("apply", "-f", "-", input=manifest, version=v)
+                self.assertEqual(len(r.lines()), 10, r.out)
+                self.assertTrue(all(l.endswith(" created") for l in r.lines()), r.out)
+                r = self.k("apply", "-f", "-", input=manifest, version=v)
+                self.assertTrue(all(l.endswith(" unchanged") for l in r.lines()), r.out)
+                headers, rows = parse_table(self.k("get", "deploy", "-n", ns, version=v).out)
+                self.assertEqual(headers, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"])
+                r = self.k("apply", "--server-side", "-f", "-", version=v,
+                           input=configmap("ssa", ns, {"a": "1"}))
+                self.assertEqual(r.out.strip(), "configmap/ssa serverside-applied")
+                r = self.k("delete", "namespace", ns, version=v, timeout=60)
+                self.assertEqual(r.out.strip(), f'namespace "{ns}" deleted')

@@ -6,7 +6,7 @@ import time
 
 import yaml
 
-from harness import ClusterTestCase
+from harness import ClusterTestCase, parse_table
 from manifests import configmap, deployment
 
 
@@ -367,3 +367,28 @@ metadata:
         self.assertEqual((d["status"].get("replicas"), d["spec"]["replicas"]), (7, 2),
                          "the status subresource ignores spec")
         self.assertEqual(d["metadata"]["generation"], 1, "status writes keep the generation")
+
+    def test_pod_deletion_grace(self):
+        ns = self.create_namespace("pod-grace")
+        # An unscheduled pod has no kubelet to wait for: it goes at once.
+        self.cluster.apply(pod_manifest("unscheduled", ns))
+        self.k("delete", "pod", "unscheduled", "-n", ns, "--wait=false")
+        self.assertFalse(self.cluster.exists("pod", "unscheduled", "-n", ns))
+
+        # A pod bound to a node waits for that node's kubelet for its grace period.
+        self.cluster.apply(pod_manifest("bound", ns, node="ghost-node"))
+        self.k("delete", "pod", "bound", "-n", ns, "--wait=false")
+        p = self.cluster.get_json("pod", "bound", "-n", ns)
+        self.assertTrue(p["metadata"].get("deletionTimestamp"), p["metadata"])
+        self.assertEqual(p["metadata"].get("deletionGracePeriodSeconds"), 30)
+        _, rows = parse_table(self.k("get", "pod", "bound", "-n", ns).out)
+        self.assertEqual(rows[0]["STATUS"], "Terminating")
+        r = self.k("delete", "pod", "bound", "-n", ns, "--grace-period=0", "--force")
+        self.assertContains(r.out, 'pod "bound" force deleted')
+        self.assertFalse(self.cluster.exists("pod", "bound", "-n", ns))
+
+
+def pod_manifest(name, ns, node=None):
+    node_line = f"  nodeName: {node}\n" if node else ""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\n"
+            f"spec:\n{node_line}  containers: [{{name: c, image: busybox:1.36}}]\n")

@@ -112,8 +112,9 @@ class PythonClientTest(ClusterTestCase):
             v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
             v1.create_namespaced_config_map(ns, client.V1ConfigMap(
                 metadata=client.V1ObjectMeta(name="before")))
+            started = threading.Event()
             def writer():
-                time.sleep(1.0)
+                started.wait(30)  # the watch has delivered the existing object
                 v1.create_namespaced_config_map(ns, client.V1ConfigMap(
                     metadata=client.V1ObjectMeta(name="during"), data={"n": "1"}))
                 v1.patch_namespaced_config_map("during", ns, {"data": {"n": "2"}})
@@ -124,6 +125,8 @@ class PythonClientTest(ClusterTestCase):
             for ev in w.stream(v1.list_namespaced_config_map, ns, timeout_seconds=20):
                 o = ev["object"]
                 events.append([ev["type"], o.metadata.name, o.data, o.kind])
+                if o.metadata.name == "before":
+                    started.set()
                 if ev["type"] == "DELETED":
                     w.stop()
             out({"events": events, "rv": w.resource_version})

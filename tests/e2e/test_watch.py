@@ -7,6 +7,12 @@ from harness import ClusterTestCase, json_stream
 from manifests import configmap
 
 
+def watch_established(w):
+    """Waits until a `kubectl ... -v=6` watcher has its watch response (headers) back."""
+    w.wait_for(lambda t: any("watch=true" in l and "200 OK" in l for l in t.splitlines()),
+               stream="err", what="the watch request to be answered")
+
+
 def events_of(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -57,8 +63,8 @@ class WatchTest(ClusterTestCase):
     def test_get_watch_only_json_objects(self):
         ns = self.create_namespace("watch-only")
         w = self.cluster.spawn_kubectl("get", "configmaps", "-n", ns, "--watch-only", "-o",
-                                       "json")
-        time.sleep(1.0)  # let the watch start; --watch-only prints nothing until a change
+                                       "json", "-v=6")
+        watch_established(w)  # --watch-only prints nothing until a change
         self.create_configmap("x", ns, {"a": "b"})
         text = w.wait_for(lambda t: len(json_stream(t)) >= 1, what="the created object")
         w.stop()
@@ -116,8 +122,9 @@ class WatchTest(ClusterTestCase):
     def test_watch_all_namespaces(self):
         ns1 = self.create_namespace("watch-all-1")
         ns2 = self.create_namespace("watch-all-2")
-        w = self.cluster.spawn_kubectl("get", "configmaps", "-A", "--watch-only", "-o", "name")
-        time.sleep(1.0)
+        w = self.cluster.spawn_kubectl("get", "configmaps", "-A", "--watch-only", "-o", "name",
+                                       "-v=6")
+        watch_established(w)
         self.create_configmap("c1", ns1)
         self.create_configmap("c2", ns2)
         w.wait_for(lambda t: "configmap/c1" in t and "configmap/c2" in t,
