@@ -10,6 +10,7 @@
 #include "common/yaml.h"
 #include "server/api/status.h"
 #include "server/api/tables.h"
+#include "server/openapiv2/document_cache.h"
 #include "server/version.h"
 
 namespace nave::api {
@@ -470,6 +471,25 @@ void HttpApi::handle(http::Request& req, http::ResponseWriter& resp) {
                      {"Cache-Control", immutable ? "public, immutable" : "no-cache, private"}},
                     doc->json);
         }
+      }
+    } else if (parts.size() == 2 && parts[1] == "v2") {
+      // /openapi/v2 (Swagger 2.0): gnostic protobuf for clients that ask for it (kubectl
+      // 1.27-1.29 via client-go's OpenAPISchema), JSON otherwise.
+      static openapiv2::DocumentCache v2Cache;
+      auto doc = v2Cache.get(resources_.types().all());
+      bool protobuf = false;
+      for (const MediaRange& m : parseAccept(req.header("Accept"))) {
+        if (m.type.starts_with("application/com.github.proto-openapi.spec.v2")) protobuf = true;
+        if (protobuf || m.type == "application/json") break;
+      }
+      std::vector<http::Header> headers =
+          baseHeaders(protobuf ? openapiv2::kProtobufContentType : "application/json", ctx);
+      headers.push_back({"Etag", doc->etag});
+      headers.push_back({"Vary", "Accept"});
+      if (req.header("If-None-Match") == doc->etag) {
+        resp.send(304, headers, "");
+      } else {
+        resp.send(200, headers, protobuf ? doc->protobuf : doc->json);
       }
     } else {
       sendText(resp, 404, "404 page not found\n");

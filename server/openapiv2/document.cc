@@ -26,7 +26,8 @@ Json refTo(std::string_view name) {
 
 Json gvkList(const std::vector<schema::GroupVersionKind>& gvks) {
   Json out = Json::array();
-  for (const auto& g : gvks) out.push_back({{"group", g.group}, {"kind", g.kind}, {"version", g.version}});
+  for (const auto& g : gvks)
+    out.push_back({{"group", g.group}, {"kind", g.kind}, {"version", g.version}});
   return out;
 }
 
@@ -49,7 +50,8 @@ class SchemaConverter {
           j["type"] = "object";
           if (!n.properties.empty()) {
             Json props = Json::object();
-            for (const auto& p : n.properties) props[p.name] = convert(*p.schema, set, customResource);
+            for (const auto& p : n.properties)
+              props[p.name] = convert(*p.schema, set, customResource);
             j["properties"] = std::move(props);
           }
           if (!n.required.empty()) {
@@ -75,10 +77,18 @@ class SchemaConverter {
             j["items"] = convert(*n.items, set, customResource);
           }
           break;
-        case Type::kString: j["type"] = "string"; break;
-        case Type::kInteger: j["type"] = "integer"; break;
-        case Type::kNumber: j["type"] = "number"; break;
-        case Type::kBoolean: j["type"] = "boolean"; break;
+        case Type::kString:
+          j["type"] = "string";
+          break;
+        case Type::kInteger:
+          j["type"] = "integer";
+          break;
+        case Type::kNumber:
+          j["type"] = "number";
+          break;
+        case Type::kBoolean:
+          j["type"] = "boolean";
+          break;
         case Type::kIntOrString:
           // Built-in IntOrString and Quantity are strings with a format in Kubernetes' v2;
           // custom resources keep the extension and no type.
@@ -88,7 +98,8 @@ class SchemaConverter {
             j["type"] = "string";
           }
           break;
-        case Type::kAny: break;
+        case Type::kAny:
+          break;
       }
       if (!n.format.empty()) j["format"] = n.format;
       if (n.preserveUnknownFields) j["x-kubernetes-preserve-unknown-fields"] = true;
@@ -197,13 +208,16 @@ std::string definitionName(const ResourceType& t, std::string_view kind) {
 }
 
 Json queryParam(const char* name, const char* type, const char* description) {
-  return {{"name", name}, {"in", "query"}, {"type", type}, {"uniqueItems", true},
+  return {{"name", name},
+          {"in", "query"},
+          {"type", type},
+          {"uniqueItems", true},
           {"description", description}};
 }
 
 Json pathParam(const char* name, const std::string& description) {
-  return {{"name", name}, {"in", "path"}, {"required", true}, {"type", "string"},
-          {"uniqueItems", true}, {"description", description}};
+  return {{"name", name},     {"in", "path"},        {"required", true},
+          {"type", "string"}, {"uniqueItems", true}, {"description", description}};
 }
 
 Json bodyParam(const Json& schema) {
@@ -265,10 +279,16 @@ Json params(std::initializer_list<std::string_view> names) {
   return out;
 }
 
-const std::initializer_list<std::string_view> kListParams = {
-    "allowWatchBookmarks", "continue",        "fieldSelector",        "labelSelector",
-    "limit",               "resourceVersion", "resourceVersionMatch", "sendInitialEvents",
-    "timeoutSeconds",      "watch"};
+const std::initializer_list<std::string_view> kListParams = {"allowWatchBookmarks",
+                                                             "continue",
+                                                             "fieldSelector",
+                                                             "labelSelector",
+                                                             "limit",
+                                                             "resourceVersion",
+                                                             "resourceVersionMatch",
+                                                             "sendInitialEvents",
+                                                             "timeoutSeconds",
+                                                             "watch"};
 
 Json response(const char* description, const Json& schema) {
   Json r = {{"description", description}};
@@ -291,7 +311,8 @@ class PathBuilder {
     if (!t.isCustomResource) produces_.push_back("application/vnd.kubernetes.protobuf");
     watchProduces_ = produces_;
     watchProduces_.push_back("application/json;stream=watch");
-    if (!t.isCustomResource) watchProduces_.push_back("application/vnd.kubernetes.protobuf;stream=watch");
+    if (!t.isCustomResource)
+      watchProduces_.push_back("application/vnd.kubernetes.protobuf;stream=watch");
   }
 
   void addTo(Json& paths) {
@@ -323,15 +344,14 @@ class PathBuilder {
                          {"201", response("Created", objRef)},
                          {"202", response("Accepted", objRef)}});
     if (t.hasVerb("deletecollection"))
-      coll["delete"] = op("deletecollection", "delete", "Collection" + scoped_,
-                          "Delete a collection of " + t.kind + " objects.",
-                          withBody(refTo(kMeta + "DeleteOptions"),
-                                   {"continue", "dryRun", "fieldSelector", "gracePeriodSeconds",
-                                    "labelSelector", "limit", "orphanDependents",
-                                    "propagationPolicy", "resourceVersion",
-                                    "resourceVersionMatch", "sendInitialEvents",
-                                    "timeoutSeconds"}),
-                          {{"200", response("OK", statusRef)}});
+      coll["delete"] =
+          op("deletecollection", "delete", "Collection" + scoped_,
+             "Delete a collection of " + t.kind + " objects.",
+             withBody(refTo(kMeta + "DeleteOptions"),
+                      {"continue", "dryRun", "fieldSelector", "gracePeriodSeconds", "labelSelector",
+                       "limit", "orphanDependents", "propagationPolicy", "resourceVersion",
+                       "resourceVersionMatch", "sendInitialEvents", "timeoutSeconds"}),
+             {{"200", response("OK", statusRef)}});
     addPath(paths, collection, std::move(coll), collParams);
 
     Json it = Json::object();
@@ -344,12 +364,11 @@ class PathBuilder {
                      {{"200", response("OK", objRef)}, {"201", response("Created", objRef)}});
     if (t.hasVerb("patch")) it["patch"] = patchOp(scoped_, "the named " + t.kind, objRef);
     if (t.hasVerb("delete"))
-      it["delete"] = op("delete", "delete", scoped_, "Delete the named " + t.kind + ".",
-                        withBody(refTo(kMeta + "DeleteOptions"),
-                                 {"dryRun", "gracePeriodSeconds", "orphanDependents",
-                                  "propagationPolicy"}),
-                        {{"200", response("OK", statusRef)},
-                         {"202", response("Accepted", statusRef)}});
+      it["delete"] =
+          op("delete", "delete", scoped_, "Delete the named " + t.kind + ".",
+             withBody(refTo(kMeta + "DeleteOptions"),
+                      {"dryRun", "gracePeriodSeconds", "orphanDependents", "propagationPolicy"}),
+             {{"200", response("OK", statusRef)}, {"202", response("Accepted", statusRef)}});
     addPath(paths, item, std::move(it), itemParams);
 
     if (t.statusSubresource) {
@@ -374,7 +393,8 @@ class PathBuilder {
                      withBody(scaleRef, {"dryRun", "fieldManager", "fieldValidation"}),
                      {{"200", response("OK", scaleRef)}, {"201", response("Created", scaleRef)}});
       sc["patch"] = patchOp(scoped_ + "Scale", what, scaleRef);
-      for (const char* m : {"get", "put", "patch"}) sc[m]["x-kubernetes-group-version-kind"] = scaleGvk;
+      for (const char* m : {"get", "put", "patch"})
+        sc[m]["x-kubernetes-group-version-kind"] = scaleGvk;
       addPath(paths, item + "/scale", std::move(sc), itemParams);
     }
 
@@ -384,16 +404,18 @@ class PathBuilder {
       for (const auto& p : params(kListParams)) watchParams.push_back(p);
       Json w = Json::object();
       w["get"] = op("watchlist", "watch", scoped_ + "List",
-                    "Watch changes to a list of " + t.kind + " objects. Deprecated: list with "
-                    "the watch parameter instead.",
+                    "Watch changes to a list of " + t.kind +
+                        " objects. Deprecated: list with "
+                        "the watch parameter instead.",
                     Json::array(), {{"200", response("OK", eventRef)}}, watchProduces_);
       addPath(paths, watchBase, std::move(w), watchParams);
       Json wi = Json::object();
       Json watchItemParams = Json::array({pathParam("name", "The name of the " + t.kind + ".")});
       for (const auto& p : watchParams) watchItemParams.push_back(p);
       wi["get"] = op("watch", "watch", scoped_,
-                     "Watch changes to the named " + t.kind + ". Deprecated: list with the "
-                     "watch parameter and a metadata.name field selector instead.",
+                     "Watch changes to the named " + t.kind +
+                         ". Deprecated: list with the "
+                         "watch parameter and a metadata.name field selector instead.",
                      Json::array(), {{"200", response("OK", eventRef)}}, watchProduces_);
       addPath(paths, watchBase + "/{name}", std::move(wi), watchItemParams);
     }
@@ -411,8 +433,9 @@ class PathBuilder {
       if (t.hasVerb("watch")) {
         Json wa = Json::object();
         wa["get"] = op("watchlist", "watch", t.kind + "ListForAllNamespaces",
-                       "Watch changes to " + t.kind + " objects of every namespace. Deprecated: "
-                       "list with the watch parameter instead.",
+                       "Watch changes to " + t.kind +
+                           " objects of every namespace. Deprecated: "
+                           "list with the watch parameter instead.",
                        Json::array(), {{"200", response("OK", eventRef)}}, watchProduces_);
         addPath(paths, base_ + "/watch/" + t.plural, std::move(wa), allParams);
       }
@@ -450,10 +473,10 @@ class PathBuilder {
   }
 
   Json patchOp(const std::string& subject, const std::string& what, const Json& ref) const {
-    Json o = op("patch", "patch", subject, "Partially update " + what + ".",
-                withBody(refTo(kMeta + "Patch"),
-                         {"dryRun", "fieldManager", "fieldValidation", "force"}),
-                {{"200", response("OK", ref)}, {"201", response("Created", ref)}});
+    Json o =
+        op("patch", "patch", subject, "Partially update " + what + ".",
+           withBody(refTo(kMeta + "Patch"), {"dryRun", "fieldManager", "fieldValidation", "force"}),
+           {{"200", response("OK", ref)}, {"201", response("Created", ref)}});
     Json consumes = Json::array({"application/json-patch+json", "application/merge-patch+json"});
     // Custom resources have no Go struct to drive a strategic merge.
     if (!t_.isCustomResource) consumes.push_back("application/strategic-merge-patch+json");
@@ -531,7 +554,8 @@ Json buildDocument(const std::vector<registry::ResourceTypePtr>& types) {
     PathBuilder(t, name, listName).addTo(paths);
     if (t.scale) conv.use(kScale, builtin);
   }
-  for (const char* m : {"Status", "Patch", "DeleteOptions", "WatchEvent"}) conv.use(kMeta + m, builtin);
+  for (const char* m : {"Status", "Patch", "DeleteOptions", "WatchEvent"})
+    conv.use(kMeta + m, builtin);
   conv.emitDefinitions(definitions);
   return {{"swagger", "2.0"},
           {"info", {{"title", "Kubernetes"}, {"version", kKubernetesGitVersion}}},

@@ -57,7 +57,9 @@ class Message {
   std::string data_;
 };
 
-bool isExtension(std::string_view key) { return key.starts_with("x-") || key.starts_with("X-"); }
+bool isExtension(std::string_view key) {
+  return key.starts_with("x-") || key.starts_with("X-");
+}
 
 // JSON text that YAML reads back as the same value.
 void appendYaml(const Json& v, std::string& out) {
@@ -106,7 +108,9 @@ void extensions(Message& m, uint32_t field, const Json& j) {
   }
 }
 
-std::string str(const Json& j, std::string_view key) { return getString(j, key); }
+std::string str(const Json& j, std::string_view key) {
+  return getString(j, key);
+}
 
 void stringMember(Message& m, uint32_t field, const Json& j, std::string_view key) {
   m.stringField(field, getString(j, key));
@@ -402,7 +406,8 @@ Message responses(const Json& j) {
   return m;
 }
 
-// SecurityRequirement: repeated NamedStringArray { name = 1; StringArray { repeated value = 1 } = 2 }
+// SecurityRequirement: repeated NamedStringArray { name = 1; StringArray { repeated value = 1 } = 2
+// }
 void securityMember(Message& m, uint32_t field, const Json& j) {
   const Json* reqs = findMember(j, "security");
   if (reqs == nullptr || !reqs->is_array()) return;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/yaml.h"
+#include "server/openapiv2/document_cache.h"
 #include "server/registry/builtin_types.h"
 #include "server/registry/type_registry.h"
 
@@ -229,12 +230,12 @@ TEST(OpenApiV2Document, CollectionStatusScaleAndWatchPaths) {
 
   EXPECT_EQ(paths["/apis/apps/v1/deployments"]["get"]["operationId"],
             "listAppsV1DeploymentForAllNamespaces");
-  EXPECT_EQ(paths["/apis/apps/v1/watch/namespaces/{namespace}/deployments"]["get"]
-                 ["x-kubernetes-action"],
-            "watchlist");
-  EXPECT_EQ(paths["/apis/apps/v1/watch/namespaces/{namespace}/deployments/{name}"]["get"]
-                 ["operationId"],
-            "watchAppsV1NamespacedDeployment");
+  EXPECT_EQ(
+      paths["/apis/apps/v1/watch/namespaces/{namespace}/deployments"]["get"]["x-kubernetes-action"],
+      "watchlist");
+  EXPECT_EQ(
+      paths["/apis/apps/v1/watch/namespaces/{namespace}/deployments/{name}"]["get"]["operationId"],
+      "watchAppsV1NamespacedDeployment");
 
   // Core and cluster-scoped names; dotted groups lose ".k8s.io" and capitalise each part.
   EXPECT_EQ(paths["/api/v1/namespaces/{name}"]["patch"]["operationId"], "patchCoreV1Namespace");
@@ -295,7 +296,8 @@ TEST(OpenApiV2Document, DefinitionsCarryKubernetesExtensions) {
   EXPECT_EQ(containers["x-kubernetes-list-map-keys"], Json::array({"name"}));
   EXPECT_TRUE(defs["io.k8s.api.core.v1.PodSpec"]["required"].is_array());
 
-  const Json& labels = defs["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["labels"];
+  const Json& labels =
+      defs["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["labels"];
   EXPECT_EQ(labels["type"], "object");
   EXPECT_EQ(labels["additionalProperties"]["type"], "string");
 
@@ -341,7 +343,8 @@ TEST(OpenApiV2Document, CustomResources) {
   EXPECT_EQ(list["properties"]["items"]["items"]["$ref"], kDef + "com.example.stable.v1.CronTab");
   EXPECT_EQ(list["x-kubernetes-group-version-kind"][0]["kind"], "CronTabList");
 
-  const Json& item = doc["paths"]["/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}"];
+  const Json& item =
+      doc["paths"]["/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}"];
   EXPECT_EQ(item["patch"]["operationId"], "patchStableExampleComV1NamespacedCronTab");
   EXPECT_NE(queryParamNamed(item["patch"], "fieldValidation"), nullptr);
   for (const Json& c : item["patch"]["consumes"])
@@ -363,7 +366,7 @@ TEST(OpenApiV2Document, CustomResources) {
 struct Field {
   uint32_t number = 0;
   uint32_t wireType = 0;
-  uint64_t value = 0;     // varint and fixed64
+  uint64_t value = 0;      // varint and fixed64
   std::string_view bytes;  // length-delimited
 };
 
@@ -447,13 +450,21 @@ std::string extensionYaml(std::string_view msg, uint32_t number, std::string_vie
 
 TEST(OpenApiV2Protobuf, ExactBytesOfSmallDocuments) {
   EXPECT_EQ(encodeProtobuf({{"swagger", "2.0"}, {"info", {{"title", "T"}, {"version", "v"}}}}),
-            std::string("\x0a\x03" "2.0" "\x12\x06\x0a\x01T\x12\x01v", 13));
+            std::string("\x0a\x03"
+                        "2.0"
+                        "\x12\x06\x0a\x01T\x12\x01v",
+                        13));
   // additionalProperties: false is a oneof member and must be written although false.
   EXPECT_EQ(encodeProtobuf({{"definitions", {{"A", {{"additionalProperties", false}}}}}}),
-            std::string("\x4a\x0c\x0a\x0a\x0a\x01" "A" "\x12\x05\xaa\x01\x02\x10\x00", 14));
+            std::string("\x4a\x0c\x0a\x0a\x0a\x01"
+                        "A"
+                        "\x12\x05\xaa\x01\x02\x10\x00",
+                        14));
   // Doubles are fixed64 little-endian (Schema.maximum = 7).
   EXPECT_EQ(encodeProtobuf({{"definitions", {{"A", {{"maximum", 1.5}}}}}}),
-            std::string("\x4a\x10\x0a\x0e\x0a\x01" "A" "\x12\x09\x39\x00\x00\x00\x00\x00\x00\xf8\x3f",
+            std::string("\x4a\x10\x0a\x0e\x0a\x01"
+                        "A"
+                        "\x12\x09\x39\x00\x00\x00\x00\x00\x00\xf8\x3f",
                         18));
   EXPECT_EQ(encodeProtobuf(Json::array()), "");
 }
@@ -529,7 +540,8 @@ TEST(OpenApiV2Protobuf, DefinitionsDecode) {
   ASSERT_TRUE(gvks.ok());
   EXPECT_EQ(*gvks, Json::array({{{"group", "apps"}, {"kind", "Deployment"}, {"version", "v1"}}}));
   std::string_view props = one(deployment, 25);
-  EXPECT_EQ(all(props, 1).size(), doc["definitions"]["io.k8s.api.apps.v1.Deployment"]["properties"].size());
+  EXPECT_EQ(all(props, 1).size(),
+            doc["definitions"]["io.k8s.api.apps.v1.Deployment"]["properties"].size());
   std::string_view spec = named(props, 1, "spec");
   EXPECT_EQ(one(spec, 1), kDef + "io.k8s.api.apps.v1.DeploymentSpec");
   EXPECT_FALSE(one(spec, 4).empty());  // description beside the $ref
@@ -552,16 +564,18 @@ TEST(OpenApiV2Protobuf, DefinitionsDecode) {
   EXPECT_EQ(*keys, Json::array({"name"}));
 
   // Maps: additionalProperties (21) -> AdditionalPropertiesItem.schema (1).
-  std::string_view labels =
-      named(one(named(defs, 1, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), 25), 1, "labels");
+  std::string_view labels = named(
+      one(named(defs, 1, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), 25), 1, "labels");
   EXPECT_EQ(all(one(one(one(labels, 21), 1), 22), 1), std::vector<std::string_view>{"string"});
 
   // Enums are repeated Any with the value as YAML.
   std::string_view pullPolicy =
       named(one(named(defs, 1, "io.k8s.api.core.v1.Container"), 25), 1, "imagePullPolicy");
   std::vector<std::string_view> enums = all(pullPolicy, 20);
-  EXPECT_EQ(enums.size(),
-            doc["definitions"]["io.k8s.api.core.v1.Container"]["properties"]["imagePullPolicy"]["enum"].size());
+  EXPECT_EQ(
+      enums.size(),
+      doc["definitions"]["io.k8s.api.core.v1.Container"]["properties"]["imagePullPolicy"]["enum"]
+          .size());
   ASSERT_FALSE(enums.empty());
   Result<Json> first = parseYaml(one(enums[0], 2));
   ASSERT_TRUE(first.ok());
@@ -576,6 +590,28 @@ TEST(OpenApiV2Protobuf, ExtensionValuesAreYamlOfTheJsonValue) {
   Result<Json> back = parseYaml(extensionYaml(pb, 16, "x-test"));
   ASSERT_TRUE(back.ok()) << back.error().message();
   EXPECT_EQ(*back, value);
+}
+
+TEST(OpenApiV2DocumentCache, RebuildsOnlyWhenTheServedTypesChange) {
+  DocumentCache cache;
+  auto types = builtinTypes();
+  auto first = cache.get(types);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(cache.get(builtinTypes()), first);  // same type objects: same document
+  Json doc = Json::parse(first->json);
+  EXPECT_EQ(doc, buildDocument(types));
+  EXPECT_EQ(first->protobuf, encodeProtobuf(doc));
+  EXPECT_EQ(first->etag.size(), 66u);
+  EXPECT_EQ(first->etag.front(), '"');
+
+  types.push_back(cronTabType());
+  auto second = cache.get(types);
+  EXPECT_NE(second, first);
+  EXPECT_NE(second->etag, first->etag);
+  EXPECT_TRUE(Json::parse(second->json)["definitions"].contains("com.example.stable.v1.CronTab"));
+  // A replaced type is a new object, even with the same names.
+  types.back() = cronTabType();
+  EXPECT_NE(cache.get(types), second);
 }
 
 }  // namespace
