@@ -182,6 +182,25 @@ Result<void> ServiceAllocator::update(Json& service, const Json& old) {
   const Json& oldSpec = old.value("spec", Json::object());
   std::string oldIp = getString(oldSpec, "clusterIP");
   std::string type = getString(spec, "type", "ClusterIP");
+  // Fields that belonged to the old type go with it when the client left them unchanged (a
+  // NodePort Service edited into a ClusterIP one still carries its old node ports).
+  if (!needsNodePorts(spec) && needsNodePorts(oldSpec) && spec.contains("ports") &&
+      spec["ports"].is_array() && oldSpec.contains("ports")) {
+    for (Json& p : spec["ports"]) {
+      for (const Json& op : oldSpec["ports"])
+        if (getInt(op, "nodePort", 0) != 0 && getInt(op, "nodePort", 0) == getInt(p, "nodePort", -1))
+          p.erase("nodePort");
+    }
+  }
+  if (type == "ExternalName" && getString(oldSpec, "type", "ClusterIP") != "ExternalName") {
+    if (getString(spec, "clusterIP") == oldIp) {
+      spec.erase("clusterIP");
+      spec.erase("clusterIPs");
+      spec.erase("ipFamilies");
+      spec.erase("ipFamilyPolicy");
+    }
+    return {};
+  }
   if (type != "ExternalName" && !oldIp.empty()) {
     std::string newIp = getString(spec, "clusterIP");
     if (newIp.empty()) {

@@ -1,5 +1,6 @@
 #include "server/registry/strategies.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -83,8 +84,24 @@ void attachStrategy(ResourceType& t, const StrategyDeps& deps) {
       return {};
     };
   } else if (t.group.empty() && t.kind == "Namespace") {
+    // spec.finalizers: "kubernetes" is added on create; updates keep the stored list (only the
+    // finalize subresource changes it).
     t.prepareForCreate = [](Json& ns) -> Result<void> {
       ns["status"] = Json{{"phase", "Active"}};
+      Json& spec = ns["spec"];
+      if (!spec.is_object()) spec = Json::object();
+      Json finalizers = spec.value("finalizers", Json::array());
+      if (!finalizers.is_array()) finalizers = Json::array();
+      if (std::find(finalizers.begin(), finalizers.end(), Json("kubernetes")) == finalizers.end())
+        finalizers.push_back("kubernetes");
+      spec["finalizers"] = finalizers;
+      return {};
+    };
+    t.prepareForUpdate = [](Json& ns, const Json& old) -> Result<void> {
+      const Json* spec = findMember(old, "spec");
+      const Json* finalizers = spec ? findMember(*spec, "finalizers") : nullptr;
+      if (finalizers) ns["spec"]["finalizers"] = *finalizers;
+      else if (ns.contains("spec") && ns["spec"].is_object()) ns["spec"].erase("finalizers");
       return {};
     };
   } else if (t.group.empty() && t.kind == "PersistentVolume") {

@@ -269,20 +269,8 @@ void defaultNamespace(Json& o) {
   std::string name = str(*meta, "name");
   if (!name.empty())
     if (Json* labels = ensureObject(*meta, "labels")) (*labels)["kubernetes.io/metadata.name"] = name;
-  // The registry adds the "kubernetes" finalizer on create only: the namespace controller
-  // removes it while finalizing and an update must not bring it back. Updates carry the stored
-  // status (phase set); a new object has none yet.
-  bool deleting = isSet(objectOf(o, "metadata"), "deletionTimestamp");
-  bool creating = !deleting && str(objectOf(o, "status"), "phase").empty();
-  if (Json* spec = ensureObject(o, "spec"); spec != nullptr && !deleting) {
-    Json* finalizers = mutArray(*spec, "finalizers");
-    if (get(*spec, "finalizers") == nullptr) {
-      (*spec)["finalizers"] = Json::array({"kubernetes"});
-    } else if (creating && finalizers != nullptr &&
-               std::find(finalizers->begin(), finalizers->end(), Json("kubernetes")) == finalizers->end()) {
-      finalizers->push_back("kubernetes");
-    }
-  }
+  // spec.finalizers is the registry strategy's: "kubernetes" is added on create and kept
+  // from the stored object on updates (only namespaces/NAME/finalize changes it).
   if (Json* status = ensureObject(o, "status")) defaultIfZero(*status, "phase", "Active");
 }
 

@@ -203,31 +203,20 @@ stringData: {b: hello, a: override}
   EXPECT_EQ(secret["data"], (Json{{"a", "b3ZlcnJpZGU="}, {"b", "aGVsbG8="}}));
 }
 
-TEST(CoreDefaults, NamespaceOnCreateOnly) {
+TEST(CoreDefaults, NamespaceLabelAndPhase) {
   Json ns = yaml("{apiVersion: v1, kind: Namespace, metadata: {name: team-a}}");
   EXPECT_NO_FIELD_ERRORS(create(ns));
   EXPECT_EQ(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team-a");
-  EXPECT_EQ(ns["spec"]["finalizers"], Json::array({"kubernetes"}));
   EXPECT_EQ(ns["status"]["phase"], "Active");
 
-  // The namespace controller removed the finalizer; an update keeps it removed.
+  // spec.finalizers belongs to the registry strategy, not to defaulting.
   Json finalized = ns;
-  finalized["metadata"]["resourceVersion"] = "5";
   finalized["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
   finalized["status"]["phase"] = "Terminating";
   finalized["spec"]["finalizers"] = Json::array();
   applyDefaults("", "Namespace", finalized);
   EXPECT_EQ(finalized["spec"]["finalizers"], Json::array());
   EXPECT_EQ(finalized["status"]["phase"], "Terminating");
-
-  // Updates carry the stored status; a live namespace keeps the finalizers it has.
-  Json live = ns;
-  live["spec"]["finalizers"] = Json::array();
-  applyDefaults("", "Namespace", live);
-  EXPECT_EQ(live["spec"]["finalizers"], Json::array());
-  Json custom = yaml("{apiVersion: v1, kind: Namespace, metadata: {name: b}, spec: {finalizers: [example.com/x]}}");
-  applyDefaults("", "Namespace", custom);
-  EXPECT_EQ(custom["spec"]["finalizers"], Json::array({"example.com/x", "kubernetes"}));
 }
 
 TEST(CoreDefaults, VolumesAndClaims) {
