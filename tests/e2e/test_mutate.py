@@ -392,3 +392,73 @@ def pod_manifest(name, ns, node=None):
     node_line = f"  nodeName: {node}\n" if node else ""
     return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\n"
             f"spec:\n{node_line}  containers: [{{name: c, image: busybox:1.36}}]\n")
+
+
+class ConcurrencyTest(ClusterTestCase):
+    """Optimistic concurrency under parallel writers."""
+
+    def test_parallel_updates_with_the_same_resource_version(self):
+        import threading
+        ns = self.create_namespace("race")
+        obj = self.create_configmap("race", ns, {"n": "0"})
+        results = []
+
+        def put(i):
+            body = json.loads(json.dumps(obj))
+            body["data"] = {"n": str(i)}
+            r = self.cluster.request("PUT", f"/api/v1/namespaces/{ns}/configmaps/race",
+                                     body=json.dumps(body))
+            results.append((r.status, i))
+
+        threads = [threading.Thread(target=put, args=(i,)) for i in range(1, 9)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(c for c, _ in results)
+        self.assertEqual(codes, [200] + [409] * 7, "exactly one writer wins")
+        winner = [i for c, i in results if c == 200][0]
+        got = self.cluster.get_json("cm", "race", "-n", ns)
+        self.assertEqual(got["data"], {"n": str(winner)})
+
+    def test_parallel_patches_all_apply(self):
+        import threading
+        ns = self.create_namespace("patches")
+        self.create_configmap("target", ns, {})
+        errors = []
+
+        def patch(i):
+            r = self.cluster.request(
+                "PATCH", f"/api/v1/namespaces/{ns}/configmaps/target",
+                body=json.dumps({"data": {f"k{i}": str(i)}}),
+                headers={"Content-Type": "application/merge-patch+json"})
+            if r.status != 200:
+                errors.append(str(r))
+
+        threads = [threading.Thread(target=patch, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [], "patches without a resourceVersion retry on conflicts")
+        data = self.cluster.get_json("cm", "target", "-n", ns)["data"]
+        self.assertEqual(data, {f"k{i}": str(i) for i in range(16)})
+
+    def test_parallel_creates_of_one_name(self):
+        import threading
+        ns = self.create_namespace("creates")
+        results = []
+
+        def create(i):
+            r = self.cluster.request(
+                "POST", f"/api/v1/namespaces/{ns}/configmaps",
+                body=json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "one"}, "data": {"by": str(i)}}))
+            results.append(r.status)
+
+        threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(results), [201] + [409] * 7)
