@@ -93,7 +93,7 @@ class DiscoveryTest(ClusterTestCase):
                 missing = [e for e in EXPECTED_RESOURCES if got.get((e[0], e[2])) != e]
                 self.assertEqual(missing, [],
                                  "rows missing or different (expected name, shortnames, "
-                                 f"apiVersion, namespaced, kind):\n"
+                                 "apiVersion, namespaced, kind):\n"
                                  + "\n".join(f"  want {e}\n  got  {got.get((e[0], e[2]))}"
                                              for e in missing)
                                  + f"\n--- kubectl {v} api-resources ---\n{r.out}")

@@ -1,6 +1,5 @@
 """Durability: every write the server acknowledged survives kill -9 and a restart."""
 
-import json
 import os
 import textwrap
 import time

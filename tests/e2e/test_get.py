@@ -1,7 +1,5 @@
 """kubectl get: Kubernetes' columns, output formats, selectors, -A and chunking."""
 
-import json
-
 import yaml
 
 from harness import ClusterTestCase, parse_table
