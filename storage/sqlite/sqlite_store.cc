@@ -135,6 +135,10 @@ class SqliteStore final : public Store {
   void sweeperLoop();
   void sweepExpired();
   void compactorLoop();
+  // Copies committed WAL frames into the database on its own connection, so the writer never
+  // waits for the database file's fsync; woken by the WAL hook once the WAL holds enough pages.
+  void checkpointerLoop();
+  static int onWalCommit(void* self, sqlite3* db, const char* name, int pages);
 
   const SqliteOptions options_;
   ReaderPool readers_;
@@ -158,10 +162,20 @@ class SqliteStore final : public Store {
   bool timersStopping_ = false;
   bool expiryChanged_ = false;
 
+  std::mutex checkpointMutex_;  // guards checkpointWanted_, checkpointStopping_
+  std::condition_variable checkpointWake_;
+  bool checkpointWanted_ = false;
+  bool checkpointStopping_ = false;
+  std::atomic<int> walPages_{0};  // WAL size after the last commit (set by the WAL hook)
+
   std::thread writerThread_;
   std::thread sweeperThread_;
   std::thread compactorThread_;
+  std::thread checkpointerThread_;
 };
+
+// WAL pages after which the checkpointer runs (SQLite's own automatic checkpoint default).
+constexpr int kCheckpointPages = 1000;
 
 Result<std::unique_ptr<Store>> SqliteStore::open(const SqliteOptions& options) {
   if (options.path.empty()) return Error(ErrorCode::kInvalid, "sqlite store: empty path");
@@ -179,6 +193,10 @@ Result<std::unique_ptr<Store>> SqliteStore::open(const SqliteOptions& options) {
     store->compactions_.push_back(CompactJob{state.compacted, std::nullopt});
   }
   store->hub_->start();
+  // Checkpoints happen on the checkpointer's connection, not inside the writer's commits.
+  TRY(store->writer_->exec("PRAGMA wal_autocheckpoint = 0"));
+  sqlite3_wal_hook(store->writer_->raw(), &SqliteStore::onWalCommit, store.get());
+  store->checkpointerThread_ = std::thread([s = store.get()] { s->checkpointerLoop(); });
   store->writerThread_ = std::thread([s = store.get()] { s->writerLoop(); });
   store->sweeperThread_ = std::thread([s = store.get()] { s->sweeperLoop(); });
   if (options.compactIntervalSeconds > 0) {
@@ -221,7 +239,53 @@ SqliteStore::~SqliteStore() {
   }
   queueWake_.notify_all();
   if (writerThread_.joinable()) writerThread_.join();
+  {
+    std::lock_guard lock(checkpointMutex_);
+    checkpointStopping_ = true;
+  }
+  checkpointWake_.notify_all();
+  if (checkpointerThread_.joinable()) checkpointerThread_.join();
   hub_->stop();
+}
+
+int SqliteStore::onWalCommit(void* self, sqlite3*, const char*, int pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  store->walPages_.store(pages, std::memory_order_relaxed);
+  if (pages >= kCheckpointPages) {
+    {
+      std::lock_guard lock(store->checkpointMutex_);
+      store->checkpointWanted_ = true;
+    }
+    store->checkpointWake_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::checkpointerLoop() {
+  std::unique_ptr<Connection> conn;
+  for (;;) {
+    {
+      std::unique_lock lock(checkpointMutex_);
+      checkpointWake_.wait(lock, [this] { return checkpointWanted_ || checkpointStopping_; });
+      if (checkpointStopping_) return;
+      checkpointWanted_ = false;
+    }
+    if (!conn) {
+      auto opened = sqlite::openReaderConnection(options_.path);
+      if (!opened.ok()) {
+        log::warning("checkpointer cannot open the database", {{"error", opened.error().message()}});
+        continue;
+      }
+      conn = std::move(*opened);
+    }
+    // PASSIVE: copies what it can without blocking the writer or readers; the WAL is reused
+    // from its start once a checkpoint has caught up and no reader needs the old frames.
+    int logFrames = 0, checkpointed = 0;
+    int rc = sqlite3_wal_checkpoint_v2(conn->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       &logFrames, &checkpointed);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      log::warning("WAL checkpoint failed", {{"error", sqlite3_errmsg(conn->raw())}});
+  }
 }
 
 // Reads.
@@ -323,6 +387,15 @@ void SqliteStore::writerLoop() {
     if (!batch.empty()) {
       runBatch(batch);
       batch.clear();
+      // Under sustained writes the background checkpoint never catches up with the WAL's end,
+      // and SQLite reuses the WAL only after a complete one. Past a bound, finish it here,
+      // between batches: the checkpointer has already copied most frames.
+      if (walPages_.load(std::memory_order_relaxed) >= kCheckpointPages * 4) {
+        int logFrames = 0, checkpointed = 0;
+        sqlite3_wal_checkpoint_v2(writer_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
+                                  &checkpointed);
+        walPages_.store(0, std::memory_order_relaxed);
+      }
     }
     if (compact) compactionStep();
   }
