@@ -252,13 +252,19 @@ Result<std::vector<registry::ResourceTypePtr>> typesForCrd(const Json& crd) {
       errs.append(validateListSetsAndMaps(*raw, obj));
       return errs;
     };
-    if (status) {
-      // Status is written through the status subresource only.
-      t->prepareForCreate = [](Json& obj) -> Result<void> {
-        if (obj.is_object()) obj.erase("status");
-        return {};
-      };
-    } else {
+    bool terminating = [&] {
+      const Json* ts = findMember(member(crd, "metadata"), "deletionTimestamp");
+      return ts != nullptr && !ts->is_null();
+    }();
+    t->prepareForCreate = [status, terminating](Json& obj) -> Result<void> {
+      if (terminating)
+        return Error(ErrorCode::kMethodNotAllowed,
+                     "create not allowed while custom resource definition is terminating");
+      // With a status subresource, status is written through it only.
+      if (status && obj.is_object()) obj.erase("status");
+      return {};
+    };
+    if (!status) {
       // Without a status subresource every change but metadata is a new generation.
       t->prepareForUpdate = [](Json& obj, const Json& old) -> Result<void> {
         if (contentChanged(obj, old, false)) {
@@ -343,7 +349,15 @@ void attachCrdStrategy(ResourceType& t) {
   auto validator = t.validator;
   t.validator = [validator](const Json& crd, const Json* old, validation::Operation op) {
     FieldErrors errs;
-    if (validator) errs = validator(crd, old, op);
+    if (validator) {
+      // CRDs get apimachinery's metadata rules, not core's: finalizer names need no domain
+      // prefix (customresourcecleanup.apiextensions.k8s.io has none).
+      FieldErrors existing = validator(crd, old, op);
+      for (const auto& e : existing.errors())
+        if (!(e.field.starts_with("metadata.finalizers[") &&
+              e.detail == "name is neither a standard finalizer name nor is it fully qualified"))
+          errs.add(e);
+    }
     FieldErrors mine = op == validation::Operation::kStatusUpdate
                            ? validateCrdStatus(crd)
                            : validateCrd(crd, op == validation::Operation::kUpdate ? old : nullptr);

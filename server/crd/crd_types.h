@@ -34,7 +34,8 @@ inline constexpr std::string_view kCleanupFinalizer = "customresourcecleanup.api
 // a table printer from additionalPrinterColumns; a defaulter (nulls of non-nullable fields
 // dropped, schema defaults applied), a validator (metadata with DNS-1123 subdomain names,
 // the schema, list-type set/map uniqueness, embedded resources, scale replicas) and
-// isCustomResource. Types of a CRD whose names are not accepted must not be registered.
+// isCustomResource. While the CRD is being deleted, creating custom resources fails with
+// kMethodNotAllowed. Types of a CRD whose names are not accepted must not be registered.
 Result<std::vector<registry::ResourceTypePtr>> typesForCrd(const Json& crd);
 
 // The request-time unknown-field pruning of a custom resource (see pruning.h): the API server

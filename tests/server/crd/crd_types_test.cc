@@ -133,6 +133,18 @@ TEST(CrdTypes, PrepareHooks) {
   ASSERT_TRUE(ts[0]->prepareForCreate(o).ok());
   EXPECT_FALSE(o.contains("status"));  // status subresource: create cannot set status
 
+  // A terminating CRD's resources cannot be created.
+  Json terminating = testing::cronTabCrd();
+  terminating["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
+  auto tt = types(terminating);
+  ASSERT_FALSE(tt.empty());
+  Json fresh = Json::parse(R"({"spec": {"cronSpec": "x"}})");
+  auto refused = tt[0]->prepareForCreate(fresh);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().is(ErrorCode::kMethodNotAllowed));
+  EXPECT_EQ(refused.error().message(),
+            "create not allowed while custom resource definition is terminating");
+
   // Without a status subresource a status change is a new generation.
   ASSERT_TRUE(ts[1]->prepareForUpdate);
   Json old = Json::parse(R"({"metadata": {"generation": 4}, "spec": {"a": 1}})");
@@ -189,6 +201,13 @@ TEST(CrdTypes, CrdStrategy) {
       std::count_if(got.begin(), got.end(),
                     [](const std::string& s) { return s.find("properties[y].type") != s.npos; }),
       1);
+
+  // Updates of a CRD being deleted carry the cleanup finalizer, which needs no domain prefix.
+  Json deleting = crd;
+  deleting["metadata"]["finalizers"] = {kCleanupFinalizer};
+  deleting["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
+  errs = t->validator(deleting, &deleting, validation::Operation::kStatusUpdate);
+  EXPECT_TRUE(errs.empty()) << ::testing::PrintToString(lines(errs));
 
   // A new storage version joins storedVersions on update.
   Json updated = crd;
