@@ -10,6 +10,8 @@
 #include "common/yaml.h"
 #include "server/api/status.h"
 #include "server/api/tables.h"
+#include "server/protobuf/protobuf.h"
+#include "server/schema/schema.h"
 #include "server/openapiv2/document_cache.h"
 #include "server/version.h"
 
@@ -173,7 +175,8 @@ Json versionInfo() {
           {"compiler", "gcc"},                 {"platform", platform()}};
 }
 
-Result<Body> decodeBody(const http::Request& req) {
+// Custom resources have no protobuf form (as in Kubernetes).
+Result<Body> decodeBody(const http::Request& req, bool protobufAllowed) {
   std::string ct = toLower(trim(std::string(req.header("Content-Type")).substr(
       0, std::string(req.header("Content-Type")).find(';'))));
   if (ct.empty() || ct == "application/json" || ct == "*/*") {
@@ -187,9 +190,15 @@ Result<Body> decodeBody(const http::Request& req) {
     if (!parsed.ok()) return badRequest(parsed.error().message());
     return Body{std::move(*parsed), {}};
   }
+  if (ct == "application/vnd.kubernetes.protobuf" && protobufAllowed) {
+    auto decoded = protobuf::decodeObject(req.body, schema::builtinSchemas());
+    if (!decoded.ok()) return std::move(decoded).error();
+    return Body{std::move(decoded->object), {}};
+  }
   return Error(ErrorCode::kUnsupportedMediaType,
-               "the body of the request was in an unknown format - accepted media types include: "
-               "application/json, application/yaml");
+               std::string("the body of the request was in an unknown format - accepted media types include: "
+                           "application/json, application/yaml") +
+                   (protobufAllowed ? ", application/vnd.kubernetes.protobuf" : ""));
 }
 
 Result<WriteOptions> writeOptions(const Query& q) {
@@ -621,7 +630,7 @@ void HttpApi::handleResource(http::Request& req, http::ResponseWriter& resp, Req
     if (!type->hasVerb("create") && subresource.empty()) return fail(methodNotSupported(*type, "create"));
     auto wo = writeOptions(q);
     if (!wo.ok()) return fail(wo.error());
-    auto body = decodeBody(req);
+    auto body = decodeBody(req, !type->isCustomResource);
     if (!body.ok()) return fail(body.error());
     auto r = resources_.create(ctx, *type, ns, std::move(*body), *wo, name, subresource);
     if (!r.ok()) return fail(r.error());
@@ -632,7 +641,7 @@ void HttpApi::handleResource(http::Request& req, http::ResponseWriter& resp, Req
     if (!type->hasVerb("update")) return fail(methodNotSupported(*type, "update"));
     auto wo = writeOptions(q);
     if (!wo.ok()) return fail(wo.error());
-    auto body = decodeBody(req);
+    auto body = decodeBody(req, !type->isCustomResource);
     if (!body.ok()) return fail(body.error());
     auto r = resources_.update(ctx, *type, ns, name, std::move(*body), *wo, subresource);
     if (!r.ok()) return fail(r.error());

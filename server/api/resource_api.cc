@@ -155,6 +155,17 @@ std::optional<int64_t> parseRv(std::string_view rv) {
   return v;
 }
 
+bool patchSetsResourceVersion(PatchType type, const Json& patch) {
+  if (type == PatchType::kJson) {
+    for (const Json& op : patch)
+      if (op.is_object() && getString(op, "path") == "/metadata/resourceVersion") return true;
+    return false;
+  }
+  const Json* m = findMember(patch, "metadata");
+  return m != nullptr && m->is_object() && m->contains("resourceVersion") &&
+         (*m)["resourceVersion"].is_string() && !(*m)["resourceVersion"].get<std::string>().empty();
+}
+
 Error invalidRv(std::string_view rv) {
   return Error(ErrorCode::kBadRequest, "invalid resource version: " + std::string(rv));
 }
@@ -231,6 +242,9 @@ Result<Json> ResourceApi::get(RequestContext& ctx, const ResourceType& type, std
     if (!rv) return invalidRv(options.resourceVersion);
     if (*rv > 0) TRY(cache_.waitForRevision(*rv, kConsistentReadTimeout));
   }
+  if (!subresource.empty() && subresource != "scale" &&
+      !(subresource == "status" && type.statusSubresource))
+    return Error(ErrorCode::kNotFound, "the server could not find the requested resource");
   cache::ObjectPtr obj = cache_.get(type.key(ns, name));
   if (!obj) return notFound(type, name);
   if (subresource == "scale") {
@@ -275,7 +289,15 @@ Result<std::function<bool(const cache::CachedObject&)>> ResourceApi::selectionPr
       bool known = r.field == "metadata.name" || r.field == "metadata.namespace" ||
                    std::find(type.selectableFields.begin(), type.selectableFields.end(),
                              r.field) != type.selectableFields.end();
-      if (!known) return badRequest("field label not supported: " + r.field);
+      if (!known) {
+        // Types with their own selectable fields answer like Kubernetes' field label
+        // conversions; the others list what they support.
+        if (!type.selectableFields.empty() && !type.isCustomResource)
+          return badRequest("field label not supported: " + r.field);
+        std::string supported = "\"metadata.name\", \"metadata.namespace\"";
+        for (const auto& f : type.selectableFields) supported += ", \"" + f + "\"";
+        return badRequest("\"" + r.field + "\" is not a known field selector: only " + supported);
+      }
     }
     if (!fs->empty()) fields = std::move(*fs);
   }
@@ -956,6 +978,16 @@ Result<WriteResult> ResourceApi::patch(RequestContext& ctx, const ResourceType& 
     return badRequest("json: cannot unmarshal " + std::string(patchDoc.type_name()) +
                       " into Go value of type map[string]interface {}");
   std::string manager = TRY(fieldManagerFor(ctx, options, patchType == PatchType::kApply));
+  if (patchType == PatchType::kApply) {
+    std::string gv = getString(patchDoc, "apiVersion");
+    if (gv != type.apiVersion())
+      return badRequest("Incorrect version specified in apply patch. Specified patch version: " +
+                        gv + ", expected: " + type.apiVersion());
+    std::string kind = getString(patchDoc, "kind");
+    if (kind != type.kind)
+      return badRequest("Incorrect kind specified in apply patch. Specified patch kind: " + kind +
+                        ", expected: " + type.kind);
+  }
 
   for (int attempt = 0; attempt < kMaxUpdateRetries; ++attempt) {
     Current cur = TRY(current(type, ns, name));
@@ -1019,8 +1051,17 @@ Result<WriteResult> ResourceApi::patch(RequestContext& ctx, const ResourceType& 
     Body body{std::move(patched), {}};
     TRY(decodeChecks(ctx, type, body, options.fieldValidation));
     Json& pm = meta(body.object);
-    if (getString(pm, "name") != name) pm["name"] = std::string(name);
-    std::string precondition = getString(pm, "resourceVersion");
+    std::string patchedName = getString(pm, "name");
+    if (patchedName.empty()) {
+      pm["name"] = std::string(name);
+    } else if (patchedName != name) {
+      return badRequest("the name of the object (" + patchedName +
+                        ") does not match the name on the URL (" + std::string(name) + ")");
+    }
+    // A resourceVersion is a precondition only when the patch itself sets one; otherwise a
+    // concurrent write just means patching the newer object.
+    std::string precondition;
+    if (patchSetsResourceVersion(patchType, patchDoc)) precondition = getString(pm, "resourceVersion");
     if (!precondition.empty() && precondition != std::to_string(cur.object->revision))
       return conflict(type, name, kObjectModified);
     Json obj = std::move(body.object);

@@ -142,6 +142,8 @@ void registerBuiltinTypes(TypeRegistry& registry, const StrategyDeps& deps) {
     t->schema = schemas.findKind({t->group, t->version, t->kind});
     if (t->schema == nullptr) log::warning("no schema for built-in type", {{"kind", e.kind}});
     if (t->plural == std::string("bindings")) t->verbs = {"create"};
+    if (t->plural == std::string("namespaces"))
+      t->verbs = {"create", "delete", "get", "list", "patch", "update", "watch"};
 
     // Types stored in another version's shape.
     attachConversions(*t);

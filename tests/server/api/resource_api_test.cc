@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <atomic>
+#include <thread>
+
 #include "tests/server/api_fixture.h"
 
 namespace nave::testing {
@@ -198,6 +201,41 @@ TEST(ResourceApi, PatchTypesAndScale) {
   EXPECT_EQ((*f.client().get(kDeployments, "default", "web"))["spec"]["replicas"], 6);
 }
 
+TEST(ResourceApi, ConcurrentPatchesAllApplyAndRenamesAreRefused) {
+  ApiFixture f;
+  ASSERT_TRUE(f.client().create(kConfigMaps, "default", configMap("busy")).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 16; ++i)
+    threads.emplace_back([&, i] {
+      auto r = f.client().patch(kConfigMaps, "default", "busy", api::PatchType::kMerge,
+                                R"({"data":{"k)" + std::to_string(i) + R"(":"v"}})");
+      if (!r.ok()) ++failures;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ((*f.client().get(kConfigMaps, "default", "busy"))["data"].size(), 17u);
+  auto renamed = f.client().patch(kConfigMaps, "default", "busy", api::PatchType::kJson,
+                                  R"([{"op":"replace","path":"/metadata/name","value":"other"}])");
+  ASSERT_FALSE(renamed.ok());
+  EXPECT_EQ(renamed.error().message(),
+            "the name of the object (other) does not match the name on the URL (busy)");
+  // An explicit resourceVersion in the patch is a precondition.
+  auto stale = f.client().patch(kConfigMaps, "default", "busy", api::PatchType::kMerge,
+                                R"({"metadata":{"resourceVersion":"1"},"data":{"z":"1"}})");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code(), ErrorCode::kConflict);
+  api::WriteOptions a;
+  a.fieldManager = "m";
+  auto noVersion = f.client().patch(kConfigMaps, "default", "busy", api::PatchType::kApply,
+                                    "kind: ConfigMap\nmetadata: {name: busy}\n", a);
+  ASSERT_FALSE(noVersion.ok());
+  EXPECT_EQ(noVersion.error().code(), ErrorCode::kBadRequest);
+  auto sub = f.client().get(kConfigMaps, "default", "busy", "nosub");
+  ASSERT_FALSE(sub.ok());
+  EXPECT_EQ(sub.error().code(), ErrorCode::kNotFound);
+}
+
 TEST(ResourceApi, ServerSideApplyCreatesAndReportsConflicts) {
   ApiFixture f;
   api::WriteOptions a;
@@ -263,7 +301,12 @@ TEST(ResourceApi, ListPagesConsistentlyAndHonoursSelectors) {
   fields.fieldSelector = "spec.nodeName=x";
   auto bad = f.client().list(kConfigMaps, "", fields);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().message(), "field label not supported: spec.nodeName");
+  EXPECT_EQ(bad.error().message(),
+            "\"spec.nodeName\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
+  api::ListOptions podFields;
+  podFields.fieldSelector = "spec.nodeNam=x";
+  EXPECT_EQ(f.client().list(kPods, "", podFields).error().message(),
+            "field label not supported: spec.nodeNam");
   api::ListOptions badLabels;
   badLabels.labelSelector = "a in (";
   EXPECT_EQ(f.client().list(kConfigMaps, "", badLabels).error().code(), ErrorCode::kBadRequest);
