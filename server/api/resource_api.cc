@@ -10,7 +10,7 @@
 #include "common/strings.h"
 #include "common/time.h"
 #include "common/yaml.h"
-#include "server/api/field_check.h"
+#include "server/schema/field_check.h"
 #include "server/api/status.h"
 #include "server/apply/apply.h"
 #include "server/patch/patch.h"
@@ -639,7 +639,7 @@ Result<void> ResourceApi::decodeChecks(RequestContext& ctx, const ResourceType& 
                       " into Go struct field " + type.kind + ".metadata of type v1.ObjectMeta");
   std::vector<std::string> problems;
   if (type.schema != nullptr) {
-    FieldCheckResult r = checkAndPruneFields(obj, type.schemas, *type.schema);
+    schema::FieldCheckResult r = schema::checkAndPruneFields(obj, type.schemas, *type.schema);
     if (!r.typeError.empty())
       return badRequest(type.kind + " in version \"" + type.version +
                         "\" cannot be handled as a " + type.kind + ": " + r.typeError);

@@ -7,7 +7,7 @@
 
 #include "common/json.h"
 #include "common/yaml.h"
-#include "server/api/field_check.h"
+#include "server/schema/field_check.h"
 #include "server/schema/schema.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (kind != nullptr) {
-    auto r = nave::api::checkAndPruneFields(doc, &set, *kind);
+    auto r = nave::schema::checkAndPruneFields(doc, &set, *kind);
     (void)r;
     (void)nave::dumpJson(doc);
   }

@@ -9,7 +9,7 @@
 #include "common/json.h"
 #include "server/schema/schema.h"
 
-namespace nave::api {
+namespace nave::schema {
 
 struct FieldCheckResult {
   std::vector<std::string> unknownFields;  // "spec.template.spec.containers[0].imagePullPolcy"
@@ -21,4 +21,4 @@ struct FieldCheckResult {
 FieldCheckResult checkAndPruneFields(Json& object, const schema::SchemaSet* set,
                                      const schema::Node& schema);
 
-}  // namespace nave::api
+}  // namespace nave::schema

@@ -1,6 +1,6 @@
-#include "server/api/field_check.h"
+#include "server/schema/field_check.h"
 
-namespace nave::api {
+namespace nave::schema {
 namespace {
 
 using schema::Node;
@@ -127,4 +127,4 @@ FieldCheckResult checkAndPruneFields(Json& object, const schema::SchemaSet* set,
   return out;
 }
 
-}  // namespace nave::api
+}  // namespace nave::schema
