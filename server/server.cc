@@ -17,6 +17,7 @@
 #include "server/api/service_allocator.h"
 #include "server/cache/watch_cache.h"
 #include "server/client/in_process_client.h"
+#include "server/controllers/crd_controller.h"
 #include "server/controllers/namespace_controller.h"
 #include "server/http/http_server.h"
 #include "server/pki/pki.h"
@@ -118,6 +119,8 @@ class ServerImpl : public Server {
     api_ = std::make_unique<api::ResourceApi>(*store_, *cache_, types_);
     systemClient_ = client::newInProcessClient(*api_, "system:nave", {"system:masters"}, "nave");
     TRY(bootstrapObjects());
+    // Before serving: custom resources of existing CRDs are registered by the time we listen.
+    crdController_ = TRY(controllers::CrdController::start(*systemClient_, types_));
 
     std::vector<std::string> sans = {"localhost", "127.0.0.1", "::1", hostname(),
                                      config_.nodeName, config_.advertiseAddress,
@@ -166,8 +169,10 @@ class ServerImpl : public Server {
     stopped_ = true;
     if (httpApi_) httpApi_->setReady(false);
     if (namespaceController_) namespaceController_->stop();
+    if (crdController_) crdController_->stop();
     if (http_) http_->stop();
     namespaceController_.reset();
+    crdController_.reset();
     http_.reset();
     httpApi_.reset();
     openapi_.reset();
@@ -229,6 +234,7 @@ class ServerImpl : public Server {
   std::unique_ptr<api::HttpApi> httpApi_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<controllers::NamespaceController> namespaceController_;
+  std::unique_ptr<controllers::CrdController> crdController_;
 };
 
 }  // namespace

@@ -155,6 +155,27 @@ std::optional<int64_t> parseRv(std::string_view rv) {
   return v;
 }
 
+// Simple ".a.b.c" paths, as scale subresources name their fields.
+const Json* jsonAtPath(const Json& obj, std::string_view path) {
+  const Json* cur = &obj;
+  for (const std::string& part : split(path.starts_with(".") ? path.substr(1) : path, '.')) {
+    if (part.empty()) continue;
+    cur = findMember(*cur, part);
+    if (cur == nullptr) return nullptr;
+  }
+  return cur;
+}
+
+void setJsonAtPath(Json& obj, std::string_view path, Json value) {
+  Json* cur = &obj;
+  for (const std::string& part : split(path.starts_with(".") ? path.substr(1) : path, '.')) {
+    if (part.empty()) continue;
+    if (!cur->is_object()) *cur = Json::object();
+    cur = &(*cur)[part];
+  }
+  *cur = std::move(value);
+}
+
 bool patchSetsResourceVersion(PatchType type, const Json& patch) {
   if (type == PatchType::kJson) {
     for (const Json& op : patch)
@@ -255,16 +276,21 @@ Result<Json> ResourceApi::get(RequestContext& ctx, const ResourceType& type, std
     for (const char* k : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"})
       if (o["metadata"].contains(k)) m[k] = o["metadata"][k];
     scale["metadata"] = m;
-    int64_t replicas = getInt(o.value("spec", Json::object()), "replicas", 0);
-    scale["spec"] = {{"replicas", replicas}};
-    Json status = {{"replicas", getInt(o.value("status", Json::object()), "replicas", 0)}};
-    if (const Json* spec = findMember(o, "spec"); spec != nullptr) {
-      if (const Json* sel = findMember(*spec, "selector"); sel != nullptr) {
-        if (sel->is_string()) {
-          status["selector"] = *sel;
-        } else if (auto ls = selectors::LabelSelector::fromObject(*sel); ls.ok()) {
-          status["selector"] = ls->toString();
-        }
+    const registry::ScaleSubresource& paths = *type.scale;
+    const Json* specReplicas = jsonAtPath(o, paths.specReplicasPath);
+    const Json* statusReplicas = jsonAtPath(o, paths.statusReplicasPath);
+    scale["spec"] = {{"replicas", specReplicas && specReplicas->is_number_integer() ? specReplicas->get<int64_t>() : 0}};
+    Json status = {{"replicas", statusReplicas && statusReplicas->is_number_integer() ? statusReplicas->get<int64_t>() : 0}};
+    if (type.isCustomResource) {
+      // A custom resource names where its selector (a string) lives.
+      if (const Json* sel = jsonAtPath(o, paths.labelSelectorPath); sel && sel->is_string())
+        status["selector"] = *sel;
+    } else if (const Json* sel = jsonAtPath(o, ".spec.selector"); sel != nullptr) {
+      // Built-in workloads: the label selector object, printed.
+      if (sel->is_string()) {
+        status["selector"] = *sel;
+      } else if (auto ls = selectors::LabelSelector::fromObject(*sel); ls.ok()) {
+        status["selector"] = ls->toString();
       }
     }
     scale["status"] = status;
@@ -896,7 +922,7 @@ Result<WriteResult> ResourceApi::update(RequestContext& ctx, const ResourceType&
       if (!precondition.empty() && precondition != std::to_string(cur.object->revision))
         return conflict(type, name, kObjectModified);
       Json next = cur.object->object;
-      next["spec"]["replicas"] = replicas;
+      setJsonAtPath(next, type.scale->specReplicasPath, replicas);
       auto r = updateFrom(ctx, type, cur.object, std::move(next), options, "", false);
       if (!r.ok() && r.error().is(ErrorCode::kConflict) && precondition.empty()) continue;
       TRY(r);

@@ -51,7 +51,9 @@ spec:
     - {{name: Size, type: integer, jsonPath: .spec.size}}
     - {{name: Color, type: string, jsonPath: .spec.color}}
     - {{name: Age, type: date, jsonPath: .metadata.creationTimestamp}}
-  - name: v2
+  # A second served version. Kubernetes prefers the highest version (v1 over v1beta1, v2 over
+  # v1), and kubectl uses the preferred one.
+  - name: v1beta1
     served: true
     storage: false
     schema:
@@ -107,7 +109,7 @@ class CustomResourceTest(ClusterTestCase):
         self.assertEqual([(x["NAME"], x["SHORTNAMES"], x["APIVERSION"], x["NAMESPACED"],
                            x["KIND"]) for x in rows],
                          [("widgets", "wg", "e2e.nave.dev/v1", "true", "Widget")], r.out)
-        self.assertIn("e2e.nave.dev/v2", self.k("api-versions").lines())
+        self.assertIn("e2e.nave.dev/v1beta1", self.k("api-versions").lines())
 
     def test_create_get_with_printer_columns(self):
         r = self.cluster.apply(widget("w1", size=4, color="blue"))
@@ -172,8 +174,8 @@ spec: {color: red}
 
     def test_versions_share_storage(self):
         self.cluster.apply(widget("wv", size=7))
-        v2 = self.cluster.get_json("widgets.v2.e2e.nave.dev", "wv")
-        self.assertEqual(v2["apiVersion"], "e2e.nave.dev/v2")
+        v2 = self.cluster.get_json("widgets.v1beta1.e2e.nave.dev", "wv")
+        self.assertEqual(v2["apiVersion"], "e2e.nave.dev/v1beta1")
         self.assertEqual(v2["spec"]["size"], 7)
         v1 = self.cluster.get_json("widgets.v1.e2e.nave.dev", "wv")
         self.assertEqual(v1["metadata"]["uid"], v2["metadata"]["uid"])
