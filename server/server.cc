@@ -18,6 +18,7 @@
 #include "server/cache/watch_cache.h"
 #include "server/client/in_process_client.h"
 #include "server/controllers/crd_controller.h"
+#include "server/crd/crd_types.h"
 #include "server/controllers/namespace_controller.h"
 #include "server/http/http_server.h"
 #include "server/pki/pki.h"
@@ -115,6 +116,7 @@ class ServerImpl : public Server {
     deps.allocateServiceAddresses = [alloc](Json& svc) { return alloc->allocate(svc); };
     deps.updateServiceAddresses = [alloc](Json& svc, const Json& old) { return alloc->update(svc, old); };
     registry::registerBuiltinTypes(types_, deps);
+    crd::installCrdStrategy(types_);
 
     api_ = std::make_unique<api::ResourceApi>(*store_, *cache_, types_);
     systemClient_ = client::newInProcessClient(*api_, "system:nave", {"system:masters"}, "nave");

@@ -12,6 +12,7 @@
 #include "common/yaml.h"
 #include "server/schema/field_check.h"
 #include "server/api/status.h"
+#include "server/crd/crd_types.h"
 #include "server/apply/apply.h"
 #include "server/patch/patch.h"
 #include "server/registry/builtin_types.h"
@@ -664,7 +665,11 @@ Result<void> ResourceApi::decodeChecks(RequestContext& ctx, const ResourceType& 
                       std::string(obj["metadata"].type_name()) +
                       " into Go struct field " + type.kind + ".metadata of type v1.ObjectMeta");
   std::vector<std::string> problems;
-  if (type.schema != nullptr) {
+  if (type.isCustomResource && type.schema != nullptr) {
+    // Custom resources: structural pruning; wrong types are validation errors (422) later.
+    for (const std::string& f : crd::pruneCustomResourceFields(type, obj))
+      problems.push_back("unknown field \"" + f + "\"");
+  } else if (type.schema != nullptr) {
     schema::FieldCheckResult r = schema::checkAndPruneFields(obj, type.schemas, *type.schema);
     if (!r.typeError.empty())
       return badRequest(type.kind + " in version \"" + type.version +
