@@ -19,6 +19,9 @@ std::string base64Encode(std::string_view data);
 bool base64Decode(std::string_view text, std::string& out);
 std::string base64UrlEncode(std::string_view data);  // no padding
 bool base64UrlDecode(std::string_view text, std::string& out);
+// A string quoted the way Go's %q / strconv.Quote does for ASCII control characters (Kubernetes'
+// messages embed values this way): "a\"b\n".
+std::string goQuote(std::string_view s);
 // Validates UTF-8 (no overlongs, no surrogates).
 bool isValidUtf8(std::string_view s);
 

@@ -8,6 +8,8 @@
 // writes "." for the former in that case).
 #pragma once
 
+#include "common/strings.h"
+
 #include <cstdint>
 #include <set>
 #include <string>
@@ -23,8 +25,7 @@ namespace nave::apply {
 // floats compared numerically) < strings < booleans < lists < maps < null.
 int compareValues(const Json& a, const Json& b);
 
-// A string quoted the way Go's %q does, as Kubernetes' messages quote names.
-std::string goQuote(std::string_view s);
+using nave::goQuote;
 
 struct PathElement {
   enum class Kind { kField, kKey, kValue, kIndex };

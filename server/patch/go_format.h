@@ -3,6 +3,8 @@
 // Internal to the patch module.
 #pragma once
 
+#include "common/strings.h"
+
 #include <string>
 #include <string_view>
 
@@ -19,8 +21,7 @@ std::string goValue(const Json& v);
 // type.
 std::string goTypeName(const Json& v);
 
-// strconv.Quote / %q of a string.
-std::string goQuote(std::string_view s);
+using nave::goQuote;
 
 // A key that is equal for two scalars exactly when Go's == on the decoded values is true
 // (so 1 and 1.0 differ: Kubernetes decodes integers as int64 and others as float64).
