@@ -4,6 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+export CCACHE_BASEDIR="$(pwd)"
+export CCACHE_NOHASHDIR=1
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DNAVE_FUZZ=ON -DNAVE_TESTS=OFF \
   -DNAVE_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 targets=$(cd tests/fuzz && ls fuzz_*.cc 2>/dev/null | sed 's/\.cc$//')
