@@ -1,0 +1,108 @@
+#include "runtime/runtime.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace nave::runtime {
+namespace {
+
+Result<void> ensureDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Error::fromErrno("mkdir " + path, errno);
+  return {};
+}
+
+std::string envName(const std::string& kv) { return kv.substr(0, kv.find('=')); }
+
+}  // namespace
+
+Result<std::unique_ptr<NodeRuntime>> NodeRuntime::open(const NodeRuntimeOptions& options) {
+  std::unique_ptr<NodeRuntime> rt(new NodeRuntime());
+  TRY(ensureDir(options.dataDir));
+  std::string agent = options.dataDir + "/agent";
+  TRY(ensureDir(agent));
+  ImageStoreOptions io;
+  io.dataDir = options.dataDir;
+  io.registriesFile = options.registriesFile;
+  rt->images_ = TRY(ImageStore::open(io));
+  TRY(ensureDir(agent + "/snapshots"));
+  rt->snapshots_ = TRY(Snapshotter::open(agent + "/snapshots"));
+  TRY(ensureDir(agent + "/containers"));
+  rt->containers_ = TRY(ContainerRuntime::open(agent + "/containers", options.shimBinary));
+  return rt;
+}
+
+Result<ProcessSpec> NodeRuntime::processFor(const ImageConfig& image, const ContainerRequest& r) {
+  ProcessSpec p = r.spec.process;
+  std::vector<std::string> args;
+  if (r.command) {
+    args = *r.command;
+    if (r.args) args.insert(args.end(), r.args->begin(), r.args->end());
+  } else {
+    args = image.entrypoint;
+    const std::vector<std::string>& cmd = r.args ? *r.args : image.cmd;
+    args.insert(args.end(), cmd.begin(), cmd.end());
+  }
+  if (args.empty()) return Error(ErrorCode::kInvalid, "no command specified");
+  p.args = std::move(args);
+  // The image's environment, then the request's (a later entry wins).
+  std::vector<std::string> env = image.env;
+  for (const std::string& kv : r.env) {
+    std::string name = envName(kv);
+    env.erase(std::remove_if(env.begin(), env.end(),
+                             [&](const std::string& e) { return envName(e) == name; }),
+              env.end());
+    env.push_back(kv);
+  }
+  p.env = std::move(env);
+  p.cwd = !r.workingDir.empty() ? r.workingDir : !image.workingDir.empty() ? image.workingDir : "/";
+  p.user = !r.user.empty() ? r.user : image.user;
+  return p;
+}
+
+Result<ContainerStatus> NodeRuntime::createContainer(ContainerRequest request) {
+  Image image = TRY(images_->find(request.image));
+  std::vector<LayerSource> layers;
+  for (const LayerInfo& l : image.layers) {
+    std::string blob = TRY(images_->blobPath(l.digest));
+    layers.push_back({blob, l.diffId, l.mediaType});
+  }
+  std::vector<std::string> dirs = TRY(snapshots_->prepareLayers(layers));
+  ContainerSpec spec = request.spec;
+  spec.id = request.id;
+  spec.process = TRY(processFor(image.config, request));
+  if (spec.stopSignal == 15 && !image.config.stopSignal.empty()) {
+    static const std::pair<const char*, int> kSignals[] = {
+        {"SIGTERM", 15}, {"SIGINT", 2}, {"SIGQUIT", 3}, {"SIGKILL", 9}, {"SIGHUP", 1},
+        {"SIGUSR1", 10}, {"SIGUSR2", 12}, {"SIGWINCH", 28}};
+    std::string s = image.config.stopSignal;
+    if (!s.starts_with("SIG")) s = "SIG" + s;
+    for (auto [name, number] : kSignals)
+      if (s == name) spec.stopSignal = number;
+  }
+  auto rootfs = snapshots_->mountRootfs(spec.id, dirs);
+  if (!rootfs.ok()) return std::move(rootfs).error();
+  spec.rootfs = *rootfs;
+  auto created = containers_->create(spec);
+  if (!created.ok()) {
+    if (auto r = snapshots_->removeRootfs(spec.id); !r.ok())
+      log::warning("cleaning up a container's rootfs failed", {{"id", spec.id}, {"error", r.error().message()}});
+    return std::move(created).error();
+  }
+  return created;
+}
+
+Result<void> NodeRuntime::removeContainer(const std::string& id, bool force) {
+  auto st = containers_->status(id);
+  if (st.ok() && (st->state == ContainerState::kRunning || st->state == ContainerState::kCreated)) {
+    if (!force) return Error(ErrorCode::kConflict, "container " + id + " is running: stop it first or force removal");
+    TRY(containers_->stop(id, std::chrono::seconds(0)));
+  }
+  if (st.ok()) TRY(containers_->remove(id));
+  else if (!st.error().is(ErrorCode::kNotFound)) return std::move(st).error();
+  return snapshots_->removeRootfs(id);
+}
+
+}  // namespace nave::runtime
