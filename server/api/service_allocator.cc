@@ -158,6 +158,11 @@ Result<void> ServiceAllocator::allocate(Json& service) {
     spec["clusterIPs"] = Json::array({requested});
     return {};
   }
+  return allocateDynamicIp(spec, usedIps, deadline);
+}
+
+Result<void> ServiceAllocator::allocateDynamicIp(Json& spec, const std::set<uint32_t>& usedIps,
+                                                 std::chrono::steady_clock::time_point deadline) {
   // Dynamic addresses come from above the first tenth of the range (or from its start in small
   // ranges), leaving low addresses for static assignment, as Kubernetes does.
   uint32_t usable = size_ - 2;
@@ -192,7 +197,21 @@ Result<void> ServiceAllocator::update(Json& service, const Json& old) {
           p.erase("nodePort");
     }
   }
-  if (type == "ExternalName" && getString(oldSpec, "type", "ClusterIP") != "ExternalName") {
+  std::string oldType = getString(oldSpec, "type", "ClusterIP");
+  auto external = [](const std::string& t) { return t == "NodePort" || t == "LoadBalancer"; };
+  auto dropIfUnchanged = [&](const char* field) {
+    if (spec.contains(field) && oldSpec.contains(field) && spec[field] == oldSpec[field])
+      spec.erase(field);
+  };
+  if (external(oldType) && !external(type)) {
+    dropIfUnchanged("externalTrafficPolicy");
+    dropIfUnchanged("healthCheckNodePort");
+  }
+  if (oldType == "LoadBalancer" && type != "LoadBalancer") {
+    dropIfUnchanged("allocateLoadBalancerNodePorts");
+    dropIfUnchanged("loadBalancerClass");
+  }
+  if (type == "ExternalName" && oldType != "ExternalName") {
     if (getString(spec, "clusterIP") == oldIp) {
       spec.erase("clusterIP");
       spec.erase("clusterIPs");
@@ -214,6 +233,17 @@ Result<void> ServiceAllocator::update(Json& service, const Json& old) {
     if (!spec.contains("ipFamilyPolicy") && oldSpec.contains("ipFamilyPolicy"))
       spec["ipFamilyPolicy"] = oldSpec["ipFamilyPolicy"];
   }
+  std::lock_guard lock(mu_);
+  pruneReservations();
+  std::set<uint32_t> usedIps;
+  std::set<int64_t> usedPorts;
+  collectUsed(usedIps, usedPorts);
+  // A Service that had no address (it was an ExternalName) gets one.
+  if (type != "ExternalName" && getString(spec, "clusterIP").empty() && oldIp.empty()) {
+    spec["ipFamilies"] = Json::array({"IPv4"});
+    if (!spec.contains("ipFamilyPolicy")) spec["ipFamilyPolicy"] = "SingleStack";
+    TRY(allocateDynamicIp(spec, usedIps, std::chrono::steady_clock::now() + kReservationTtl));
+  }
   if (!needsNodePorts(spec)) return {};
   // Keep node ports the old object had for the same port; allocate the rest.
   if (spec.contains("ports") && spec["ports"].is_array() && oldSpec.contains("ports")) {
@@ -226,11 +256,6 @@ Result<void> ServiceAllocator::update(Json& service, const Json& old) {
           p["nodePort"] = op["nodePort"];
     }
   }
-  std::lock_guard lock(mu_);
-  pruneReservations();
-  std::set<uint32_t> usedIps;
-  std::set<int64_t> usedPorts;
-  collectUsed(usedIps, usedPorts);
   return allocatePorts(service, usedPorts);
 }
 

@@ -38,6 +38,9 @@ class ServiceAllocator {
       : base_(base), size_(size), cache_(cache) {}
   void collectUsed(std::set<uint32_t>& ips, std::set<int64_t>& ports) const;
   Result<void> allocatePorts(Json& service, const std::set<int64_t>& used);
+  // Picks a free address for spec.clusterIP(s); needs mu_.
+  Result<void> allocateDynamicIp(Json& spec, const std::set<uint32_t>& usedIps,
+                                 std::chrono::steady_clock::time_point deadline);
   void pruneReservations();
 
   uint32_t base_;

@@ -11,32 +11,12 @@ Json partialMetadata(const registry::ResourceType& type, const Json& object,
           {"metadata", object.value("metadata", Json::object())}};
 }
 
-namespace {
-
-// Kubernetes' default table: the name and the creation time.
-const printers::TablePrinter& defaultPrinter() {
-  static const printers::TablePrinter p{
-      {{"Name", "string", "name",
-        "Name must be unique within a namespace. It is required when creating resources.", 0},
-       {"Created At", "date", "",
-        "CreationTimestamp is a timestamp representing the server time when this object was "
-        "created.",
-        0}},
-      [](const Json& o, const printers::PrintContext&) {
-        const Json& m = o.value("metadata", Json::object());
-        return std::vector<Json>{getString(m, "name"),
-                                 m.contains("creationTimestamp") ? m["creationTimestamp"] : Json(nullptr)};
-      }};
-  return p;
-}
-
-}  // namespace
 
 Json renderTable(const registry::ResourceType& type, const std::vector<const Json*>& objects,
                  IncludeObject include, const Json& listMeta, bool headers,
                  const std::string& tableVersion) {
   const printers::TablePrinter* printer = type.ownedPrinter ? type.ownedPrinter.get() : type.printer;
-  if (printer == nullptr) printer = &defaultPrinter();
+  if (printer == nullptr) printer = &printers::defaultPrinter();
   Json table = {{"kind", "Table"}, {"apiVersion", "meta.k8s.io/" + tableVersion}, {"metadata", listMeta}};
   Json columns = Json::array();
   if (headers) {

@@ -451,6 +451,29 @@ TEST(ResourceApi, ServicesGetDistinctClusterIpsAndNodePorts) {
   EXPECT_NE(dup.error().message().find("provided IP is already allocated"), std::string::npos);
 }
 
+TEST(ResourceApi, ServiceTypeChangesKeepAllocationsConsistent) {
+  ApiFixture f;
+  Json ext = {{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", "ext"}}},
+              {"spec", {{"type", "ExternalName"}, {"externalName", "example.com"}}}};
+  Json created = *f.client().create(kServices, "default", ext);
+  EXPECT_FALSE(created["spec"].contains("clusterIP"));
+  Json toClusterIp = created;
+  toClusterIp["spec"] = {{"type", "ClusterIP"}, {"selector", {{"app", "x"}}}, {"ports", {{{"port", 80}}}}};
+  auto ip = f.client().update(kServices, "default", toClusterIp);
+  ASSERT_TRUE(ip.ok()) << ip.error().message();
+  EXPECT_FALSE(getString((*ip)["spec"], "clusterIP").empty());
+  // NodePort -> ClusterIP drops the node port the client sent back unchanged.
+  Json np = *ip;
+  np["spec"]["type"] = "NodePort";
+  Json withPort = *f.client().update(kServices, "default", np);
+  ASSERT_NE(getInt(withPort["spec"]["ports"][0], "nodePort", 0), 0);
+  withPort["spec"]["type"] = "ClusterIP";
+  auto back = f.client().update(kServices, "default", withPort);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_FALSE((*back)["spec"]["ports"][0].contains("nodePort"));
+  EXPECT_EQ((*back)["spec"]["clusterIP"], (*ip)["spec"]["clusterIP"]);
+}
+
 TEST(ResourceApi, EventsAreServedInBothGroups) {
   ApiFixture f;
   Json ev = {{"apiVersion", "v1"},
