@@ -26,11 +26,23 @@ class CgroupSet {
   static Result<std::unique_ptr<CgroupSet>> create(const std::string& parent,
                                                    const std::string& name,
                                                    const Resources& resources);
-  // Re-opens the cgroups of an existing container (after a restart of the caller).
+  // Re-opens the cgroups of an existing container (after a restart of the caller). kNotFound
+  // when none of its directories exists.
   static Result<std::unique_ptr<CgroupSet>> open(const std::string& parent, const std::string& name);
+  // Removes the (empty) directories of `parent` in every hierarchy, deepest first; busy ones
+  // (other containers still inside) are left alone. For a pod's cgroup once its containers
+  // are gone.
+  static Result<void> removeParent(const std::string& parent);
   virtual ~CgroupSet() = default;
 
-  virtual Result<void> addProcess(pid_t pid) = 0;
+  // Moves `pid` into every directory (changes kernel state only, hence const: the launcher
+  // joins through the const pointer of LaunchSpec).
+  virtual Result<void> addProcess(pid_t pid) const = 0;
+  // Limits device access to what an unprivileged container needs (runc's default allowlist:
+  // mknod of any node; null, zero, full, random, urandom, tty, console, ptmx, pts, tun):
+  // v1 devices.deny/allow, v2 a BPF_CGROUP_DEVICE program. Changes kernel state only, hence
+  // const. launchContainer calls it unless the container is privileged.
+  virtual Result<void> restrictDevices() const = 0;
   // Whether the OOM killer killed a process in this cgroup (v1 memory.oom_control oom_kill,
   // v2 memory.events oom_kill).
   virtual bool oomKilled() const = 0;
