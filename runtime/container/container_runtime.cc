@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -60,7 +59,7 @@ Result<ContainerSpec> readSpec(const std::string& dir) {
 
 // Waits (without being its parent) until the process is gone; false on timeout.
 bool waitForProcessExit(pid_t pid, uint64_t startTime, int timeoutMs) {
-  UniqueFd fd(::pidfd_open(pid, 0));
+  UniqueFd fd(pidfdOpen(pid));
   if (!fd) return true;  // already gone
   if (!processIsAlive(pid, startTime)) return true;  // the pid is someone else's now
   pollfd p{fd.get(), POLLIN, 0};

@@ -1,15 +1,20 @@
 // exec: a process started by the caller itself (not the shim) in a running container's
 // namespaces and cgroups, so the caller is its parent and reaps it.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include "common/json.h"
 #include "runtime/container/linux_runtime.h"
@@ -30,7 +35,7 @@ class LinuxExecProcess final : public ExecProcess {
   ~LinuxExecProcess() override {
     std::lock_guard lock(mu_);
     if (!reaped_) {
-      if (pidfd_) ::pidfd_send_signal(pidfd_.get(), SIGKILL, nullptr, 0);
+      if (pidfd_) pidfdSendSignal(pidfd_.get(), SIGKILL);
       else ::kill(pid_, SIGKILL);
       while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
       }
@@ -49,7 +54,7 @@ class LinuxExecProcess final : public ExecProcess {
   }
 
   Result<void> kill(int signal) override {
-    int r = pidfd_ ? ::pidfd_send_signal(pidfd_.get(), signal, nullptr, 0) : ::kill(pid_, signal);
+    int r = pidfd_ ? pidfdSendSignal(pidfd_.get(), signal) : ::kill(pid_, signal);
     if (r != 0 && errno != ESRCH) return Error::fromErrno("kill", errno);
     return {};
   }
@@ -95,6 +100,31 @@ ProcessSpec execProcess(const ProcessSpec& request, const ProcessSpec& container
   return p;
 }
 
+// A pty from the container's own devpts instance, so that the process's terminal is a
+// /dev/pts/N inside the container (ttyname, `tty`), as runc allocates it. The container's
+// /dev/ptmx is resolved inside its root (RESOLVE_IN_ROOT: its symlinks cannot point us at the
+// host's files) and must be the ptmx device; the slave is opened through the master
+// (TIOCGPTPEER), never by path. nullopt when the container has no usable /dev/ptmx.
+std::optional<std::pair<UniqueFd, UniqueFd>> containerPty(pid_t containerPid) {
+  std::string rootPath = "/proc/" + std::to_string(containerPid) + "/root";
+  UniqueFd root(::open(rootPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return std::nullopt;
+  open_how how{};
+  how.flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  UniqueFd master(static_cast<int>(::syscall(SYS_openat2, root.get(), "dev/ptmx", &how, sizeof how)));
+  if (!master) return std::nullopt;
+  struct stat st{};
+  if (::fstat(master.get(), &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+      minor(st.st_rdev) != 2)
+    return std::nullopt;
+  int unlock = 0;
+  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return std::nullopt;
+  UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) return std::nullopt;
+  return std::make_pair(std::move(master), std::move(slave));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ExecProcess>> LinuxContainerRuntime::exec(const std::string& id,
@@ -115,13 +145,18 @@ Result<std::unique_ptr<ExecProcess>> LinuxContainerRuntime::exec(const std::stri
   UniqueFd master, slave, nullIn, nullOut;
   int in = io.stdinFd, out = io.stdoutFd, err = io.stderrFd;
   if (p.tty) {
-    int m = -1, s = -1;
-    if (::openpty(&m, &s, nullptr, nullptr, nullptr) != 0) return Error::fromErrno("openpty", errno);
-    master.reset(m);
-    slave.reset(s);
-    ::fcntl(m, F_SETFD, FD_CLOEXEC);
-    ::fcntl(s, F_SETFD, FD_CLOEXEC);
-    in = out = err = s;
+    if (auto pty = containerPty(state.pid)) {
+      master = std::move(pty->first);
+      slave = std::move(pty->second);
+    } else {
+      int m = -1, s = -1;
+      if (::openpty(&m, &s, nullptr, nullptr, nullptr) != 0) return Error::fromErrno("openpty", errno);
+      master.reset(m);
+      slave.reset(s);
+      ::fcntl(m, F_SETFD, FD_CLOEXEC);
+      ::fcntl(s, F_SETFD, FD_CLOEXEC);
+    }
+    in = out = err = slave.get();
   } else {
     if (in < 0) {
       nullIn.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -134,7 +169,7 @@ Result<std::unique_ptr<ExecProcess>> LinuxContainerRuntime::exec(const std::stri
     }
   }
   pid_t pid = TRY(sys::launchExec(state.pid, p, spec.security, cgroups.get(), in, out, err));
-  UniqueFd pidfd(::pidfd_open(pid, 0));
+  UniqueFd pidfd(pidfdOpen(pid));
   return std::unique_ptr<ExecProcess>(new LinuxExecProcess(pid, std::move(pidfd), std::move(master)));
 }
 

@@ -53,6 +53,10 @@ bool processIsAlive(pid_t pid, uint64_t startTime);
 
 int64_t unixNanosNow();
 
+// pidfd_open(2) and pidfd_send_signal(2) (glibc 2.36's <sys/pidfd.h> lacks C++ linkage).
+int pidfdOpen(pid_t pid);
+int pidfdSendSignal(int pidfd, int signal);
+
 // An exclusive lock on one container (flock on ROOT/ID/lock), held while its state is created,
 // repaired or removed. Works across threads (each lock opens its own file description) and
 // processes.
