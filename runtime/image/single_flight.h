@@ -30,6 +30,7 @@ class SingleFlight {
       auto it = calls_.find(key);
       if (it != calls_.end()) {
         call = it->second;
+        ++call->waiters;
       } else {
         call = std::make_shared<Call>();
         calls_.emplace(key, call);
@@ -55,8 +56,16 @@ class SingleFlight {
     return result;
   }
 
+  // How many calls wait for the one running under `key` (for tests).
+  int waiters(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(key);
+    return it == calls_.end() ? 0 : it->second->waiters;
+  }
+
  private:
   struct Call {
+    int waiters = 0;  // guarded by SingleFlight::mu_
     std::mutex mu;
     std::condition_variable cv;
     std::optional<Result<T>> result;  // guarded by mu

@@ -1,0 +1,405 @@
+// Pulls from Debian's docker-registry (CNCF distribution) on loopback, inside a network
+// namespace each test makes, with images pushed there by skopeo.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/strings.h"
+#include "image_test_util.h"
+#include "runtime/image/digest.h"
+#include "runtime/image/image_store.h"
+#include "runtime/image/manifest.h"
+
+namespace nave::runtime {
+namespace {
+
+using testing::readFile;
+using testing::runCommand;
+using testing::TempDir;
+using testing::TestNetns;
+using testing::TestRegistry;
+using testing::writeFile;
+
+struct ImageFacts {
+  std::string manifestDigest, configDigest, layerDigest;
+  int64_t layerSize = 0;
+};
+
+ImageFacts factsOf(const std::string& layout, const std::string& tag = "latest") {
+  ImageFacts f;
+  auto index = parseJson(readFile(layout + "/index.json"));
+  if (!index) return f;
+  for (const Json& m : index->value["manifests"]) {
+    if (getString(m.value("annotations", Json::object()), "org.opencontainers.image.ref.name") == tag) {
+      f.manifestDigest = m["digest"].get<std::string>();
+    }
+  }
+  auto manifest = parseJson(readFile(layout + "/blobs/sha256/" + f.manifestDigest.substr(7)));
+  if (!manifest) return f;
+  f.configDigest = manifest->value["config"]["digest"].get<std::string>();
+  f.layerDigest = manifest->value["layers"][0]["digest"].get<std::string>();
+  f.layerSize = manifest->value["layers"][0]["size"].get<int64_t>();
+  return f;
+}
+
+class PullTest : public ::testing::Test {
+ protected:
+  // Starts a registry (with extra config) in a fresh namespace and pushes the busybox image
+  // to it as library/busybox:1.0. Returns false (after GTEST_SKIP or a failure) if it cannot.
+  bool startRegistry(const std::string& extraConfig = "", const std::string& pushCreds = "",
+                     const std::string& httpExtra = "", int port = 5000) {
+    image_ = &testing::busyboxImage();
+    if (!image_->error.empty()) {
+      skipReason_ = "no busybox image: " + image_->error;
+      return false;
+    }
+    netns_ = std::make_unique<TestNetns>();
+    if (!netns_->error().empty()) {
+      skipReason_ = "no network namespace: " + netns_->error();
+      return false;
+    }
+    registry_ = std::make_unique<TestRegistry>(*netns_, work_ / "registry", port, extraConfig, httpExtra);
+    if (!registry_->error().empty()) {
+      ADD_FAILURE() << registry_->error();
+      return false;
+    }
+    creds_ = pushCreds;
+    if (!push(image_->layout, "latest", "library/busybox:1.0")) return false;
+    facts_ = factsOf(image_->layout);
+    return true;
+  }
+
+  bool push(const std::string& layout, const std::string& tag, const std::string& dest,
+            bool all = false) {
+    std::vector<std::string> argv = {"skopeo", "copy", "--quiet", "--dest-tls-verify=false"};
+    if (all) argv.push_back("--all");
+    if (!creds_.empty()) {
+      argv.push_back("--dest-creds");
+      argv.push_back(creds_);
+    }
+    argv.push_back("oci:" + layout + ":" + tag);
+    argv.push_back("docker://" + registry_->address() + "/" + dest);
+    auto r = runCommand(argv);
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    return r.exitCode == 0;
+  }
+
+  std::unique_ptr<ImageStore> openStore(const std::string& registriesYaml = "",
+                                        const std::string& platform = "") {
+    ImageStoreOptions options;
+    options.dataDir = data_.path();
+    options.platform = platform;
+    if (!registriesYaml.empty()) {
+      options.registriesFile = work_ / "registries.yaml";
+      writeFile(options.registriesFile, registriesYaml);
+    }
+    auto store = ImageStore::open(options);
+    EXPECT_TRUE(store.ok()) << store.error().message();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  void expectPulledBusybox(ImageStore& store, const Image& img) {
+    EXPECT_EQ(img.id, facts_.configDigest);
+    EXPECT_EQ(img.manifestDigest, facts_.manifestDigest);
+    ASSERT_EQ(img.layers.size(), 1u);
+    EXPECT_EQ(img.layers[0].digest, facts_.layerDigest);
+    EXPECT_EQ(img.layers[0].mediaType, media::kOciLayerGzip);
+    EXPECT_EQ(img.config.cmd, std::vector<std::string>{"sh"});
+    for (const std::string& d : {img.id, img.manifestDigest, img.layers[0].digest}) {
+      auto path = store.blobPath(d);
+      ASSERT_TRUE(path.ok()) << d;
+      EXPECT_EQ(sha256Digest(readFile(*path)), d);
+    }
+  }
+
+  TempDir work_;
+  TempDir data_;
+  const testing::BusyboxImage* image_ = nullptr;
+  std::unique_ptr<TestNetns> netns_;
+  std::unique_ptr<TestRegistry> registry_;  // destroyed before the namespace
+  std::string creds_;
+  std::string skipReason_;
+  ImageFacts facts_;
+};
+
+#define START_REGISTRY(...)                                     \
+  do {                                                          \
+    if (!startRegistry(__VA_ARGS__)) {                          \
+      if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;    \
+      return;                                                   \
+    }                                                           \
+  } while (0)
+
+TEST_F(PullTest, AnonymousPull) {
+  START_REGISTRY();
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  std::vector<Progress> progress;
+  PullOptions options;
+  options.progress = [&](const Progress& p) { progress.push_back(p); };
+  auto img = store->pull("127.0.0.1:5000/library/busybox:1.0", options);
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  expectPulledBusybox(*store, *img);
+  EXPECT_EQ(img->repoTags, std::vector<std::string>{"127.0.0.1:5000/library/busybox:1.0"});
+  EXPECT_EQ(img->repoDigests,
+            std::vector<std::string>{"127.0.0.1:5000/library/busybox@" + facts_.manifestDigest});
+  // Progress: resolving, the layer's bytes, done.
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.front().status, "resolving");
+  EXPECT_EQ(progress.back().status, "done");
+  int64_t layerDone = 0;
+  for (const Progress& p : progress) {
+    EXPECT_EQ(p.ref, "127.0.0.1:5000/library/busybox:1.0");
+    if (p.layer == facts_.layerDigest) {
+      EXPECT_EQ(p.total, facts_.layerSize);
+      EXPECT_GE(p.done, layerDone);
+      layerDone = p.done;
+    }
+  }
+  EXPECT_EQ(layerDone, facts_.layerSize);
+  EXPECT_EQ(registry_->countGets("/blobs/" + facts_.layerDigest), 1);
+
+  // Pulling again fetches the manifest, not the blobs it has.
+  progress.clear();
+  ASSERT_TRUE(store->pull("127.0.0.1:5000/library/busybox:1.0", options).ok());
+  EXPECT_EQ(registry_->countGets("/blobs/" + facts_.layerDigest), 1);
+  EXPECT_EQ(registry_->countGets("/blobs/" + facts_.configDigest), 1);
+  bool sawExists = false;
+  for (const Progress& p : progress) sawExists = sawExists || p.status == "exists";
+  EXPECT_TRUE(sawExists);
+
+  // By digest.
+  auto byDigest = store->pull("127.0.0.1:5000/library/busybox@" + facts_.manifestDigest);
+  ASSERT_TRUE(byDigest.ok()) << byDigest.error().message();
+  EXPECT_EQ(byDigest->id, img->id);
+  EXPECT_TRUE(store->find("127.0.0.1:5000/library/busybox@" + facts_.manifestDigest).ok());
+  EXPECT_TRUE(store->find("127.0.0.1:5000/library/busybox:1.0").ok());
+
+  // Unknown images and tags.
+  auto nope = store->pull("127.0.0.1:5000/library/nope:latest");
+  ASSERT_FALSE(nope.ok());
+  EXPECT_EQ(nope.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(nope.error().message(), "pull 127.0.0.1:5000/library/nope:latest: not found");
+  auto noTag = store->pull("127.0.0.1:5000/library/busybox:9.9");
+  ASSERT_FALSE(noTag.ok());
+  EXPECT_EQ(noTag.error().code(), ErrorCode::kNotFound);
+  auto bad = store->pull("127.0.0.1:5000/Library/busybox");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kBadRequest);
+  EXPECT_NE(bad.error().message().find("invalid reference format"), std::string::npos);
+  // Nothing listens there: unavailable, with the reason.
+  auto down = store->pull("127.0.0.1:5999/library/busybox:1.0");
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code(), ErrorCode::kUnavailable) << down.error().message();
+  EXPECT_EQ(store->list().size(), 1u);
+}
+
+TEST_F(PullTest, BasicAuth) {
+  if (!testing::haveTool("htpasswd")) GTEST_SKIP() << "htpasswd (apache2-utils) is not installed";
+  auto hash = runCommand({"htpasswd", "-Bbn", "alice", "s3cret"});
+  ASSERT_EQ(hash.exitCode, 0) << hash.output;
+  writeFile(work_ / "htpasswd", hash.output);
+  START_REGISTRY("auth:\n  htpasswd:\n    realm: nave-test\n    path: " + work_ / "htpasswd" + "\n",
+                 "alice:s3cret");
+  const std::string ref = "127.0.0.1:5000/library/busybox:1.0";
+  {
+    auto store = openStore();
+    ASSERT_TRUE(store);
+    auto anonymous = store->pull(ref);
+    ASSERT_FALSE(anonymous.ok());
+    EXPECT_EQ(anonymous.error().code(), ErrorCode::kUnauthorized);
+    EXPECT_NE(anonymous.error().message().find("failed to authorize"), std::string::npos)
+        << anonymous.error().message();
+
+    PullOptions wrong;
+    wrong.auth["127.0.0.1:5000"] = RegistryAuth{"alice", "wrong", ""};
+    auto denied = store->pull(ref, wrong);
+    ASSERT_FALSE(denied.ok());
+    EXPECT_EQ(denied.error().code(), ErrorCode::kUnauthorized);
+    EXPECT_NE(denied.error().message().find("failed to authorize: 401 Unauthorized"), std::string::npos)
+        << denied.error().message();
+
+    // Credentials from the pull (imagePullSecrets).
+    PullOptions right;
+    right.auth["http://127.0.0.1:5000"] = RegistryAuth{"alice", "s3cret", ""};
+    auto img = store->pull(ref, right);
+    ASSERT_TRUE(img.ok()) << img.error().message();
+    expectPulledBusybox(*store, *img);
+    ASSERT_TRUE(store->remove(img->id).ok());
+    ASSERT_TRUE(store->garbageCollect().ok());
+  }
+  // Credentials from registries.yaml (the base64 auth form), overridden by the pull's.
+  auto store = openStore(std::string("configs:\n  \"127.0.0.1:5000\":\n    auth:\n      auth: ") +
+                         base64Encode("alice:s3cret") + "\n");
+  ASSERT_TRUE(store);
+  auto img = store->pull(ref);
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  expectPulledBusybox(*store, *img);
+  PullOptions wrong;
+  wrong.auth["127.0.0.1:5000"] = RegistryAuth{"alice", "wrong", ""};
+  EXPECT_EQ(store->pull(ref, wrong).error().code(), ErrorCode::kUnauthorized);
+}
+
+TEST_F(PullTest, DockerHubMirrorWithRewrite) {
+  START_REGISTRY();
+  // Only the mirror's own repository layout has 2.0: the rewrite must apply.
+  ASSERT_TRUE(push(image_->layout, "latest", "mirrored/busybox:2.0"));
+  auto store = openStore(R"yaml(
+mirrors:
+  docker.io:
+    endpoint:
+      - "http://127.0.0.1:5999"
+      - "http://127.0.0.1:5000"
+    rewrite:
+      "^library/(busybox)$": "mirrored/$1"
+  "*":
+    endpoint: ["http://127.0.0.1:5000"]
+)yaml");
+  ASSERT_TRUE(store);
+  auto img = store->pull("busybox:2.0");
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  expectPulledBusybox(*store, *img);
+  // Stored under its own name, not the mirror's.
+  EXPECT_EQ(img->repoTags, std::vector<std::string>{"docker.io/library/busybox:2.0"});
+  EXPECT_EQ(img->repoDigests,
+            std::vector<std::string>{"docker.io/library/busybox@" + facts_.manifestDigest});
+  EXPECT_EQ(registry_->countGets("/v2/mirrored/busybox/manifests/2.0"), 1);
+  EXPECT_TRUE(store->find("busybox:2.0").ok());
+  EXPECT_TRUE(store->find("docker.io/library/busybox:2.0").ok());
+
+  // Without a matching rewrite, the repository is asked for as it is.
+  ASSERT_TRUE(push(image_->layout, "latest", "team/app:1"));
+  auto app = store->pull("team/app:1");
+  ASSERT_TRUE(app.ok()) << app.error().message();
+  EXPECT_EQ(store->find("docker.io/team/app:1")->id, app->id);  // the same image, one more tag
+  EXPECT_EQ(app->repoTags.size(), 2u);
+
+  // "*" mirrors every other registry.
+  auto other = store->pull("registry.example.com/library/busybox:1.0");
+  ASSERT_TRUE(other.ok()) << other.error().message();
+  EXPECT_EQ(store->find("registry.example.com/library/busybox:1.0")->id, other->id);
+  EXPECT_EQ(other->repoTags.size(), 3u);
+
+  // Not on the mirror, and the default endpoint is out of reach: the mirror's answer counts.
+  auto missing = store->pull("busybox:3.0");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message(), "pull docker.io/library/busybox:3.0: not found");
+}
+
+// An OCI index with this platform and another one.
+TEST_F(PullTest, ManifestListPicksThePlatform) {
+  START_REGISTRY();
+  const std::string host = Platform::host().architecture;
+  const std::string other = host == "arm64" ? "amd64" : "arm64";
+  std::string layout = work_ / "multi";
+  ASSERT_EQ(testing::sh("cp -r " + testing::shellQuote(image_->layout) + " " + testing::shellQuote(layout)).exitCode, 0);
+  ASSERT_EQ(runCommand({"umoci", "config", "--image", layout + ":latest", "--architecture", other,
+                        "--tag", other}).exitCode, 0);
+  ImageFacts hostFacts = factsOf(layout, "latest");
+  ImageFacts otherFacts = factsOf(layout, other);
+  ASSERT_NE(hostFacts.configDigest, otherFacts.configDigest);
+  auto entry = [&](const ImageFacts& f, const std::string& arch) {
+    int64_t size = static_cast<int64_t>(readFile(layout + "/blobs/sha256/" + f.manifestDigest.substr(7)).size());
+    Json p = {{"os", "linux"}, {"architecture", arch}};
+    if (arch == "arm64") p["variant"] = "v8";
+    return Json{{"mediaType", media::kOciManifest}, {"digest", f.manifestDigest}, {"size", size}, {"platform", p}};
+  };
+  // The other platform first, so that taking the first entry would be wrong.
+  Json index = {{"schemaVersion", 2},
+                {"mediaType", media::kOciIndex},
+                {"manifests", {entry(otherFacts, other), entry(hostFacts, host)}}};
+  std::string indexBytes = dumpJson(index);
+  std::string indexDigest = sha256Digest(indexBytes);
+  writeFile(layout + "/blobs/sha256/" + indexDigest.substr(7), indexBytes);
+  auto layoutIndex = parseJson(readFile(layout + "/index.json"));
+  ASSERT_TRUE(layoutIndex.ok());
+  layoutIndex->value["manifests"].push_back(
+      {{"mediaType", media::kOciIndex},
+       {"digest", indexDigest},
+       {"size", indexBytes.size()},
+       {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
+  writeFile(layout + "/index.json", dumpJson(layoutIndex->value));
+  ASSERT_TRUE(push(layout, "multi", "library/multi:1", true));
+
+  const std::string ref = "127.0.0.1:5000/library/multi:1";
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  auto img = store->pull(ref);
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  EXPECT_EQ(img->id, hostFacts.configDigest);
+  EXPECT_EQ(img->manifestDigest, hostFacts.manifestDigest);
+  EXPECT_EQ(img->architecture, host);
+  // The repo digest is the index's, as pulled by tag.
+  EXPECT_EQ(img->repoDigests, std::vector<std::string>{"127.0.0.1:5000/library/multi@" + indexDigest});
+  EXPECT_TRUE(store->blobPath(indexDigest).ok());
+  EXPECT_TRUE(store->find("127.0.0.1:5000/library/multi@" + indexDigest).ok());
+  // GC keeps the index with the image.
+  auto gc = store->garbageCollect();
+  ASSERT_TRUE(gc.ok());
+  EXPECT_EQ(gc->blobsRemoved, 0);
+  EXPECT_TRUE(store->blobPath(indexDigest).ok());
+
+  store.reset();
+  auto otherStore = openStore("", "linux/" + other);
+  ASSERT_TRUE(otherStore);
+  auto otherImg = otherStore->pull(ref);
+  ASSERT_TRUE(otherImg.ok()) << otherImg.error().message();
+  EXPECT_EQ(otherImg->id, otherFacts.configDigest);
+  EXPECT_EQ(otherImg->architecture, other);
+
+  otherStore.reset();
+  auto s390 = openStore("", "linux/s390x");
+  ASSERT_TRUE(s390);
+  auto none = s390->pull(ref);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(none.error().message().find("no match for platform linux/s390x"), std::string::npos)
+      << none.error().message();
+  // A single-platform image for another architecture is refused as well.
+  auto single = s390->pull("127.0.0.1:5000/library/busybox:1.0");
+  ASSERT_FALSE(single.ok());
+  EXPECT_NE(single.error().message().find("not for platform linux/s390x"), std::string::npos)
+      << single.error().message();
+}
+
+TEST_F(PullTest, ConcurrentPullsShareOneDownload) {
+  START_REGISTRY();
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  constexpr int kThreads = 4;
+  std::vector<std::optional<Result<Image>>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] { results[i].emplace(store->pull("127.0.0.1:5000/library/busybox:1.0")); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const auto& r : results) {
+    ASSERT_TRUE(r->ok()) << r->error().message();
+    EXPECT_EQ((*r)->id, facts_.configDigest);
+  }
+  // Each blob crossed the wire once, whether the pulls overlapped or not.
+  EXPECT_EQ(registry_->countGets("/blobs/" + facts_.layerDigest), 1);
+  EXPECT_EQ(registry_->countGets("/blobs/" + facts_.configDigest), 1);
+  EXPECT_LE(registry_->countGets("/manifests/1.0"), kThreads);
+  EXPECT_EQ(store->list().size(), 1u);
+}
+
+TEST_F(PullTest, TamperedBlobIsRefused) {
+  START_REGISTRY();
+  std::string blob = registry_->blobFile(facts_.layerDigest);
+  ASSERT_EQ(::access(blob.c_str(), F_OK), 0) << blob;
+  ASSERT_TRUE(testing::flipByte(blob, 1000));
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  auto img = store->pull("127.0.0.1:5000/library/busybox:1.0");
+  ASSERT_FALSE(img.ok());
+  EXPECT_EQ(img.error().code(), ErrorCode::kBadRequest);
+  EXPECT_NE(img.error().message().find("digest mismatch"), std::string::npos) << img.error().message();
+  EXPECT_NE(img.error().message().find(facts_.layerDigest), std::string::npos);
+  EXPECT_TRUE(store->list().empty());
+  EXPECT_FALSE(store->blobPath(facts_.layerDigest).ok());
+  EXPECT_EQ(testing::sh("ls -A " + data_ / "agent/content/ingest").output, "");
+}
+
+}  // namespace
+}  // namespace nave::runtime
