@@ -6,6 +6,7 @@
 
 #include "common/strings.h"
 #include "image_test_util.h"
+#include "token_server.h"
 #include "runtime/image/digest.h"
 #include "runtime/image/image_store.h"
 #include "runtime/image/manifest.h"
@@ -48,16 +49,7 @@ class PullTest : public ::testing::Test {
   // to it as library/busybox:1.0. Returns false (after GTEST_SKIP or a failure) if it cannot.
   bool startRegistry(const std::string& extraConfig = "", const std::string& pushCreds = "",
                      const std::string& httpExtra = "", int port = 5000) {
-    image_ = &testing::busyboxImage();
-    if (!image_->error.empty()) {
-      skipReason_ = "no busybox image: " + image_->error;
-      return false;
-    }
-    netns_ = std::make_unique<TestNetns>();
-    if (!netns_->error().empty()) {
-      skipReason_ = "no network namespace: " + netns_->error();
-      return false;
-    }
+    if (!enterNetns()) return false;
     registry_ = std::make_unique<TestRegistry>(*netns_, work_ / "registry", port, extraConfig, httpExtra);
     if (!registry_->error().empty()) {
       ADD_FAILURE() << registry_->error();
@@ -69,9 +61,31 @@ class PullTest : public ::testing::Test {
     return true;
   }
 
+  // Makes the test's namespace and enters it (once); loads the busybox image.
+  bool enterNetns() {
+    if (netns_) return netns_->error().empty();
+    image_ = &testing::busyboxImage();
+    if (!image_->error.empty()) {
+      skipReason_ = "no busybox image: " + image_->error;
+      return false;
+    }
+    netns_ = std::make_unique<TestNetns>();
+    if (!netns_->error().empty()) {
+      skipReason_ = "no network namespace: " + netns_->error();
+      return false;
+    }
+    return true;
+  }
+
+  bool startRegistryTls(const std::string& httpExtra, const std::string& certDir) {
+    destCertDir_ = certDir;
+    return startRegistry("", "", httpExtra);
+  }
+
   bool push(const std::string& layout, const std::string& tag, const std::string& dest,
             bool all = false) {
     std::vector<std::string> argv = {"skopeo", "copy", "--quiet", "--dest-tls-verify=false"};
+    if (!destCertDir_.empty()) argv.push_back("--dest-cert-dir=" + destCertDir_);
     if (all) argv.push_back("--all");
     if (!creds_.empty()) {
       argv.push_back("--dest-creds");
@@ -116,8 +130,10 @@ class PullTest : public ::testing::Test {
   TempDir data_;
   const testing::BusyboxImage* image_ = nullptr;
   std::unique_ptr<TestNetns> netns_;
-  std::unique_ptr<TestRegistry> registry_;  // destroyed before the namespace
+  std::unique_ptr<testing::TokenServer> tokens_;
+  std::unique_ptr<TestRegistry> registry_;  // destroyed before the token server and namespace
   std::string creds_;
+  std::string destCertDir_;
   std::string skipReason_;
   ImageFacts facts_;
 };
@@ -399,6 +415,127 @@ TEST_F(PullTest, TamperedBlobIsRefused) {
   EXPECT_TRUE(store->list().empty());
   EXPECT_FALSE(store->blobPath(facts_.layerDigest).ok());
   EXPECT_EQ(testing::sh("ls -A " + data_ / "agent/content/ingest").output, "");
+}
+
+}  // namespace
+}  // namespace nave::runtime
+
+namespace nave::runtime {
+namespace {
+
+// docker-registry's token mode: a 401 with a Bearer challenge, a token from the realm, the
+// request again with it.
+TEST_F(PullTest, BearerTokenAnonymous) {
+  if (!enterNetns()) {
+    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
+    return;
+  }
+  if (!testing::haveTool("openssl")) GTEST_SKIP() << "openssl is not installed";
+  tokens_ = std::make_unique<testing::TokenServer>(work_.path(), 5001, "nave-issuer", "nave-registry");
+  ASSERT_EQ(tokens_->error(), "");
+  START_REGISTRY("auth:\n  token:\n    realm: http://127.0.0.1:5001/token\n    service: nave-registry\n"
+                 "    issuer: nave-issuer\n    rootcertbundle: " + tokens_->certPath() + "\n");
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  int before = tokens_->tokensIssued();
+  auto img = store->pull("127.0.0.1:5000/library/busybox:1.0");
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  expectPulledBusybox(*store, *img);
+  // One token for the manifest, reused for the blobs; asked for without credentials.
+  EXPECT_EQ(tokens_->tokensIssued() - before, 1);
+  EXPECT_EQ(tokens_->authorizations().back(), "");
+  // The registry does refuse requests without a token.
+  auto raw = runCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                         "http://127.0.0.1:5000/v2/library/busybox/manifests/1.0"});
+  EXPECT_EQ(raw.output, "401");
+}
+
+TEST_F(PullTest, BearerTokenWithCredentials) {
+  if (!enterNetns()) {
+    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
+    return;
+  }
+  if (!testing::haveTool("openssl")) GTEST_SKIP() << "openssl is not installed";
+  tokens_ = std::make_unique<testing::TokenServer>(work_.path(), 5001, "nave-issuer", "nave-registry",
+                                                   "alice:s3cret");
+  ASSERT_EQ(tokens_->error(), "");
+  START_REGISTRY("auth:\n  token:\n    realm: http://127.0.0.1:5001/token\n    service: nave-registry\n"
+                 "    issuer: nave-issuer\n    rootcertbundle: " + tokens_->certPath() + "\n",
+                 "alice:s3cret");
+  const std::string ref = "127.0.0.1:5000/library/busybox:1.0";
+  {
+    auto store = openStore();
+    ASSERT_TRUE(store);
+    auto denied = store->pull(ref);
+    ASSERT_FALSE(denied.ok());
+    EXPECT_EQ(denied.error().code(), ErrorCode::kUnauthorized);
+    EXPECT_EQ(denied.error().message(),
+              "pull " + ref + ": failed to authorize: fetch token from http://127.0.0.1:5001/token: "
+              "401 Unauthorized");
+  }
+  auto store = openStore("configs:\n  \"127.0.0.1:5000\":\n    auth: {username: alice, password: s3cret}\n");
+  ASSERT_TRUE(store);
+  auto img = store->pull(ref);
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  expectPulledBusybox(*store, *img);
+  EXPECT_EQ(tokens_->authorizations().back(), "Basic " + base64Encode("alice:s3cret"));
+}
+
+// HTTPS with the registry's CA from registries.yaml, and client certificates.
+TEST_F(PullTest, TlsSettingsFromRegistriesYaml) {
+  if (!enterNetns()) {
+    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
+    return;
+  }
+  if (!testing::haveTool("openssl")) GTEST_SKIP() << "openssl is not installed";
+  const std::string d = work_.path();
+  auto gen = testing::sh(
+      "set -e; cd " + testing::shellQuote(d) + "\n"
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=nave-test-ca 2>&1\n"
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>&1\n"
+      "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext\n"
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile san.ext 2>&1\n"
+      "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=nave-client 2>&1\n"
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1 2>&1\n");
+  ASSERT_EQ(gen.exitCode, 0) << gen.output;
+  // skopeo pushes with the same client certificate (its cert dir holds client.cert/.key).
+  ASSERT_EQ(testing::sh("mkdir -p " + d + "/certs && cp " + d + "/client.pem " + d + "/certs/client.cert && cp " +
+                        d + "/client.key " + d + "/certs/client.key").exitCode, 0);
+  const std::string tls = "  tls:\n    certificate: " + d + "/server.pem\n    key: " + d +
+                          "/server.key\n    clientcas: [" + d + "/ca.pem]\n";
+  if (!startRegistryTls(tls, d + "/certs")) {
+    if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
+    return;
+  }
+  const std::string mirror = "mirrors:\n  registry.test:\n    endpoint: [\"https://127.0.0.1:5000\"]\n";
+  const std::string ref = "registry.test/library/busybox:1.0";
+  auto pullWith = [&](const std::string& configs) -> Result<Image> {
+    TempDir data;  // a fresh store each time: nothing is there already
+    ImageStoreOptions options;
+    options.dataDir = data.path();
+    options.registriesFile = work_ / "registries.yaml";
+    writeFile(options.registriesFile, mirror + "configs:\n  \"127.0.0.1:5000\":\n" + configs);
+    auto store = ImageStore::open(options);
+    if (!store.ok()) return std::move(store).error();
+    return (*store)->pull(ref);
+  };
+  const std::string client = "      cert_file: " + d + "/client.pem\n      key_file: " + d + "/client.key\n";
+  auto ok = pullWith("    tls:\n      ca_file: " + d + "/ca.pem\n" + client);
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->id, facts_.configDigest);
+  EXPECT_EQ(ok->repoTags, std::vector<std::string>{ref});
+
+  auto insecure = pullWith("    tls:\n      insecure_skip_verify: true\n" + client);
+  ASSERT_TRUE(insecure.ok()) << insecure.error().message();
+
+  auto untrusted = pullWith("    tls:\n" + client);
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_EQ(untrusted.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(untrusted.error().message().find("https://127.0.0.1:5000/v2/library/busybox/manifests/1.0"),
+            std::string::npos) << untrusted.error().message();
+
+  auto noClientCert = pullWith("    tls:\n      ca_file: " + d + "/ca.pem\n");
+  ASSERT_FALSE(noClientCert.ok());
 }
 
 }  // namespace
