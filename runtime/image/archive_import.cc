@@ -94,6 +94,7 @@ class StagedArchive {
       TRY(writer->seal());
       if (progress) {
         Progress p;
+        p.ref = path;
         p.layer = name;
         p.done = p.total = writer->size();
         p.status = "staged";

@@ -10,6 +10,7 @@
 
 #include "common/fd.h"
 #include "runtime/image/content_store.h"
+#include "runtime/image/digest.h"
 
 namespace nave::runtime {
 namespace {
@@ -92,7 +93,9 @@ Result<IndexState> indexStateFromJson(const Json& j) {
     r.repoDigests = strings(e, "repoDigests");
     r.platform = getString(e, "platform");
     r.created = getInt(e, "created");
-    if (r.id.empty() || r.manifestDigest.empty()) continue;
+    // Ids and digests become file names and substrings: refuse anything malformed.
+    if (!isSha256Digest(r.id) || !isSha256Digest(r.manifestDigest)) continue;
+    std::erase_if(r.indexDigests, [](const std::string& d) { return !isSha256Digest(d); });
     state.images[r.id] = std::move(r);
   }
   return state;

@@ -116,10 +116,14 @@ std::string RegistryEndpoint::apiBase() const {
 
 std::string RegistryEndpoint::repositoryFor(const std::string& repository) const {
   if (!isMirror) return repository;
-  for (const RewriteRule& r : rewrites) {
-    if (std::regex_search(repository, *r.regex)) {
-      return std::regex_replace(repository, *r.regex, r.replacement);
+  try {
+    for (const RewriteRule& r : rewrites) {
+      if (std::regex_search(repository, *r.regex)) {
+        return std::regex_replace(repository, *r.regex, r.replacement);
+      }
     }
+  } catch (const std::regex_error&) {
+    // Too complex to evaluate (error_complexity/error_stack): leave the name as it is.
   }
   return repository;
 }

@@ -25,7 +25,11 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "common/json.h"
 #include "runtime/image/content_store.h"
+#include "runtime/image/digest.h"
+#include "runtime/image/manifest.h"
+#include "runtime/image/platform.h"
 
 namespace nave::runtime::testing {
 
@@ -303,6 +307,80 @@ class TestRegistry {
   pid_t pid_ = -1;
   std::string error_;
 };
+
+struct ImageFacts {
+  std::string manifestDigest, configDigest, layerDigest;
+  int64_t layerSize = 0;
+};
+
+inline ImageFacts factsOf(const std::string& layout, const std::string& tag = "latest") {
+  ImageFacts f;
+  auto index = parseJson(readFile(layout + "/index.json"));
+  if (!index) return f;
+  for (const Json& m : index->value["manifests"]) {
+    if (getString(m.value("annotations", Json::object()), "org.opencontainers.image.ref.name") == tag) {
+      f.manifestDigest = m["digest"].get<std::string>();
+    }
+  }
+  auto manifest = parseJson(readFile(layout + "/blobs/sha256/" + f.manifestDigest.substr(7)));
+  if (!manifest) return f;
+  f.configDigest = manifest->value["config"]["digest"].get<std::string>();
+  f.layerDigest = manifest->value["layers"][0]["digest"].get<std::string>();
+  f.layerSize = manifest->value["layers"][0]["size"].get<int64_t>();
+  return f;
+}
+
+// A copy of `baseLayout` at `dir` whose tag "multi" is an OCI index of two images: this
+// machine's platform (the base image) and another architecture (the same image, configured
+// with umoci for it), listed first so that taking the first entry would be wrong.
+struct MultiPlatformLayout {
+  std::string layout, host, other, indexDigest;
+  ImageFacts hostImage, otherImage;
+  std::string error;
+};
+
+inline MultiPlatformLayout makeMultiPlatformLayout(const std::string& baseLayout, const std::string& dir) {
+  MultiPlatformLayout m;
+  m.layout = dir;
+  m.host = Platform::host().architecture;
+  m.other = m.host == "arm64" ? "amd64" : "arm64";
+  if (sh("cp -r " + shellQuote(baseLayout) + " " + shellQuote(dir)).exitCode != 0) {
+    m.error = "cp failed";
+    return m;
+  }
+  auto config = runCommand({"umoci", "config", "--image", dir + ":latest", "--architecture", m.other,
+                            "--tag", m.other});
+  if (config.exitCode != 0) {
+    m.error = "umoci config: " + config.output;
+    return m;
+  }
+  m.hostImage = factsOf(dir, "latest");
+  m.otherImage = factsOf(dir, m.other);
+  auto entry = [&](const ImageFacts& f, const std::string& arch) {
+    int64_t size = static_cast<int64_t>(readFile(dir + "/blobs/sha256/" + f.manifestDigest.substr(7)).size());
+    Json p = {{"os", "linux"}, {"architecture", arch}};
+    if (arch == "arm64") p["variant"] = "v8";
+    return Json{{"mediaType", media::kOciManifest}, {"digest", f.manifestDigest}, {"size", size}, {"platform", p}};
+  };
+  Json index = {{"schemaVersion", 2},
+                {"mediaType", media::kOciIndex},
+                {"manifests", {entry(m.otherImage, m.other), entry(m.hostImage, m.host)}}};
+  std::string bytes = dumpJson(index);
+  m.indexDigest = sha256Digest(bytes);
+  writeFile(dir + "/blobs/sha256/" + m.indexDigest.substr(7), bytes);
+  auto layoutIndex = parseJson(readFile(dir + "/index.json"));
+  if (!layoutIndex.ok()) {
+    m.error = "index.json: " + layoutIndex.error().message();
+    return m;
+  }
+  layoutIndex->value["manifests"].push_back(
+      {{"mediaType", media::kOciIndex},
+       {"digest", m.indexDigest},
+       {"size", bytes.size()},
+       {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
+  writeFile(dir + "/index.json", dumpJson(layoutIndex->value));
+  return m;
+}
 
 // Flips one byte of a file in place.
 inline bool flipByte(const std::string& path, long offset) {

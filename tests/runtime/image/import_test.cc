@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include "common/strings.h"
 #include "image_test_util.h"
 #include "runtime/image/digest.h"
 #include "runtime/image/image_store.h"
@@ -328,6 +329,105 @@ TEST(ImageImportTest, AirgapDirectory) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(a->id, b->id);
   EXPECT_EQ(store->list().size(), 1u);
+}
+
+// `docker save` before Docker 25 names layers DIR/layer.tar, some of them symlinks to another
+// layer's file; layers may also be gzip-compressed (still verified against the diff ID).
+TEST(ImageImportTest, DockerArchiveLegacyLayoutAndCompressedLayers) {
+  NAVE_REQUIRE_BUSYBOX_IMAGE();
+  TempDir work;
+  std::string dir = work / "x";
+  ASSERT_EQ(sh("mkdir " + shellQuote(dir) + " && tar -xf " + shellQuote(busybox.dockerArchive) + " -C " +
+               shellQuote(dir)).exitCode, 0);
+  auto manifest = parseJson(readFile(dir + "/manifest.json"));
+  ASSERT_TRUE(manifest.ok());
+  std::string layerFile = manifest->value[0]["Layers"][0].get<std::string>();  // HEX.tar
+  // skopeo writes a legacy DIR/layer.tar symlink beside the layer: point manifest.json at it.
+  auto legacy = sh("cd " + shellQuote(dir) + " && ls */layer.tar");
+  ASSERT_EQ(legacy.exitCode, 0) << legacy.output;
+  std::string legacyPath = std::string(trim(legacy.output));
+  {
+    Json m = manifest->value;
+    m[0]["Layers"][0] = legacyPath;
+    testing::writeFile(dir + "/manifest.json", dumpJson(m));
+    ASSERT_EQ(sh("cd " + shellQuote(dir) + " && tar -cf ../legacy.tar *").exitCode, 0);
+    TempDir data;
+    auto store = openStore(data.path());
+    ASSERT_TRUE(store);
+    auto images = store->importArchive(work / "legacy.tar");
+    ASSERT_TRUE(images.ok()) << images.error().message();
+    EXPECT_EQ((*images)[0].layers[0].digest, "sha256:" + layerFile.substr(0, 64));
+    expectBusybox((*images)[0], layoutFacts(busybox.layout));
+  }
+  {
+    Json m = manifest->value;
+    ASSERT_EQ(sh("cd " + shellQuote(dir) + " && gzip -n -c < " + layerFile + " > layer.tar.gz").exitCode, 0);
+    m[0]["Layers"][0] = "layer.tar.gz";
+    testing::writeFile(dir + "/manifest.json", dumpJson(m));
+    ASSERT_EQ(sh("cd " + shellQuote(dir) + " && tar -cf ../gzlayer.tar *").exitCode, 0);
+    TempDir data;
+    auto store = openStore(data.path());
+    ASSERT_TRUE(store);
+    auto images = store->importArchive(work / "gzlayer.tar");
+    ASSERT_TRUE(images.ok()) << images.error().message();
+    const Image& img = (*images)[0];
+    EXPECT_EQ(img.layers[0].mediaType, media::kDockerLayerGzip);
+    EXPECT_EQ(img.layers[0].digest, sha256Digest(readFile(dir + "/layer.tar.gz")));
+    EXPECT_EQ(img.layers[0].diffId, "sha256:" + layerFile.substr(0, 64));
+    expectBlobsVerified(*store, img);
+
+    // A gzip layer whose content is not the diff ID's tar is refused.
+    ASSERT_EQ(sh("cd " + shellQuote(dir) + " && echo other | gzip -c > layer.tar.gz && tar -cf ../badgz.tar *").exitCode, 0);
+    auto bad = store->importArchive(work / "badgz.tar");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("digest mismatch"), std::string::npos) << bad.error().message();
+  }
+}
+
+// `skopeo copy --all` of an index into an OCI archive nests it under index.json: the import
+// follows it to this platform's image (or the store's configured platform).
+TEST(ImageImportTest, MultiPlatformOciArchive) {
+  NAVE_REQUIRE_BUSYBOX_IMAGE();
+  TempDir work;
+  auto multi = testing::makeMultiPlatformLayout(busybox.layout, work / "multi");
+  ASSERT_EQ(multi.error, "");
+  std::string archive = work / "multi.tar";
+  auto copy = runCommand({"skopeo", "copy", "--quiet", "--all", "oci:" + multi.layout + ":multi",
+                          "oci-archive:" + archive + ":docker.io/library/multi:1"});
+  ASSERT_EQ(copy.exitCode, 0) << copy.output;
+  for (const auto& [platform, expected] :
+       {std::pair<std::string, testing::ImageFacts>{"", multi.hostImage},
+        std::pair<std::string, testing::ImageFacts>{"linux/" + multi.other, multi.otherImage}}) {
+    TempDir data;
+    ImageStoreOptions options;
+    options.dataDir = data.path();
+    options.platform = platform;
+    auto store = ImageStore::open(options);
+    ASSERT_TRUE(store.ok());
+    auto images = (*store)->importArchive(archive);
+    ASSERT_TRUE(images.ok()) << images.error().message();
+    ASSERT_EQ(images->size(), 1u);
+    const Image& img = (*images)[0];
+    EXPECT_EQ(img.id, expected.configDigest) << platform;
+    EXPECT_EQ(img.manifestDigest, expected.manifestDigest);
+    EXPECT_EQ(img.repoTags, std::vector<std::string>{"docker.io/library/multi:1"});
+    EXPECT_EQ(img.repoDigests, std::vector<std::string>{"docker.io/library/multi@" + multi.indexDigest});
+    EXPECT_TRUE((*store)->blobPath(multi.indexDigest).ok());
+    auto gc = (*store)->garbageCollect();
+    ASSERT_TRUE(gc.ok());
+    EXPECT_EQ(gc->blobsRemoved, 0);
+  }
+  ImageStoreOptions s390;
+  TempDir data;
+  s390.dataDir = data.path();
+  s390.platform = "linux/s390x";
+  auto store = ImageStore::open(s390);
+  ASSERT_TRUE(store.ok());
+  auto none = (*store)->importArchive(archive);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kBadRequest);
+  EXPECT_NE(none.error().message().find("no image for platform linux/s390x"), std::string::npos)
+      << none.error().message();
 }
 
 }  // namespace

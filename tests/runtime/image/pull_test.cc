@@ -21,27 +21,8 @@ using testing::TestNetns;
 using testing::TestRegistry;
 using testing::writeFile;
 
-struct ImageFacts {
-  std::string manifestDigest, configDigest, layerDigest;
-  int64_t layerSize = 0;
-};
-
-ImageFacts factsOf(const std::string& layout, const std::string& tag = "latest") {
-  ImageFacts f;
-  auto index = parseJson(readFile(layout + "/index.json"));
-  if (!index) return f;
-  for (const Json& m : index->value["manifests"]) {
-    if (getString(m.value("annotations", Json::object()), "org.opencontainers.image.ref.name") == tag) {
-      f.manifestDigest = m["digest"].get<std::string>();
-    }
-  }
-  auto manifest = parseJson(readFile(layout + "/blobs/sha256/" + f.manifestDigest.substr(7)));
-  if (!manifest) return f;
-  f.configDigest = manifest->value["config"]["digest"].get<std::string>();
-  f.layerDigest = manifest->value["layers"][0]["digest"].get<std::string>();
-  f.layerSize = manifest->value["layers"][0]["size"].get<int64_t>();
-  return f;
-}
+using testing::factsOf;
+using testing::ImageFacts;
 
 class PullTest : public ::testing::Test {
  protected:
@@ -305,36 +286,14 @@ mirrors:
 // An OCI index with this platform and another one.
 TEST_F(PullTest, ManifestListPicksThePlatform) {
   START_REGISTRY();
-  const std::string host = Platform::host().architecture;
-  const std::string other = host == "arm64" ? "amd64" : "arm64";
-  std::string layout = work_ / "multi";
-  ASSERT_EQ(testing::sh("cp -r " + testing::shellQuote(image_->layout) + " " + testing::shellQuote(layout)).exitCode, 0);
-  ASSERT_EQ(runCommand({"umoci", "config", "--image", layout + ":latest", "--architecture", other,
-                        "--tag", other}).exitCode, 0);
-  ImageFacts hostFacts = factsOf(layout, "latest");
-  ImageFacts otherFacts = factsOf(layout, other);
-  ASSERT_NE(hostFacts.configDigest, otherFacts.configDigest);
-  auto entry = [&](const ImageFacts& f, const std::string& arch) {
-    int64_t size = static_cast<int64_t>(readFile(layout + "/blobs/sha256/" + f.manifestDigest.substr(7)).size());
-    Json p = {{"os", "linux"}, {"architecture", arch}};
-    if (arch == "arm64") p["variant"] = "v8";
-    return Json{{"mediaType", media::kOciManifest}, {"digest", f.manifestDigest}, {"size", size}, {"platform", p}};
-  };
-  // The other platform first, so that taking the first entry would be wrong.
-  Json index = {{"schemaVersion", 2},
-                {"mediaType", media::kOciIndex},
-                {"manifests", {entry(otherFacts, other), entry(hostFacts, host)}}};
-  std::string indexBytes = dumpJson(index);
-  std::string indexDigest = sha256Digest(indexBytes);
-  writeFile(layout + "/blobs/sha256/" + indexDigest.substr(7), indexBytes);
-  auto layoutIndex = parseJson(readFile(layout + "/index.json"));
-  ASSERT_TRUE(layoutIndex.ok());
-  layoutIndex->value["manifests"].push_back(
-      {{"mediaType", media::kOciIndex},
-       {"digest", indexDigest},
-       {"size", indexBytes.size()},
-       {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}});
-  writeFile(layout + "/index.json", dumpJson(layoutIndex->value));
+  testing::MultiPlatformLayout multi = testing::makeMultiPlatformLayout(image_->layout, work_ / "multi");
+  ASSERT_EQ(multi.error, "");
+  const std::string& host = multi.host;
+  const std::string& other = multi.other;
+  const std::string& layout = multi.layout;
+  const std::string& indexDigest = multi.indexDigest;
+  const ImageFacts& hostFacts = multi.hostImage;
+  const ImageFacts& otherFacts = multi.otherImage;
   ASSERT_TRUE(push(layout, "multi", "library/multi:1", true));
 
   const std::string ref = "127.0.0.1:5000/library/multi:1";
