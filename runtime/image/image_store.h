@@ -92,8 +92,9 @@ struct RegistryAuth {
 };
 
 struct PullOptions {
-  // Credentials from the pod's imagePullSecrets (dockerconfigjson), per registry host; they
-  // take precedence over registries.yaml.
+  // Credentials from the pod's imagePullSecrets (dockerconfigjson), per registry host (keys
+  // like "docker.io", "https://index.docker.io/v1/", "127.0.0.1:5000" or an endpoint's host);
+  // they take precedence over registries.yaml on every endpoint of that registry.
   std::map<std::string, RegistryAuth> auth;
   ProgressFn progress;
 };
@@ -120,22 +121,43 @@ class ImageStore {
   virtual ~ImageStore() = default;
 
   // Imports a docker-archive (`docker save`) or OCI-archive tarball, plain or compressed
-  // (gzip, zstd). Returns the images it named. kBadRequest for archives that are not images,
-  // whose blobs do not match their digests, or that name no image for this platform.
+  // (gzip, zstd). Returns the images it held, named by the archive (docker-archive RepoTags;
+  // OCI io.containerd.image.name or a full-reference org.opencontainers.image.ref.name) or, when
+  // it names none, by id only. An index is resolved to this store's platform. Names move from
+  // older images (which stay, by id). kBadRequest for archives that are not images, whose
+  // blobs do not match their digests, or that have no image for this platform; nothing is
+  // recorded then. Progress reports each staged entry ("staged") and the end ("done").
   virtual Result<std::vector<Image>> importArchive(const std::string& path, ProgressFn progress = {}) = 0;
-  // Imports every archive in DATA/agent/images/ (airgap images), logging failures.
+  // Imports every *.tar, *.tar.gz, *.tgz, *.tar.zst (also .tar.zstd, .tar.bz2, .tar.xz,
+  // .tar.lz4) in DATA/agent/images/ (airgap images), in name order, logging failures.
   virtual void importAirgapDirectory() = 0;
 
-  // Pulls from the registry (or its mirrors). Layers are verified while they stream.
+  // Pulls from the registry's endpoints (mirrors in order, then the default endpoint): the
+  // first that has the manifest serves the whole pull. Blobs already stored are not fetched;
+  // layers download a few at a time and are verified while they stream. The image is named
+  // REF (tag) and NAME@DIGEST (the digest the reference resolved to, an index's for
+  // multi-platform images). Errors carry "pull REF: " and a code: kNotFound ("not found", "no
+  // match for platform ..."), kUnauthorized ("failed to authorize: ..."), kForbidden,
+  // kUnavailable (no endpoint reachable), kBadRequest (invalid reference, digest mismatch,
+  // schema 1 or other unsupported manifests). Progress is called from one thread at a time; a
+  // pull that joins an identical running one gets its result but no progress.
   virtual Result<Image> pull(std::string_view ref, const PullOptions& options = {}) = 0;
 
-  // The image a reference, an image id ("sha256:..." or a unique prefix) or a repo digest
-  // names; kNotFound if none.
+  // The image that one of these names, or kNotFound:
+  //   a reference, normalised ("busybox" = docker.io/library/busybox:latest), by tag or by
+  //   repo digest (NAME@sha256:...);
+  //   an image id "sha256:HEX", or a prefix of HEX of at least 12 digits, with or without
+  //   "sha256:" (kBadRequest if it is ambiguous).
   virtual Result<Image> find(std::string_view ref) const = 0;
+  // Every image, named or not.
   virtual std::vector<Image> list() const = 0;
-  // Removes a tag (or, given an id, every tag of that image). kNotFound if unknown.
+  // Given a tag or repo digest: removes that name, and the image with its last tag. Given an
+  // id: removes the image and all its names. Blobs stay until garbageCollect(). kNotFound if
+  // unknown.
   virtual Result<void> remove(std::string_view ref) = 0;
-  // Removes blobs that no image references (unpacked snapshots are the snapshotter's).
+  // Removes blobs that no image references and leftovers of interrupted writes (unpacked
+  // snapshots are the snapshotter's). Waits for pulls and imports in progress (in any
+  // process) and keeps them out meanwhile.
   virtual Result<GcStats> garbageCollect() = 0;
 
   // The path of a verified blob (read-only), or kNotFound.

@@ -46,6 +46,9 @@ class ImageStoreImpl final : public ImageStore {
   std::optional<RegistryAuth> credentialsFor(const std::string& registry,
                                              const RegistryEndpoint& endpoint,
                                              const PullOptions& options) const;
+  // Downloads the layers that are not present, a few at a time.
+  Result<void> fetchLayers(RegistryClient& client, const std::vector<Descriptor>& layers,
+                           const std::string& ref, const ProgressFn& progress);
   // Downloads a blob unless present; concurrent downloads of one digest share one transfer.
   Result<void> fetchBlob(RegistryClient& client, const Descriptor& blob, const std::string& ref,
                          const ProgressFn& progress);

@@ -1,7 +1,12 @@
 // Pulls: resolve the reference on the registry's endpoints in order, follow indexes to this
 // platform's manifest, download the config and the layers that are not stored yet (verified
 // while they stream), and record the image.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <ctime>
 #include <set>
 
@@ -13,6 +18,7 @@ namespace nave::runtime {
 namespace {
 
 constexpr int kMaxIndexDepth = 4;
+constexpr size_t kParallelDownloads = 3;  // as containerd's default
 
 // Calls a progress function at most every 200 ms per layer, plus at the start and the end.
 class ProgressThrottle {
@@ -98,6 +104,53 @@ Result<void> ImageStoreImpl::fetchBlob(RegistryClient& client, const Descriptor&
   return {};
 }
 
+Result<void> ImageStoreImpl::fetchLayers(RegistryClient& client, const std::vector<Descriptor>& layers,
+                                         const std::string& ref, const ProgressFn& progress) {
+  std::vector<const Descriptor*> todo;
+  std::set<std::string> seen;
+  for (const Descriptor& l : layers) {
+    if (seen.insert(l.digest).second) todo.push_back(&l);
+  }
+  // Downloads run on a few threads; the caller's progress function sees one call at a time.
+  std::mutex mu;
+  std::optional<Error> error;  // guarded by mu
+  ProgressFn serialized;
+  if (progress) {
+    serialized = [&](const Progress& p) {
+      std::lock_guard lock(mu);
+      progress(p);
+    };
+  }
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    while (true) {
+      size_t i = next++;
+      if (i >= todo.size()) return;
+      {
+        std::lock_guard lock(mu);
+        if (error) return;
+      }
+      auto ok = fetchBlob(client, *todo[i], ref, serialized);
+      if (!ok) {
+        std::lock_guard lock(mu);
+        if (!error) error = std::move(ok).error().context("layer " + todo[i]->digest);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < std::min(kParallelDownloads, todo.size()); ++i) {
+    try {
+      threads.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;  // fewer threads; the calling one still works through the list
+    }
+  }
+  worker();
+  for (std::thread& t : threads) t.join();
+  if (error) return *error;
+  return {};
+}
+
 Result<Image> ImageStoreImpl::pullOnce(const ImageReference& ref, const PullOptions& options) {
   const std::string name = ref.str();
   auto fail = [&](Error e) { return std::move(e.context("pull " + name)); };
@@ -177,12 +230,8 @@ Result<Image> ImageStoreImpl::pullOnce(const ImageReference& ref, const PullOpti
                                                   " diff IDs for " +
                                                   std::to_string(manifest.layers.size()) + " layers"));
   }
-  std::set<std::string> seen;
-  for (const Descriptor& layer : manifest.layers) {
-    if (!seen.insert(layer.digest).second) continue;
-    if (auto ok = fetchBlob(*client, layer, name, options.progress); !ok) {
-      return fail(std::move(ok).error().context("layer " + layer.digest));
-    }
+  if (auto ok = fetchLayers(*client, manifest.layers, name, options.progress); !ok) {
+    return fail(std::move(ok).error());
   }
   for (const auto& [digest, bytes] : documents) {
     if (auto ok = content_->put(digest, bytes); !ok) return fail(std::move(ok).error());

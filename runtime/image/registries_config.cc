@@ -119,7 +119,10 @@ std::string RegistryEndpoint::repositoryFor(const std::string& repository) const
   try {
     for (const RewriteRule& r : rewrites) {
       if (std::regex_search(repository, *r.regex)) {
-        return std::regex_replace(repository, *r.regex, r.replacement);
+        std::string rewritten = std::regex_replace(repository, *r.regex, r.replacement);
+        // Only to another valid repository name (it becomes part of request paths).
+        if (ImageReference::parse("registry.invalid/" + rewritten).ok()) return rewritten;
+        return repository;
       }
     }
   } catch (const std::regex_error&) {

@@ -359,6 +359,46 @@ TEST_F(PullTest, ConcurrentPullsShareOneDownload) {
   EXPECT_EQ(store->list().size(), 1u);
 }
 
+// Layers download a few at a time; each once, in the manifest's order in the image.
+TEST_F(PullTest, MultiLayerImage) {
+  START_REGISTRY();
+  std::string layout = work_ / "layers";
+  std::string bundle = work_ / "bundle";
+  ASSERT_EQ(testing::sh("cp -r " + testing::shellQuote(image_->layout) + " " + testing::shellQuote(layout)).exitCode, 0);
+  for (int i = 0; i < 3; ++i) {
+    std::string n = std::to_string(i);
+    auto r = testing::sh("set -e; rm -rf " + bundle + "; umoci unpack --rootless --image " + layout + ":latest " +
+                         bundle + "; head -c " + std::to_string(100000 * (i + 1)) + " /dev/urandom > " + bundle +
+                         "/rootfs/file" + n + "; umoci repack --image " + layout + ":latest " + bundle + " 2>&1");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+  }
+  ASSERT_TRUE(push(layout, "latest", "library/layers:1"));
+  auto manifest = parseJson(readFile(layout + "/blobs/sha256/" + factsOf(layout).manifestDigest.substr(7)));
+  ASSERT_TRUE(manifest.ok());
+  std::vector<std::string> expected;
+  for (const Json& l : manifest->value["layers"]) expected.push_back(l["digest"].get<std::string>());
+  ASSERT_EQ(expected.size(), 4u);
+
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  std::map<std::string, int64_t> done;
+  PullOptions options;
+  options.progress = [&](const Progress& p) {
+    if (!p.layer.empty()) done[p.layer] = std::max(done[p.layer], p.done);
+  };
+  auto img = store->pull("127.0.0.1:5000/library/layers:1", options);
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  ASSERT_EQ(img->layers.size(), 4u);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(img->layers[i].digest, expected[i]);
+    EXPECT_EQ(done[expected[i]], img->layers[i].size);
+    EXPECT_EQ(registry_->countGets("/blobs/" + expected[i]), 1);
+    auto path = store->blobPath(expected[i]);
+    ASSERT_TRUE(path.ok());
+    EXPECT_EQ(sha256Digest(readFile(*path)), expected[i]);
+  }
+}
+
 TEST_F(PullTest, TamperedBlobIsRefused) {
   START_REGISTRY();
   std::string blob = registry_->blobFile(facts_.layerDigest);

@@ -69,6 +69,13 @@ configs:
   EXPECT_FALSE(self[0].isMirror);
 }
 
+TEST(RegistriesConfigTest, RewritesOnlyToValidRepositories) {
+  auto config = RegistriesConfig::parse(
+      "mirrors: {docker.io: {endpoint: [\"http://m\"], rewrite: {\"^library/(.*)$\": \"../$1\"}}}");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->endpointsFor("docker.io")[0].repositoryFor("library/busybox"), "library/busybox");
+}
+
 TEST(RegistriesConfigTest, DefaultsWithoutAFile) {
   auto config = RegistriesConfig::load("/nonexistent/registries.yaml");
   ASSERT_TRUE(config.ok());
