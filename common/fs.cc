@@ -1,0 +1,101 @@
+#include "common/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "common/fd.h"
+
+namespace nave {
+namespace {
+
+// Empties the directory `dirFd` (on device `dev`), depth first, iteratively.
+Result<void> emptyDirectory(int rootFd, dev_t dev, const std::string& path) {
+  struct Frame {
+    UniqueFd fd;
+    std::string path;
+  };
+  std::vector<Frame> stack;
+  stack.push_back({UniqueFd(::dup(rootFd)), path});
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    int dupFd = ::dup(top.fd.get());
+    DIR* d = ::fdopendir(dupFd);
+    if (d == nullptr) {
+      ::close(dupFd);
+      return Error::fromErrno("open directory " + top.path, errno);
+    }
+    // The fd's offset is shared with earlier visits, which read ahead in whole batches: start
+    // over (entries already removed are gone).
+    ::rewinddir(d);
+    std::string descend;
+    std::vector<std::string> files;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      struct stat st{};
+      if (::fstatat(top.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;
+        ::closedir(d);
+        return Error::fromErrno("stat " + top.path + "/" + name, errno);
+      }
+      if (S_ISDIR(st.st_mode)) {
+        if (st.st_dev != dev) {
+          ::closedir(d);
+          return Error(ErrorCode::kConflict, top.path + "/" + name + " is a mount point; not removing it");
+        }
+        descend = name;
+        break;
+      }
+      files.push_back(name);
+    }
+    ::closedir(d);
+    for (const std::string& f : files)
+      if (::unlinkat(top.fd.get(), f.c_str(), 0) != 0 && errno != ENOENT)
+        return Error::fromErrno("remove " + top.path + "/" + f, errno);
+    if (!descend.empty()) {
+      int child = ::openat(top.fd.get(), descend.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0) return Error::fromErrno("open " + top.path + "/" + descend, errno);
+      std::string childPath = top.path + "/" + descend;
+      stack.push_back({UniqueFd(child), childPath});
+      continue;
+    }
+    // This directory is empty: remove it from its parent (the root itself is removed by the caller).
+    if (stack.size() == 1) break;
+    std::string name = top.path.substr(top.path.rfind('/') + 1);
+    stack.pop_back();
+    if (::unlinkat(stack.back().fd.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+      return Error::fromErrno("remove " + stack.back().path + "/" + name, errno);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> removeTree(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return Error::fromErrno("stat " + path, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::fromErrno("remove " + path, errno);
+    return {};
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Error::fromErrno("open " + path, errno);
+  // The root itself must not be a mount point of another file system either.
+  std::string parent = path.substr(0, path.find_last_of('/'));
+  struct stat pst{};
+  if (!parent.empty() && ::stat(parent.c_str(), &pst) == 0 && pst.st_dev != st.st_dev)
+    return Error(ErrorCode::kConflict, path + " is a mount point; not removing it");
+  TRY(emptyDirectory(fd.get(), st.st_dev, path));
+  fd.reset();
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Error::fromErrno("remove " + path, errno);
+  return {};
+}
+
+}  // namespace nave
