@@ -275,8 +275,10 @@ class OverlaySnapshotter final : public Snapshotter {
     Result<void> done = unpackInto(layer, tmp, final);
     if (!done) {
       Result<void> removed = tree::removePath(tmp);
-      if (!removed)
+      if (!removed) {
         log::error("cannot clean up", {{"dir", tmp}, {"error", removed.error().message()}});
+      }
+      lock->remove();
     }
     return done;
   }
@@ -290,7 +292,6 @@ class OverlaySnapshotter final : public Snapshotter {
                    "diff ID mismatch: the layer's uncompressed content is " + diffId +
                        ", expected " + layer.diffId);
     }
-    if (::chmod(tmp.c_str(), 0700) != 0) return Error::fromErrno("chmod " + tmp, errno);
     // Files are not fsynced one by one: one syncfs makes the whole layer durable before it
     // gets its final name, so a crash leaves either a complete layer or a .tmp to remove.
     UniqueFd fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -325,8 +326,9 @@ class OverlaySnapshotter final : public Snapshotter {
     std::string tmp = path + ".tmp";
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd) return Error::fromErrno("create " + tmp, errno);
-    if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()) ||
-        ::fsync(fd.get()) != 0) {
+    // Not fsynced (a container start should not wait for the disk): after a power loss no
+    // container is mounted, and the list only matters while one is.
+    if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
       return Error::fromErrno("write " + tmp, errno);
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::fromErrno("rename " + tmp, errno);

@@ -33,6 +33,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -486,6 +487,11 @@ Result<std::string> unpackLayer(const std::string& blobPath, const std::string& 
   if (!blob) return Error::fromErrno("open " + blobPath, errno);
   UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Error::fromErrno("open " + dir, errno);
+  // A failed unpack empties the directory: it must hold nothing of anyone else's.
+  std::error_code ec;
+  if (std::filesystem::directory_iterator(dir, ec) != std::filesystem::directory_iterator() || ec) {
+    return Error(ErrorCode::kInvalid, "cannot unpack a layer into " + dir + ": not empty");
+  }
   std::unique_ptr<LayerStream> stream = TRY(LayerStream::open(std::move(blob)));
   Unpacker unpacker(*stream, root.get());
   Result<void> done = unpacker.run();

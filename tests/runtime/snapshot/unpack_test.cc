@@ -186,6 +186,42 @@ TEST_F(UnpackTest, LayersMadeByGnuTarAndZstd) {
   }
 }
 
+TEST_F(UnpackTest, SparseFilesFromGnuTar) {
+  std::string src = scratch_ / "sparse-src";
+  std::filesystem::create_directories(src);
+  {
+    UniqueFd fd(::open((src + "/holes").c_str(), O_WRONLY | O_CREAT, 0644));
+    ASSERT_EQ(::pwrite(fd.get(), "middle", 6, 5 << 20), 6);
+    ASSERT_EQ(::ftruncate(fd.get(), 12 << 20), 0);  // ends in a hole
+  }
+  std::string expected = readFile(src + "/holes");
+  for (const char* format : {"gnu", "pax"}) {
+    SCOPED_TRACE(format);
+    clearLayer();
+    std::string tarPath = scratch_ / (std::string("sparse-") + format + ".tar");
+    ASSERT_EQ(std::system(("tar --sparse --format=" + std::string(format) + " -C " + src + " -cf " +
+                           tarPath + " holes")
+                              .c_str()),
+              0);
+    ASSERT_LT(std::filesystem::file_size(tarPath), 1u << 20) << "not stored sparse";
+    Result<std::string> r = unpackLayer(tarPath, layer_);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(readFile(layer_ + "/holes"), expected);
+    struct stat st;
+    ASSERT_EQ(::stat((layer_ + "/holes").c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 12 << 20);
+    EXPECT_LT(st.st_blocks * 512, 1 << 20) << "holes written as zeros";
+  }
+}
+
+TEST_F(UnpackTest, RefusesANonEmptyDirectory) {
+  writeFile(layer_ + "/mine", "someone's");
+  Result<std::string> r = unpack(TarBuilder().add(file("../x", "x")).build());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalid);
+  EXPECT_EQ(readFile(layer_ + "/mine"), "someone's");
+}
+
 TEST_F(UnpackTest, WhiteoutsBecomeOverlayWhiteouts) {
   TarBuilder tar;
   tar.add(dir("etc"))
@@ -357,6 +393,21 @@ TEST_F(UnpackTest, TarBombIsNotAllocated) {
   expectRefused(TarBuilder().add(file("a", "x")).add(bomb), "declared size larger than data");
   ::getrusage(RUSAGE_SELF, &after);
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB of extra peak memory";
+}
+
+TEST_F(UnpackTest, HugeMetadataHeadersAreNotAllocated) {
+  // A PAX header and a GNU long name claiming 8 GiB each, followed by little.
+  for (char type : {'x', 'L', 'K', 'g'}) {
+    SCOPED_TRACE(type);
+    TarEntry meta = file("././@LongLink", std::string(2048, 'm'));
+    meta.type = type;
+    meta.declaredSize = 8LL << 30;
+    struct rusage before, after;
+    ::getrusage(RUSAGE_SELF, &before);
+    expectRefused(TarBuilder().add(meta).add(file("f", "x")), "huge metadata header");
+    ::getrusage(RUSAGE_SELF, &after);
+    EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB of extra peak memory";
+  }
 }
 
 TEST_F(UnpackTest, MalformedArchivesAreRefused) {
