@@ -81,6 +81,11 @@ void writeCanary(const std::string& path) {
   }
 }
 
+void removeSandbox() {
+  ::umount2(sandbox.c_str(), MNT_DETACH);  // the tmpfs, if we have one
+  (void)nave::runtime::tree::removePath(sandbox);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -100,6 +105,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   ::mkdir((sandbox + "/outside").c_str(), 0755);
   writeCanary(sandbox + "/canary");
   writeCanary(sandbox + "/outside/file");
+  std::atexit(removeSandbox);
   return 0;
 }
 
