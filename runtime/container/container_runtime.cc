@@ -71,7 +71,7 @@ bool waitForProcessExit(pid_t pid, uint64_t startTime, int timeoutMs) {
 
 }  // namespace
 
-Result<void> validateContainerId(const std::string& id) {
+Result<void> LinuxContainerRuntime::validateId(const std::string& id) {
   auto ok = [](char c, bool first) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            (!first && (c == '_' || c == '.' || c == '-'));
@@ -84,7 +84,7 @@ Result<void> validateContainerId(const std::string& id) {
   return {};
 }
 
-void removeTree(const std::string& path) {
+void LinuxContainerRuntime::removeTree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
 }
@@ -117,7 +117,7 @@ void LinuxContainerRuntime::recover() {
       removeTree(dir);
       continue;
     }
-    if (!validateContainerId(name).ok()) continue;
+    if (!validateId(name).ok()) continue;
     if (exists(dir + "/state.json")) {
       (void)currentState(name, false);
       continue;
@@ -136,7 +136,7 @@ void LinuxContainerRuntime::recover() {
 // ---- creation ---------------------------------------------------------------------------
 
 Result<ContainerStatus> LinuxContainerRuntime::create(const ContainerSpec& spec) {
-  TRY(validateContainerId(spec.id));
+  TRY(validateId(spec.id));
   if (spec.process.args.empty())
     return Error(ErrorCode::kInvalid, "container \"" + spec.id + "\": no command");
   if (spec.rootfs.empty())
@@ -161,7 +161,7 @@ Result<ContainerStatus> LinuxContainerRuntime::create(const ContainerSpec& spec)
     return std::move(created).error();
   }
   auto state = TRY(readShimState(dir + "/state.json"));
-  return statusOf(spec.id, state);
+  return statusOf(spec.id, state, &spec.labels);
 }
 
 Result<void> LinuxContainerRuntime::spawnShim(const std::string& id) {
@@ -258,7 +258,10 @@ Result<ShimState> LinuxContainerRuntime::repairDeadShim(const std::string& id, b
   ShimState state = TRY(readShimState(dir + "/state.json"));
   if (state.state == kStateExited || processIsAlive(state.shimPid, state.shimStartTime)) return state;
   if (state.pid > 0 && processIsAlive(state.pid, state.pidStartTime)) ::kill(state.pid, SIGKILL);
-  if (auto cg = sys::CgroupSet::open(state.cgroupParent, id); cg.ok()) (void)(*cg)->destroy();
+  if (auto cg = sys::CgroupSet::open(state.cgroupParent, id); cg.ok())
+    state.cgroupsRemoved = (*cg)->destroy().ok();
+  else
+    state.cgroupsRemoved = cg.error().is(ErrorCode::kNotFound);
   state.state = kStateExited;
   state.exitCode = 255;
   state.signal = 0;
@@ -271,8 +274,8 @@ Result<ShimState> LinuxContainerRuntime::repairDeadShim(const std::string& id, b
   return state;
 }
 
-Result<ContainerStatus> LinuxContainerRuntime::statusOf(const std::string& id,
-                                                        const ShimState& state) {
+Result<ContainerStatus> LinuxContainerRuntime::statusOf(
+    const std::string& id, const ShimState& state, const std::map<std::string, std::string>* labels) {
   ContainerStatus st;
   st.id = id;
   if (state.state == kStateCreated) st.state = ContainerState::kCreated;
@@ -287,12 +290,13 @@ Result<ContainerStatus> LinuxContainerRuntime::statusOf(const std::string& id,
   if (state.startedAt) st.startedAt = fromUnixNanos(state.startedAt);
   if (state.finishedAt) st.finishedAt = fromUnixNanos(state.finishedAt);
   st.logPath = state.logPath;
-  if (auto spec = readSpec(containerDir(id)); spec.ok()) st.labels = std::move(spec->labels);
+  if (labels) st.labels = *labels;
+  else if (auto spec = readSpec(containerDir(id)); spec.ok()) st.labels = std::move(spec->labels);
   return st;
 }
 
 Result<ContainerStatus> LinuxContainerRuntime::status(const std::string& id) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   ShimState state = TRY(currentState(id, false));
   return statusOf(id, state);
 }
@@ -306,7 +310,7 @@ std::vector<ContainerStatus> LinuxContainerRuntime::list() {
   ::closedir(d);
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
-    if (!validateContainerId(name).ok()) continue;
+    if (!validateId(name).ok()) continue;
     if (auto st = status(name); st.ok()) out.push_back(std::move(*st));
   }
   return out;
@@ -315,7 +319,7 @@ std::vector<ContainerStatus> LinuxContainerRuntime::list() {
 // ---- life cycle -------------------------------------------------------------------------
 
 Result<void> LinuxContainerRuntime::start(const std::string& id) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   auto r = shimRequest(socketPath(id), "start", kShimRequestTimeoutMs);
   if (r.ok()) return {};
   if (!r.error().is(ErrorCode::kUnavailable)) return std::move(r).error();
@@ -324,7 +328,7 @@ Result<void> LinuxContainerRuntime::start(const std::string& id) {
 }
 
 Result<void> LinuxContainerRuntime::kill(const std::string& id, int signal) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   if (signal <= 0 || signal >= NSIG) return Error(ErrorCode::kInvalid, "invalid signal " + std::to_string(signal));
   auto r = shimRequest(socketPath(id), "kill " + std::to_string(signal), kShimRequestTimeoutMs);
   if (r.ok()) return {};
@@ -347,7 +351,7 @@ Result<bool> LinuxContainerRuntime::waitForExit(const std::string& id, int timeo
 
 Result<ContainerStatus> LinuxContainerRuntime::wait(const std::string& id,
                                                     std::chrono::milliseconds timeout) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   ShimState state = TRY(currentState(id, false));
   if (state.state != kStateExited) {
     bool done = TRY(waitForExit(id, static_cast<int>(timeout.count())));
@@ -358,7 +362,7 @@ Result<ContainerStatus> LinuxContainerRuntime::wait(const std::string& id,
 
 Result<ContainerStatus> LinuxContainerRuntime::stop(const std::string& id,
                                                     std::chrono::seconds grace) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   ShimState state = TRY(currentState(id, false));
   if (state.state == kStateExited) return statusOf(id, state);
   ContainerSpec spec = TRY(readSpec(containerDir(id)));
@@ -389,7 +393,7 @@ Result<ContainerStatus> LinuxContainerRuntime::stop(const std::string& id,
 }
 
 Result<void> LinuxContainerRuntime::remove(const std::string& id) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   std::string dir = containerDir(id);
   if (!exists(dir)) return notFound(id);
   auto lock = ContainerLock::acquire(dir);
@@ -414,9 +418,9 @@ Result<void> LinuxContainerRuntime::remove(const std::string& id) {
     // The shim exits right after telling waiters; let it be gone before its files are.
     if (state->shimPid > 0 && !waitForProcessExit(state->shimPid, state->shimStartTime, 5000))
       return Error(ErrorCode::kUnavailable, "container \"" + id + "\": its shim does not exit");
-    if (auto cg = sys::CgroupSet::open(state->cgroupParent.empty() ? "nave" : state->cgroupParent, id);
-        cg.ok()) {
-      TRY((*cg)->destroy());
+    // Left behind only when the shim could not remove them (or died first).
+    if (!state->cgroupsRemoved) {
+      if (auto cg = sys::CgroupSet::open(state->cgroupParent, id); cg.ok()) TRY((*cg)->destroy());
     }
   }
   removeFiles(id, logPath);

@@ -130,7 +130,7 @@ std::optional<std::pair<UniqueFd, UniqueFd>> containerPty(pid_t containerPid) {
 Result<std::unique_ptr<ExecProcess>> LinuxContainerRuntime::exec(const std::string& id,
                                                                   const ProcessSpec& process,
                                                                   ExecIo io) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   if (process.args.empty()) return Error(ErrorCode::kInvalid, "exec: no command");
   ShimState state = TRY(currentState(id, false));
   if (state.state != kStateRunning || !processIsAlive(state.pid, state.pidStartTime))

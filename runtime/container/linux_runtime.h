@@ -12,6 +12,7 @@
 // containerd reports for a task whose shim is gone).
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "runtime/container/container_runtime.h"
@@ -30,6 +31,12 @@ class LinuxContainerRuntime final : public ContainerRuntime {
   Result<SandboxStatus> createSandbox(const SandboxSpec& spec) override;
   Result<void> removeSandbox(const std::string& id) override;
   std::vector<SandboxStatus> listSandboxes() override;
+
+  // [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}, and not "sandboxes" (ROOT/sandboxes holds the
+  // sandboxes). Also for sandbox ids.
+  static Result<void> validateId(const std::string& id);
+  // rm -rf; missing is fine.
+  static void removeTree(const std::string& path);
 
   Result<ContainerStatus> create(const ContainerSpec& spec) override;
   Result<void> start(const std::string& id) override;
@@ -53,7 +60,9 @@ class LinuxContainerRuntime final : public ContainerRuntime {
   // caller holds the container's lock).
   Result<ShimState> currentState(const std::string& id, bool locked);
   Result<ShimState> repairDeadShim(const std::string& id, bool locked);
-  Result<ContainerStatus> statusOf(const std::string& id, const ShimState& state);
+  // `labels`: the spec's when the caller has them (else spec.json is read).
+  Result<ContainerStatus> statusOf(const std::string& id, const ShimState& state,
+                                   const std::map<std::string, std::string>* labels = nullptr);
   // Sends "wait" and blocks until the shim answers or the connection closes (true), or the
   // timeout passes (false).
   Result<bool> waitForExit(const std::string& id, int timeoutMs);
@@ -64,9 +73,5 @@ class LinuxContainerRuntime final : public ContainerRuntime {
   std::string shimBinary_;
 };
 
-// [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}, and not "sandboxes" (ROOT/sandboxes holds the sandboxes).
-Result<void> validateContainerId(const std::string& id);
-// rm -rf; missing is fine.
-void removeTree(const std::string& path);
 
 }  // namespace nave::runtime

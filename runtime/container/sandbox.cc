@@ -41,7 +41,7 @@ Result<SandboxStatus> readSandbox(const std::string& dir) {
 }  // namespace
 
 Result<SandboxStatus> LinuxContainerRuntime::createSandbox(const SandboxSpec& spec) {
-  TRY(validateContainerId(spec.id));
+  TRY(validateId(spec.id));
   std::string dir = sandboxDir(spec.id);
   if (::mkdir(dir.c_str(), 0700) != 0) {
     if (errno == EEXIST)
@@ -72,7 +72,7 @@ Result<SandboxStatus> LinuxContainerRuntime::createSandbox(const SandboxSpec& sp
 }
 
 Result<void> LinuxContainerRuntime::removeSandbox(const std::string& id) {
-  TRY(validateContainerId(id));
+  TRY(validateId(id));
   std::string dir = sandboxDir(id);
   struct stat st{};
   if (::stat(dir.c_str(), &st) != 0) return {};
@@ -83,7 +83,7 @@ Result<void> LinuxContainerRuntime::removeSandbox(const std::string& id) {
     std::vector<std::string> users;
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (!validateContainerId(name).ok()) continue;
+      if (!validateId(name).ok()) continue;
       auto text = readWholeFile(containerDir(name) + "/spec.json");
       if (!text.ok()) continue;
       auto parsed = parseJson(*text);

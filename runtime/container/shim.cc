@@ -324,6 +324,7 @@ class Shim {
     state_.oomKilled = cgroups_->oomKilled();
     if (auto r = cgroups_->destroy(); !r.ok())
       log::error("removing the container's cgroups failed", {{"id", id_}, {"error", r.error().message()}});
+    else state_.cgroupsRemoved = true;
     if (WIFSIGNALED(waitStatus_)) {
       state_.signal = WTERMSIG(waitStatus_);
       state_.exitCode = 128 + state_.signal;

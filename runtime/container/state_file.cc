@@ -74,6 +74,7 @@ Result<ShimState> readShimState(const std::string& path) {
   s.exitCode = static_cast<int>(getInt(j, "exitCode"));
   s.signal = static_cast<int>(getInt(j, "signal"));
   s.oomKilled = getBool(j, "oomKilled");
+  s.cgroupsRemoved = getBool(j, "cgroupsRemoved");
   s.reason = getString(j, "reason");
   s.message = getString(j, "message");
   s.logPath = getString(j, "logPath");
@@ -93,6 +94,7 @@ std::string shimStateToJson(const ShimState& s) {
             {"exitCode", s.exitCode},
             {"signal", s.signal},
             {"oomKilled", s.oomKilled},
+            {"cgroupsRemoved", s.cgroupsRemoved},
             {"reason", s.reason},
             {"message", s.message},
             {"logPath", s.logPath},

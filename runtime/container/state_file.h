@@ -31,6 +31,7 @@ struct ShimState {
   int exitCode = 0;
   int signal = 0;  // the signal that killed the init, 0 when it exited
   bool oomKilled = false;
+  bool cgroupsRemoved = false;  // the shim removed the container's cgroups after its exit
   std::string reason, message;
   std::string logPath;
   std::string cgroupParent;

@@ -1,0 +1,304 @@
+// container_bench: create + start + wait + remove of a busybox `true` container, nave's
+// runtime against runc on an equivalent bundle, interleaved in one run; then the memory of one
+// idle shim.
+//
+//   container_bench [--runs N] [--dir DIR] [--shim PATH] [--runc PATH] [--no-runc]
+//
+// Needs root. Both runtimes get the same busybox root filesystem directory (built here from
+// /bin/busybox) and new pid, mount, ipc, uts and network namespaces. runc's bundle is
+// `runc spec` with the process set to `true`, no terminal and a writable root;
+// `runc run` does create + start + wait + delete in one command. The shim is this program
+// (`container_bench shim ...`) unless --shim names another binary that routes `shim` to
+// nave::runtime::shimMain (build/nave).
+//
+// Also measured, as the floor: `unshare --fork --pid --mount --uts --ipc --net chroot ROOTFS
+// true` (util-linux; no cgroups, no mounts, no security settings).
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/json.h"
+#include "runtime/container/container_runtime.h"
+#include "runtime/container/state_file.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+using nave::runtime::ContainerRuntime;
+using nave::runtime::ContainerSpec;
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
+}
+
+// Runs argv with stdio on /dev/null (stdout captured into *out when given); the exit status.
+int runProgram(const std::vector<std::string>& args, std::string* out = nullptr) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int pipeFds[2] = {-1, -1};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (out) {
+    if (::pipe2(pipeFds, O_CLOEXEC) != 0) return -1;
+    posix_spawn_file_actions_adddup2(&actions, pipeFds[1], 1);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  }
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  int err = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (out) {
+    ::close(pipeFds[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(pipeFds[0], buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
+    ::close(pipeFds[0]);
+  }
+  if (err != 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool makeBusyboxRootfs(const std::string& dir) {
+  std::error_code ec;
+  for (const char* d : {"bin", "etc", "proc", "sys", "dev", "tmp", "root"})
+    fs::create_directories(dir + "/" + d, ec);
+  fs::copy_file("/bin/busybox", dir + "/bin/busybox", fs::copy_options::overwrite_existing, ec);
+  if (ec) return false;
+  std::string list;
+  runProgram({"/bin/busybox", "--list"}, &list);
+  std::istringstream applets(list);
+  std::string name;
+  while (std::getline(applets, name)) {
+    if (name.empty() || name == "busybox") continue;
+    fs::create_symlink("busybox", dir + "/bin/" + name, ec);
+  }
+  std::ofstream(dir + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
+                                        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+  std::ofstream(dir + "/etc/group") << "root:x:0:\nnogroup:x:65534:\n";
+  return fs::exists(dir + "/bin/true");
+}
+
+bool makeRuncBundle(const std::string& runc, const std::string& bundle, const std::string& rootfs) {
+  fs::create_directories(bundle);
+  std::error_code ec;
+  fs::remove(bundle + "/config.json", ec);
+  if (runProgram({runc, "spec", "--bundle", bundle}) != 0) return false;
+  std::ifstream in(bundle + "/config.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = nave::parseJson(text.str());
+  if (!parsed.ok()) return false;
+  nave::Json config = parsed->value;
+  config["process"]["terminal"] = false;
+  config["process"]["args"] = nave::Json::array({"true"});
+  config["root"]["path"] = rootfs;
+  config["root"]["readonly"] = false;
+  std::ofstream(bundle + "/config.json") << nave::dumpJson(config);
+  return true;
+}
+
+struct Series {
+  std::vector<double> total, create, start, wait, remove;
+};
+
+void printRow(const char* what, std::vector<double>& v) {
+  if (v.empty()) return;
+  double sum = 0;
+  for (double x : v) sum += x;
+  std::printf("  %-28s median %7.2f ms   p90 %7.2f ms   mean %7.2f ms   min %7.2f ms\n", what,
+              percentile(v, 0.5), percentile(v, 0.9), sum / static_cast<double>(v.size()),
+              *std::min_element(v.begin(), v.end()));
+}
+
+struct Smaps {
+  long rss = 0, pss = 0, privateClean = 0, privateDirty = 0;
+};
+
+Smaps readSmapsRollup(pid_t pid) {
+  Smaps s;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string key;
+  long value;
+  std::string unit;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream l(line);
+    if (!(l >> key >> value)) continue;
+    if (key == "Rss:") s.rss = value;
+    else if (key == "Pss:") s.pss = value;
+    else if (key == "Private_Clean:") s.privateClean = value;
+    else if (key == "Private_Dirty:") s.privateDirty = value;
+  }
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "shim") == 0)
+    return nave::runtime::shimMain(std::vector<std::string>(argv + 2, argv + argc));
+  int runs = 100;
+  std::string dir = "/var/tmp";
+  std::string shim = "/proc/self/exe";
+  std::string runc = "runc";
+  bool withRunc = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--shim" && i + 1 < argc) shim = argv[++i];
+    else if (a == "--runc" && i + 1 < argc) runc = argv[++i];
+    else if (a == "--no-runc") withRunc = false;
+    else {
+      std::fprintf(stderr, "usage: %s [--runs N] [--dir DIR] [--shim PATH] [--runc PATH] [--no-runc]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "container_bench needs root\n");
+    return 2;
+  }
+  std::string work = dir + "/nave-container-bench-" + std::to_string(::getpid());
+  std::string rootfs = work + "/rootfs";
+  if (!makeBusyboxRootfs(rootfs)) {
+    std::fprintf(stderr, "cannot build a busybox rootfs in %s\n", rootfs.c_str());
+    return 1;
+  }
+  auto opened = ContainerRuntime::open(work + "/containers", shim);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "open runtime: %s\n", opened.error().message().c_str());
+    return 1;
+  }
+  ContainerRuntime& rt = **opened;
+  std::string bundle = work + "/bundle";
+  if (withRunc && !makeRuncBundle(runc, bundle, rootfs)) {
+    std::fprintf(stderr, "runc spec failed; run with --no-runc to skip runc\n");
+    withRunc = false;
+  }
+  std::string runcVersion;
+  if (withRunc) runProgram({runc, "--version"}, &runcVersion);
+  bool withUnshare = runProgram({"unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net",
+                                 "chroot", rootfs, "true"}) == 0;
+
+  std::printf("container create+start+wait+remove of busybox `true`, %d runs each, interleaved\n", runs);
+  std::printf("shim: %s; runc: %s\n\n", shim.c_str(),
+              withRunc ? runcVersion.substr(0, runcVersion.find('\n')).c_str() : "skipped");
+  Series nave, runcSeries, unshare;
+  int failures = 0;
+  for (int i = 0; i < runs + 1; ++i) {  // the first round warms caches and is not counted
+    bool counted = i > 0;
+    std::string id = "bench-" + std::to_string(i);
+    ContainerSpec spec;
+    spec.id = id;
+    spec.rootfs = rootfs;
+    spec.process.args = {"true"};
+    auto t0 = Clock::now();
+    auto created = rt.create(spec);
+    auto t1 = Clock::now();
+    auto started = created.ok() ? rt.start(id) : nave::Result<void>(created.error());
+    auto t2 = Clock::now();
+    auto waited = started.ok() ? rt.wait(id, std::chrono::seconds(30))
+                               : nave::Result<nave::runtime::ContainerStatus>(started.error());
+    auto t3 = Clock::now();
+    auto removed = rt.remove(id);
+    auto t4 = Clock::now();
+    if (!waited.ok() || waited->exitCode != 0 || !removed.ok()) {
+      ++failures;
+      std::fprintf(stderr, "nave run %d failed: %s\n", i,
+                   !waited.ok() ? waited.error().message().c_str()
+                   : !removed.ok() ? removed.error().message().c_str()
+                                   : ("exit code " + std::to_string(waited->exitCode)).c_str());
+    } else if (counted) {
+      nave.total.push_back(ms(t4 - t0));
+      nave.create.push_back(ms(t1 - t0));
+      nave.start.push_back(ms(t2 - t1));
+      nave.wait.push_back(ms(t3 - t2));
+      nave.remove.push_back(ms(t4 - t3));
+    }
+    if (withRunc) {
+      auto r0 = Clock::now();
+      int rc = runProgram({runc, "--root", work + "/runc-state", "run", "--bundle", bundle, "runc-" + id});
+      auto r1 = Clock::now();
+      if (rc != 0) {
+        ++failures;
+        std::fprintf(stderr, "runc run %d exited %d\n", i, rc);
+      } else if (counted) {
+        runcSeries.total.push_back(ms(r1 - r0));
+      }
+    }
+    if (withUnshare) {
+      auto u0 = Clock::now();
+      int rc = runProgram({"unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "chroot", rootfs, "true"});
+      auto u1 = Clock::now();
+      if (rc == 0 && counted) unshare.total.push_back(ms(u1 - u0));
+    }
+  }
+  std::printf("nave (ContainerRuntime, in-process client):\n");
+  printRow("create+start+wait+remove", nave.total);
+  printRow("  create", nave.create);
+  printRow("  start", nave.start);
+  printRow("  wait", nave.wait);
+  printRow("  remove", nave.remove);
+  if (withRunc) {
+    std::printf("runc (runc run = create+start+wait+delete):\n");
+    printRow("runc run", runcSeries.total);
+  }
+  if (withUnshare) {
+    std::printf("floor (unshare + chroot, no cgroups or mounts):\n");
+    printRow("unshare+chroot true", unshare.total);
+  }
+  if (withRunc && !nave.total.empty() && !runcSeries.total.empty()) {
+    double a = percentile(nave.total, 0.5), b = percentile(runcSeries.total, 0.5);
+    std::printf("\nmedian nave / runc = %.2f / %.2f ms = %.3f (%.1fx faster; target <= 0.25)\n", a, b, a / b, b / a);
+  }
+
+  // One idle shim: a container that sleeps, measured once the shim has settled.
+  ContainerSpec idle;
+  idle.id = "bench-idle";
+  idle.rootfs = rootfs;
+  idle.process.args = {"sleep", "1000"};
+  if (rt.create(idle).ok() && rt.start(idle.id).ok()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto state = nave::runtime::readShimState(work + "/containers/bench-idle/state.json");
+    if (state.ok()) {
+      Smaps s = readSmapsRollup(state->shimPid);
+      std::printf("\nidle shim (pid %d) from /proc/PID/smaps_rollup: Rss %ld kB, Pss %ld kB, "
+                  "Private_Clean %ld kB + Private_Dirty %ld kB = private %ld kB (target < 1024 kB)\n",
+                  state->shimPid, s.rss, s.pss, s.privateClean, s.privateDirty,
+                  s.privateClean + s.privateDirty);
+    }
+    (void)rt.stop(idle.id, std::chrono::seconds(0));
+    (void)rt.remove(idle.id);
+  } else {
+    std::fprintf(stderr, "idle container failed to start\n");
+    ++failures;
+  }
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return failures == 0 ? 0 : 1;
+}
