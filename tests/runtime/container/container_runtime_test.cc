@@ -567,5 +567,61 @@ TEST_F(ContainerRuntimeTest, NothingLeftBehind) {
   for (auto [pid, start] : descendants) EXPECT_FALSE(processIsAlive(pid, start)) << pid;
 }
 
+// hostNetwork: no namespace file, and the containers share the host's network namespace.
+TEST_F(ContainerRuntimeTest, HostNetworkSandbox) {
+  SandboxSpec sb;
+  sb.id = "hostnet";
+  sb.hostNetwork = true;
+  auto created = rt_->createSandbox(sb);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  EXPECT_TRUE(created->hostNetwork);
+  EXPECT_EQ(created->netnsPath, "");
+  EXPECT_FALSE(fs::exists(root_ + "/sandboxes/hostnet/net"));
+  ContainerSpec s = spec("onhost", {"sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/uts"});
+  s.sandboxId = "hostnet";
+  ContainerStatus st = run(s);
+  EXPECT_EQ(st.exitCode, 0);
+  std::string text = logText("onhost");
+  EXPECT_NE(text.find(fs::read_symlink("/proc/self/ns/net").string() + "\n"), std::string::npos) << text;
+  // Its own UTS namespace (the sandbox's), not the host's.
+  EXPECT_EQ(text.find(fs::read_symlink("/proc/self/ns/uts").string()), std::string::npos) << text;
+  ASSERT_TRUE(rt_->remove("onhost").ok());
+  ASSERT_TRUE(rt_->removeSandbox("hostnet").ok());
+}
+
+// Several callers at once: each container is created, run and removed on its own.
+TEST_F(ContainerRuntimeTest, ConcurrentContainers) {
+  constexpr int kThreads = 6;
+  std::vector<std::thread> threads;
+  std::vector<int> exitCodes(kThreads, -1);
+  std::vector<std::string> errors(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      std::string id = "par-" + std::to_string(i);
+      ContainerSpec s = spec(id, {"sh", "-c", "echo par-" + std::to_string(i) + "; exit " + std::to_string(i)});
+      auto created = rt_->create(s);
+      if (!created.ok()) return void(errors[i] = created.error().message());
+      if (auto r = rt_->start(id); !r.ok()) return void(errors[i] = r.error().message());
+      auto st = rt_->wait(id, 30s);
+      if (!st.ok()) return void(errors[i] = st.error().message());
+      exitCodes[i] = st->exitCode;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(rt_->list().size(), static_cast<size_t>(kThreads));
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(errors[i], "") << i;
+    EXPECT_EQ(exitCodes[i], i);
+    EXPECT_EQ(logText("par-" + std::to_string(i)), "par-" + std::to_string(i) + "\n");
+  }
+  threads.clear();
+  std::vector<bool> removed(kThreads);
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&, i] { removed[i] = rt_->remove("par-" + std::to_string(i)).ok(); });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) EXPECT_TRUE(removed[i]) << i;
+  EXPECT_TRUE(rt_->list().empty());
+}
+
 }  // namespace
 }  // namespace nave::runtime
