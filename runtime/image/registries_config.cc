@@ -166,6 +166,10 @@ Result<RegistriesConfig> RegistriesConfig::parse(std::string_view yaml) {
         if (!rw->is_object()) return bad("mirrors." + host + ".rewrite must be a map");
         for (const auto& [pattern, repl] : rw->items()) {
           if (!repl.is_string()) return bad("mirrors." + host + ".rewrite values must be strings");
+          // libstdc++ compiles regexes recursively: a huge pattern would exhaust the stack.
+          if (pattern.size() > 1024) {
+            return bad("mirrors." + host + ".rewrite: regular expression longer than 1024 characters");
+          }
           RewriteRule rule{pattern, repl.get<std::string>(), nullptr};
           try {
             rule.regex = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
