@@ -3,13 +3,19 @@
 // idle shim.
 //
 //   container_bench [--runs N] [--dir DIR] [--shim PATH] [--runc PATH] [--no-runc]
+//                   [--unconfined]
 //
 // Needs root. Both runtimes get the same busybox root filesystem directory (built here from
-// /bin/busybox) and new pid, mount, ipc, uts and network namespaces. runc's bundle is
-// `runc spec` with the process set to `true`, no terminal and a writable root;
-// `runc run` does create + start + wait + delete in one command. The shim is this program
+// /bin/busybox), new pid, mount, ipc, uts and network namespaces, Docker's default
+// capabilities and Docker's default seccomp profile. runc's bundle is `runc spec` with the
+// process set to `true`, no terminal, a writable root, those capabilities and the profile
+// (its conditional rules resolved for those capabilities, as Docker does before it hands a
+// spec to runc); `runc run` does create + start + wait + delete in one command. The shim is this program
 // (`container_bench shim ...`) unless --shim names another binary that routes `shim` to
 // nave::runtime::shimMain (build/nave).
+//
+// --unconfined runs nave's containers without seccomp (a diagnostic: what compiling the
+// profile costs; runc keeps its profile-less default spec either way).
 //
 // Also measured, as the floor: `unshare --fork --pid --mount --uts --ipc --net chroot ROOTFS
 // true` (util-linux; no cgroups, no mounts, no security settings).
@@ -34,6 +40,8 @@
 #include "common/json.h"
 #include "runtime/container/container_runtime.h"
 #include "runtime/container/state_file.h"
+#include "runtime/container/sys/seccomp.h"
+#include "runtime/container/sys/security.h"
 
 namespace {
 
@@ -103,6 +111,45 @@ bool makeBusyboxRootfs(const std::string& dir) {
   return fs::exists(dir + "/bin/true");
 }
 
+// Docker's default profile as the OCI linux.seccomp section Docker gives runc for a
+// container holding `caps`.
+nave::Json ociSeccomp(uint64_t caps) {
+  namespace sys = nave::runtime::sys;
+  const sys::SeccompProfile& profile = sys::dockerDefaultProfile();
+  auto hasCap = [&](const std::string& name) {
+    auto cap = sys::capabilityFromName(name);
+    return cap.ok() && (caps >> *cap & 1);
+  };
+  auto nativeArch = [](const std::vector<std::string>& arches) {
+    return std::find(arches.begin(), arches.end(), "amd64") != arches.end();
+  };
+  nave::Json arches = nave::Json::array();
+  for (const auto& [arch, subs] : profile.archMap) {
+    if (arch != "SCMP_ARCH_X86_64") continue;
+    arches.push_back(arch);
+    for (const std::string& sub : subs) arches.push_back(sub);
+  }
+  nave::Json syscalls = nave::Json::array();
+  for (const sys::SeccompRule& rule : profile.rules) {
+    bool include = true;
+    for (const std::string& c : rule.includes.caps) include = include && hasCap(c);
+    if (!rule.includes.arches.empty() && !nativeArch(rule.includes.arches)) include = false;
+    for (const std::string& c : rule.excludes.caps) include = include && !hasCap(c);
+    if (!rule.excludes.arches.empty() && nativeArch(rule.excludes.arches)) include = false;
+    if (!include) continue;
+    nave::Json entry = {{"names", rule.names}, {"action", rule.action}};
+    if (rule.errnoRet) entry["errnoRet"] = *rule.errnoRet;
+    nave::Json args = nave::Json::array();
+    for (const sys::SeccompArg& a : rule.args)
+      args.push_back({{"index", a.index}, {"value", a.value}, {"valueTwo", a.valueTwo}, {"op", a.op}});
+    if (!args.empty()) entry["args"] = args;
+    syscalls.push_back(entry);
+  }
+  nave::Json out = {{"defaultAction", profile.defaultAction}, {"architectures", arches}, {"syscalls", syscalls}};
+  if (profile.defaultErrnoRet) out["defaultErrnoRet"] = *profile.defaultErrnoRet;
+  return out;
+}
+
 bool makeRuncBundle(const std::string& runc, const std::string& bundle, const std::string& rootfs) {
   fs::create_directories(bundle);
   std::error_code ec;
@@ -118,6 +165,14 @@ bool makeRuncBundle(const std::string& runc, const std::string& bundle, const st
   config["process"]["args"] = nave::Json::array({"true"});
   config["root"]["path"] = rootfs;
   config["root"]["readonly"] = false;
+  uint64_t caps = nave::runtime::sys::defaultCapabilities();
+  nave::Json capNames = nave::Json::array();
+  for (int c = 0; c < 64; ++c)
+    if (caps >> c & 1) capNames.push_back(nave::runtime::sys::capabilityName(c));
+  for (const char* set : {"bounding", "effective", "permitted"}) config["process"]["capabilities"][set] = capNames;
+  config["linux"]["seccomp"] = ociSeccomp(caps);
+  std::printf("runc bundle: %zu capabilities, Docker's seccomp profile (%zu rules)\n", capNames.size(),
+              config["linux"]["seccomp"]["syscalls"].size());
   std::ofstream(bundle + "/config.json") << nave::dumpJson(config);
   return true;
 }
@@ -167,6 +222,7 @@ int main(int argc, char** argv) {
   std::string shim = "/proc/self/exe";
   std::string runc = "runc";
   bool withRunc = true;
+  bool unconfined = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
@@ -174,8 +230,9 @@ int main(int argc, char** argv) {
     else if (a == "--shim" && i + 1 < argc) shim = argv[++i];
     else if (a == "--runc" && i + 1 < argc) runc = argv[++i];
     else if (a == "--no-runc") withRunc = false;
+    else if (a == "--unconfined") unconfined = true;
     else {
-      std::fprintf(stderr, "usage: %s [--runs N] [--dir DIR] [--shim PATH] [--runc PATH] [--no-runc]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--runs N] [--dir DIR] [--shim PATH] [--runc PATH] [--no-runc] [--unconfined]\n", argv[0]);
       return 2;
     }
   }
@@ -206,7 +263,7 @@ int main(int argc, char** argv) {
                                  "chroot", rootfs, "true"}) == 0;
 
   std::printf("container create+start+wait+remove of busybox `true`, %d runs each, interleaved\n", runs);
-  std::printf("shim: %s; runc: %s\n\n", shim.c_str(),
+  std::printf("shim: %s%s; runc: %s\n\n", shim.c_str(), unconfined ? " (seccomp unconfined)" : "",
               withRunc ? runcVersion.substr(0, runcVersion.find('\n')).c_str() : "skipped");
   Series nave, runcSeries, unshare;
   int failures = 0;
@@ -217,6 +274,7 @@ int main(int argc, char** argv) {
     spec.id = id;
     spec.rootfs = rootfs;
     spec.process.args = {"true"};
+    if (unconfined) spec.security.seccomp = nave::runtime::SeccompMode::kUnconfined;
     auto t0 = Clock::now();
     auto created = rt.create(spec);
     auto t1 = Clock::now();
