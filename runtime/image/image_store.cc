@@ -1,6 +1,7 @@
 #include "runtime/image/image_store.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -239,16 +240,51 @@ void ImageStoreImpl::importAirgapDirectory() {
   }
   ::closedir(d);
   std::sort(files.begin(), files.end());
+
+  // Archives imported before and unchanged since (same size and mtime) are skipped as long as
+  // their images are still there: a big airgap tarball is read once, not at every start.
+  const std::string statePath = agentDir_ + "/images.airgap.json";
+  Json previous = Json::object();
+  if (auto text = readFileLimited(statePath, 16 << 20); text) {
+    if (auto parsed = parseJson(*text); parsed && parsed->value.is_object()) previous = parsed->value;
+  }
+  auto index = index_->read();
+  Json next = Json::object();
   for (const std::string& f : files) {
+    struct stat st{};
+    if (::stat(f.c_str(), &st) != 0) continue;
+    const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    if (const Json* seen = findMember(previous, f); seen != nullptr && index &&
+        getInt(*seen, "size", -1) == static_cast<int64_t>(st.st_size) && getInt(*seen, "mtime", -1) == mtime) {
+      bool present = true;
+      if (const Json* ids = findMember(*seen, "images"); ids != nullptr && ids->is_array()) {
+        for (const Json& id : *ids) {
+          present = present && id.is_string() && (*index)->images.count(id.get<std::string>()) != 0;
+        }
+      }
+      if (present) {
+        log::v(1, "airgap archive unchanged", {{"file", f}});
+        next[f] = *seen;
+        continue;
+      }
+    }
     auto images = importArchive(f, {});
     if (!images) {
       log::error("airgap image import failed", {{"file", f}, {"error", images.error().message()}});
       continue;
     }
+    Json ids = Json::array();
     for (const Image& img : *images) {
+      ids.push_back(img.id);
       log::info("imported airgap image",
                 {{"file", f}, {"id", img.id},
                  {"name", img.repoTags.empty() ? std::string("<none>") : img.repoTags.front()}});
+    }
+    next[f] = Json{{"size", static_cast<int64_t>(st.st_size)}, {"mtime", mtime}, {"images", ids}};
+  }
+  if (next != previous) {
+    if (auto ok = writeFileAtomic(statePath, dumpJson(next)); !ok) {
+      log::warning("could not record airgap imports", {{"error", ok.error().message()}});
     }
   }
 }

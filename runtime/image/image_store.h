@@ -129,7 +129,9 @@ class ImageStore {
   // recorded then. Progress reports each staged entry ("staged") and the end ("done").
   virtual Result<std::vector<Image>> importArchive(const std::string& path, ProgressFn progress = {}) = 0;
   // Imports every *.tar, *.tar.gz, *.tgz, *.tar.zst (also .tar.zstd, .tar.bz2, .tar.xz,
-  // .tar.lz4) in DATA/agent/images/ (airgap images), in name order, logging failures.
+  // .tar.lz4) in DATA/agent/images/ (airgap images), in name order, logging failures. An
+  // archive imported before (DATA/agent/images.airgap.json) is skipped while its size and
+  // mtime are unchanged and its images are still stored.
   virtual void importAirgapDirectory() = 0;
 
   // Pulls from the registry's endpoints (mirrors in order, then the default endpoint): the

@@ -329,6 +329,20 @@ TEST(ImageImportTest, AirgapDirectory) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(a->id, b->id);
   EXPECT_EQ(store->list().size(), 1u);
+
+  // At the next start, unchanged archives are not read again (so a removed tag stays removed);
+  // changed ones are.
+  ASSERT_TRUE(store->remove("example.com/other:2").ok());
+  store->importAirgapDirectory();
+  EXPECT_FALSE(store->find("example.com/other:2").ok());
+  EXPECT_TRUE(store->find("busybox:latest").ok());
+  ASSERT_EQ(sh("touch " + shellQuote(images + "/b.tar.zst")).exitCode, 0);
+  store->importAirgapDirectory();
+  EXPECT_TRUE(store->find("example.com/other:2").ok());
+  // An image removed altogether comes back from its unchanged archive.
+  ASSERT_TRUE(store->remove(a->id).ok());
+  store->importAirgapDirectory();
+  EXPECT_TRUE(store->find("busybox:latest").ok());
 }
 
 // `docker save` before Docker 25 names layers DIR/layer.tar, some of them symlinks to another
