@@ -43,14 +43,15 @@ namespace {
 // down, so whatever else held the pipes dies with it).
 constexpr int kDrainMs = 2000;
 
-void writeAll(int fd, const std::string& s) {
+bool writeAll(int fd, const std::string& s) {
   size_t done = 0;
   while (done < s.size()) {
     ssize_t n = ::write(fd, s.data() + done, s.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }
+  return true;
 }
 
 int64_t monotonicMs() {
@@ -67,11 +68,17 @@ class Shim {
 
   int run() {
     if (auto r = setup(); !r.ok()) {
-      writeAll(sync_.get(), encodeShimError(r.error()) + "\n");
+      (void)writeAll(sync_.get(), encodeShimError(r.error()) + "\n");
       abandon();
       return 1;
     }
-    writeAll(sync_.get(), "ok\n");
+    if (!writeAll(sync_.get(), "ok\n")) {
+      // The creator is gone (it gave up waiting, or died): nobody knows of this container, and
+      // its directory may already be deleted.
+      abandon();
+      ::unlink(statePath_.c_str());
+      return 1;
+    }
     sync_.reset();
     // Setup's temporary allocations (spec parsing, the launcher) go back to the kernel.
     ::malloc_trim(0);
@@ -383,7 +390,7 @@ int shimMain(const std::vector<std::string>& args) {
   // to init (or the nearest subreaper) once we exit.
   pid_t child = ::fork();
   if (child < 0) {
-    writeAll(syncFd, encodeShimError(Error::fromErrno("fork", errno)) + "\n");
+    (void)writeAll(syncFd, encodeShimError(Error::fromErrno("fork", errno)) + "\n");
     return 1;
   }
   if (child > 0) ::_exit(0);
