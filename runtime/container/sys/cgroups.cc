@@ -115,7 +115,8 @@ Result<Layout> detectLayout() {
   }
   if (unified) layout.roots.push_back({unified->mountPoint, true, {}, ""});
   if (layout.roots.empty()) {
-    return Error(ErrorCode::kUnavailable, "no cgroup hierarchies are mounted");
+    return Error(ErrorCode::kUnavailable, "no cgroup hierarchies are mounted (`ip netns exec` hides them by remounting /sys; "
+                 "use `nsenter --net=/run/netns/NAME` instead)");
   }
   return layout;
 }

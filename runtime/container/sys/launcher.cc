@@ -458,6 +458,8 @@ Result<pid_t> launchContainer(const LaunchSpec& launch) {
     int pidChannel = keepAbove2(pidPipe.write.get());
     init.channel = keepAbove2(syncPipe.write.get());
     init.startFd = keepAbove2(launch.startFd);
+    closeAllExcept({pidChannel, init.channel, init.startFd, launch.stdinFd, launch.stdoutFd,
+                    launch.stderrFd});
     runHelper(pidChannel, launch.cgroups, join, flags, [&] { runInit(init); });
   }
   auto pid = awaitLaunch(helper, pidPipe, syncPipe);
@@ -488,6 +490,7 @@ Result<pid_t> launchExec(pid_t containerPid, const ProcessSpec& process,
     syncPipe.read.reset();
     int pidChannel = keepAbove2(pidPipe.write.get());
     int channel = keepAbove2(syncPipe.write.get());
+    closeAllExcept({pidChannel, channel, stdinFd, stdoutFd, stderrFd});
     runHelper(pidChannel, cgroups, join, 0, [&] {
       auto stdio = installStdio(stdinFd, stdoutFd, stderrFd, process.tty);
       if (!stdio.ok()) fail(channel, stdio.error().message());
@@ -604,9 +607,8 @@ Result<void> createNamespaceFiles(const std::string& netPath, const std::string&
   }
   if (child == 0) {
     resetSignals();
-    ready.read.reset();
-    done.write.reset();
     int channel = ready.write.get();
+    closeAllExcept({channel, done.read.get()});
     if (::unshare(static_cast<int>(flags)) != 0) fail(channel, "unshare: " + errnoText(errno));
     if (flags & CLONE_NEWUTS) {
       if (auto r = setHostname(hostname); !r.ok()) fail(channel, r.error().message());

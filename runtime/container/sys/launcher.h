@@ -87,6 +87,13 @@ Result<pid_t> launchExec(pid_t containerPid, const ProcessSpec& process,
                          const SecurityOptions& security, const CgroupSet* cgroups, int stdinFd,
                          int stdoutFd, int stderrFd);
 
+// Keeps compiled seccomp programs in `dir` (created 0700 when missing), shared by processes:
+// libseccomp needs ~15 ms to compile Docker's profile, more than the rest of a container's
+// start. Optional (programs are always cached in memory); call once at start, e.g. with
+// DATA/agent/seccomp. Entries are keyed by a hash of everything they depend on (profile,
+// capabilities, libseccomp version, architecture, kernel), so stale ones are never used.
+void setSeccompCacheDirectory(const std::string& dir);
+
 // Creates a sandbox's namespaces (net with loopback up, ipc, uts with `hostname`) in a
 // short-lived child and bind-mounts them to the given files (which must not exist; their
 // directory must). Skips the ones whose path is empty.

@@ -92,17 +92,18 @@ constexpr Device kDevices[] = {
 
 // A device node in the container's /dev: mknod, or a bind mount of the host's node where
 // mknod is not allowed.
-Result<void> createDevice(int rootFd, int devFd, const std::string& name, mode_t type,
-                          dev_t rdev, mode_t perm, uid_t uid, gid_t gid) {
-  if (::mknodat(devFd, name.c_str(), type | perm, rdev) == 0) {
-    if (::fchownat(devFd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
-      return Error::fromErrno("chown /dev/" + name, errno);
+// `dest` is the node's path in the container, `name` its last component in `dirFd`.
+Result<void> createDevice(int rootFd, int dirFd, const std::string& dest, const std::string& name,
+                          mode_t type, dev_t rdev, mode_t perm, uid_t uid, gid_t gid) {
+  if (::mknodat(dirFd, name.c_str(), type | perm, rdev) == 0) {
+    if (::fchownat(dirFd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return Error::fromErrno("chown " + dest, errno);
     }
     return {};
   }
   if (errno == EEXIST) return {};
-  if (errno != EPERM) return Error::fromErrno("mknod /dev/" + name, errno);
-  return mountInRoot(rootFd, "/dev/" + name, "/dev/" + name, nullptr, MS_BIND, "", true);
+  if (errno != EPERM) return Error::fromErrno("mknod " + dest, errno);
+  return mountInRoot(rootFd, dest, dest, nullptr, MS_BIND, "", true);
 }
 
 // Privileged containers see the host's devices (as Docker's --privileged).
@@ -129,8 +130,8 @@ Result<void> copyHostDevices(int rootFd, const std::string& hostDir, const std::
       TRY(copyHostDevices(rootFd, host, inner, depth + 1));
     } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
       UniqueFd parent = TRY(mkdirAllInRoot(rootFd, "/dev" + rel, 0755));
-      TRY(createDevice(rootFd, parent.get(), inner.substr(1), st.st_mode & S_IFMT, st.st_rdev,
-                       st.st_mode & 07777, st.st_uid, st.st_gid));
+      TRY(createDevice(rootFd, parent.get(), "/dev" + inner, name, st.st_mode & S_IFMT,
+                       st.st_rdev, st.st_mode & 07777, st.st_uid, st.st_gid));
     }
   }
   return {};
@@ -146,7 +147,8 @@ Result<void> setupDev(int rootFd, const RootfsPlan& plan) {
 
   UniqueFd dev = TRY(openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY));
   for (const auto& d : kDevices) {
-    TRY(createDevice(rootFd, dev.get(), d.name, S_IFCHR, makedev(d.major, d.minor), 0666, 0, 0));
+    TRY(createDevice(rootFd, dev.get(), std::string("/dev/") + d.name, d.name, S_IFCHR,
+                     makedev(d.major, d.minor), 0666, 0, 0));
   }
   if (plan.privileged) TRY(copyHostDevices(rootFd, "/dev", "", 0));
   static const std::pair<const char*, const char*> kLinks[] = {

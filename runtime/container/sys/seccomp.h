@@ -64,7 +64,8 @@ struct SeccompProgram {
 Result<SeccompProgram> compileSeccompProfile(const SeccompProfile& profile, uint64_t caps);
 
 // The program for a container's SecurityOptions: nullopt when unconfined (or privileged);
-// Docker's default; or the localhost profile read from seccompProfilePath.
+// Docker's default; or the localhost profile read from seccompProfilePath. Compiled programs
+// are cached (see setSeccompCacheDirectory in launcher.h).
 Result<std::optional<SeccompProgram>> seccompProgramFor(const SecurityOptions& security,
                                                         uint64_t caps);
 

@@ -1,5 +1,6 @@
 #include "runtime/container/sys/syscalls.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sched.h>
@@ -10,9 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <deque>
 
 #include "common/strings.h"
 
@@ -80,6 +83,23 @@ std::string relativeInRoot(const std::string& path) {
   return path.substr(start);
 }
 
+void closeRange(unsigned first, unsigned last) {
+  if (::syscall(SYS_close_range, first, last, 0) == 0) return;
+  // Kernels before 5.9: close what /proc says is open.
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (!dir) return;
+  std::vector<int> open;
+  while (dirent* e = ::readdir(dir)) {
+    int fd = std::atoi(e->d_name);
+    if (e->d_name[0] != '.' && fd != ::dirfd(dir) && static_cast<unsigned>(fd) >= first &&
+        static_cast<unsigned>(fd) <= last) {
+      open.push_back(fd);
+    }
+  }
+  ::closedir(dir);
+  for (int fd : open) ::close(fd);
+}
+
 }  // namespace
 
 Result<UniqueFd> openInRoot(int rootFd, const std::string& path, int flags, mode_t mode) {
@@ -99,25 +119,46 @@ Result<UniqueFd> openInRoot(int rootFd, const std::string& path, int flags, mode
 }
 
 Result<UniqueFd> mkdirAllInRoot(int rootFd, const std::string& path, mode_t mode) {
-  std::vector<std::string> parts;
+  // Walks component by component so that missing ones can be created; a dangling symlink is
+  // followed by hand (its target created inside the root, as runc's securejoin does).
+  std::deque<std::string> todo;
   for (auto& p : split(path, '/')) {
-    if (!p.empty() && p != ".") parts.push_back(p);
+    if (!p.empty() && p != ".") todo.push_back(p);
   }
+  std::string resolved;  // the walked prefix, below the root
   UniqueFd current = TRY(openInRoot(rootFd, "/", O_PATH | O_DIRECTORY));
-  std::string prefix;
-  for (const auto& part : parts) {
-    prefix += "/" + part;
-    auto next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
-    if (!next.ok() && next.error().is(ErrorCode::kNotFound)) {
-      // The parent (`current`) is already resolved inside the root, so creating the last
-      // component relative to it cannot leave the root.
-      if (::mkdirat(current.get(), part.c_str(), mode) != 0 && errno != EEXIST) {
-        return Error::fromErrno("mkdir " + prefix + " in the container's root", errno);
+  int links = 0;
+  while (!todo.empty()) {
+    std::string part = todo.front();
+    todo.pop_front();
+    std::string next = resolved + "/" + part;
+    auto opened = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
+    if (!opened.ok() && opened.error().is(ErrorCode::kNotFound)) {
+      char target[4096];
+      ssize_t n = ::readlinkat(current.get(), part.c_str(), target, sizeof target - 1);
+      if (n > 0) {
+        if (++links > 40) return Error::fromErrno("resolve " + path + " in the container's root", ELOOP);
+        std::string link(target, static_cast<size_t>(n));
+        auto parts = split(link, '/');
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+          if (!it->empty() && *it != ".") todo.push_front(*it);
+        }
+        if (link[0] == '/') {
+          resolved.clear();
+          current = TRY(openInRoot(rootFd, "/", O_PATH | O_DIRECTORY));
+        }
+        continue;
       }
-      next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
+      // `current` is already resolved inside the root, so creating the component relative
+      // to it cannot leave the root.
+      if (::mkdirat(current.get(), part.c_str(), mode) != 0 && errno != EEXIST) {
+        return Error::fromErrno("mkdir " + next + " in the container's root", errno);
+      }
+      opened = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
     }
-    if (!next.ok()) return std::move(next).error();
-    current = std::move(next).value();
+    if (!opened.ok()) return std::move(opened).error();
+    resolved = std::move(next);
+    current = std::move(opened).value();
   }
   return current;
 }
@@ -218,6 +259,17 @@ void resetSignals() {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void closeAllExcept(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned next = 0;
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned>(fd) < next) continue;
+    if (static_cast<unsigned>(fd) > next) closeRange(next, static_cast<unsigned>(fd) - 1);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  closeRange(next, ~0U);
 }
 
 bool readFull(int fd, void* buf, size_t len) {

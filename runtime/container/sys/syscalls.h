@@ -64,6 +64,10 @@ int waitForPid(pid_t pid);
 // become someone else's process).
 void resetSignals();
 
+// Closes every descriptor but `keep` (negative entries ignored): a forked child drops what
+// it inherited from a possibly busy caller.
+void closeAllExcept(std::vector<int> keep);
+
 // Reads/writes all bytes, retrying on EINTR and short transfers.
 bool readFull(int fd, void* buf, size_t len);
 bool writeFull(int fd, const void* buf, size_t len);

@@ -13,8 +13,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <iostream>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 
+#include "runtime/container/sys/launcher.h"
 #include "runtime/container/sys/security.h"
 
 namespace nave::runtime::sys {
@@ -155,5 +160,64 @@ TEST(Seccomp, UnconfinedAndPrivilegedHaveNoProgram) {
   EXPECT_FALSE(seccompProgramFor(missing, 0).ok());
 }
 
+TEST(Seccomp, CompiledProgramsAreCachedOnDisk) {
+  char tmpl[] = "/tmp/nave-seccomp-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = std::string(tmpl) + "/cache";
+  std::string profile = std::string(tmpl) + "/profile.json";
+  // Content unique to this run, so that no earlier cache entry matches.
+  std::string text = R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"],
+      "action": "SCMP_ACT_ERRNO", "errnoRet": )" + std::to_string(1 + ::getpid() % 100) + "}]}";
+  FILE* f = std::fopen(profile.c_str(), "w");
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  setSeccompCacheDirectory(dir);
+  SecurityOptions s;
+  s.seccomp = SeccompMode::kLocalhost;
+  s.seccompProfilePath = profile;
+  auto first = seccompProgramFor(s, 0);
+  setSeccompCacheDirectory("");
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  ASSERT_TRUE(first->has_value());
+  auto direct = compileSeccompProfile(*parseSeccompProfile(text), 0);
+  ASSERT_TRUE(direct.ok());
+  ASSERT_EQ((*first)->instructions.size(), direct->instructions.size());
+  EXPECT_EQ(std::memcmp((*first)->instructions.data(), direct->instructions.data(),
+                        direct->instructions.size() * sizeof(sock_filter)),
+            0);
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().extension(), ".bpf");
+    EXPECT_EQ(std::filesystem::file_size(e.path()), direct->instructions.size() * sizeof(sock_filter));
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+  std::filesystem::remove_all(tmpl);
+}
+
 }  // namespace
 }  // namespace nave::runtime::sys
+namespace nave::runtime::sys {
+namespace {
+TEST(Seccomp, ScratchSize) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto p = compileSeccompProfile(dockerDefaultProfile(), defaultCapabilities());
+  auto t1 = std::chrono::steady_clock::now();
+  std::cout << "insns " << p->instructions.size() << " compile " << std::chrono::duration<double, std::milli>(t1 - t0).count() << "ms\n";
+  for (int i = 0; i < 3; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      auto a = std::chrono::steady_clock::now();
+      (void)loadSeccompProgram(*p);
+      auto b = std::chrono::steady_clock::now();
+      for (int j = 0; j < 100000; ++j) syscall(SYS_getppid);
+      auto c = std::chrono::steady_clock::now();
+      printf("load %.3f ms, 100k getppid %.3f ms\n", std::chrono::duration<double, std::milli>(b - a).count(), std::chrono::duration<double, std::milli>(c - b).count());
+      _exit(0);
+    }
+    waitpid(pid, nullptr, 0);
+  }
+}
+}
+}
