@@ -135,8 +135,9 @@ class ImageStore {
   virtual void importAirgapDirectory() = 0;
 
   // Pulls from the registry's endpoints (mirrors in order, then the default endpoint): the
-  // first that has the manifest serves the whole pull. Blobs already stored are not fetched;
-  // layers download a few at a time and are verified while they stream. The image is named
+  // first that has the manifest resolves the image and serves its blobs, the others stand in
+  // for blobs it cannot serve. Blobs already stored are not fetched; layers download a few at
+  // a time and are verified while they stream. The image is named
   // REF (tag) and NAME@DIGEST (the digest the reference resolved to, an index's for
   // multi-platform images). Errors carry "pull REF: " and a code: kNotFound ("not found", "no
   // match for platform ..."), kUnauthorized ("failed to authorize: ..."), kForbidden,

@@ -46,11 +46,14 @@ class ImageStoreImpl final : public ImageStore {
   std::optional<RegistryAuth> credentialsFor(const std::string& registry,
                                              const RegistryEndpoint& endpoint,
                                              const PullOptions& options) const;
+  // Where a pull's blobs come from, in the order to try them.
+  using BlobSources = std::vector<RegistryClient*>;
   // Downloads the layers that are not present, a few at a time.
-  Result<void> fetchLayers(RegistryClient& client, const std::vector<Descriptor>& layers,
+  Result<void> fetchLayers(const BlobSources& sources, const std::vector<Descriptor>& layers,
                            const std::string& ref, const ProgressFn& progress);
-  // Downloads a blob unless present; concurrent downloads of one digest share one transfer.
-  Result<void> fetchBlob(RegistryClient& client, const Descriptor& blob, const std::string& ref,
+  // Downloads a blob unless present, from the first source that has it; concurrent downloads
+  // of one digest share one transfer.
+  Result<void> fetchBlob(const BlobSources& sources, const Descriptor& blob, const std::string& ref,
                          const ProgressFn& progress);
 
   const ImageStoreOptions options_;

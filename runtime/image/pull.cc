@@ -83,7 +83,7 @@ Result<Image> ImageStoreImpl::pull(std::string_view text, const PullOptions& opt
   return pulls_.run(ref->str(), [&] { return pullOnce(*ref, options); });
 }
 
-Result<void> ImageStoreImpl::fetchBlob(RegistryClient& client, const Descriptor& blob,
+Result<void> ImageStoreImpl::fetchBlob(const BlobSources& sources, const Descriptor& blob,
                                        const std::string& ref, const ProgressFn& progress) {
   ProgressThrottle throttle(progress, ref, blob.digest, blob.size);
   if (content_->has(blob.digest)) {
@@ -94,7 +94,23 @@ Result<void> ImageStoreImpl::fetchBlob(RegistryClient& client, const Descriptor&
     if (content_->has(blob.digest)) return true;  // another process got it meanwhile
     auto writer = TRY(content_->newWriter());
     throttle.report(0, "downloading", true);
-    TRY(client.fetchBlob(blob, *writer, [&](int64_t done) { throttle.report(done, "downloading"); }));
+    // The endpoint that resolved the image first, then the others (as containerd's fetcher).
+    std::optional<Error> firstError;
+    for (RegistryClient* client : sources) {
+      auto ok = client->fetchBlob(blob, *writer, [&](int64_t done) { throttle.report(done, "downloading"); });
+      if (ok) {
+        firstError.reset();
+        break;
+      }
+      if (!firstError) firstError = ok.error();
+      bool elsewhere = ok.error().is(ErrorCode::kNotFound) || ok.error().is(ErrorCode::kUnavailable) ||
+                       ok.error().is(ErrorCode::kUnauthorized) || ok.error().is(ErrorCode::kForbidden) ||
+                       ok.error().is(ErrorCode::kTooManyRequests);
+      if (!elsewhere) return std::move(ok).error();
+      log::v(1, "blob not available from endpoint",
+             {{"digest", blob.digest}, {"endpoint", client->describe()}, {"error", ok.error().message()}});
+    }
+    if (firstError) return *firstError;
     throttle.report(writer->size(), "verifying", true);
     TRY(writer->commit(blob.digest, blob.size));
     return true;
@@ -104,7 +120,7 @@ Result<void> ImageStoreImpl::fetchBlob(RegistryClient& client, const Descriptor&
   return {};
 }
 
-Result<void> ImageStoreImpl::fetchLayers(RegistryClient& client, const std::vector<Descriptor>& layers,
+Result<void> ImageStoreImpl::fetchLayers(const BlobSources& sources, const std::vector<Descriptor>& layers,
                                          const std::string& ref, const ProgressFn& progress) {
   std::vector<const Descriptor*> todo;
   std::set<std::string> seen;
@@ -130,7 +146,7 @@ Result<void> ImageStoreImpl::fetchLayers(RegistryClient& client, const std::vect
         std::lock_guard lock(mu);
         if (error) return;
       }
-      auto ok = fetchBlob(client, *todo[i], ref, serialized);
+      auto ok = fetchBlob(sources, *todo[i], ref, serialized);
       if (!ok) {
         std::lock_guard lock(mu);
         if (!error) error = std::move(ok).error().context("layer " + todo[i]->digest);
@@ -159,16 +175,19 @@ Result<Image> ImageStoreImpl::pullOnce(const ImageReference& ref, const PullOpti
   reportState(options.progress, name, "resolving");
 
   // Resolve: the first endpoint that has the manifest serves the whole pull.
-  std::unique_ptr<RegistryClient> client;
+  std::vector<std::unique_ptr<RegistryClient>> clients;
+  for (const RegistryEndpoint& ep : registries_.endpointsFor(ref.registry)) {
+    clients.push_back(std::make_unique<RegistryClient>(ep, ep.repositoryFor(ref.repository),
+                                                       credentialsFor(ref.registry, ep, options)));
+  }
+  RegistryClient* client = nullptr;
   FetchedManifest top;
   std::optional<Error> firstError;
   const std::string reference = ref.digest.empty() ? ref.tag : ref.digest;
-  for (const RegistryEndpoint& ep : registries_.endpointsFor(ref.registry)) {
-    auto c = std::make_unique<RegistryClient>(ep, ep.repositoryFor(ref.repository),
-                                              credentialsFor(ref.registry, ep, options));
+  for (const auto& c : clients) {
     auto m = c->fetchManifest(reference);
     if (m) {
-      client = std::move(c);
+      client = c.get();
       top = std::move(*m);
       break;
     }
@@ -176,7 +195,7 @@ Result<Image> ImageStoreImpl::pullOnce(const ImageReference& ref, const PullOpti
            {{"image", name}, {"endpoint", c->describe()}, {"error", m.error().message()}});
     if (!firstError || errorRank(m.error()) > errorRank(*firstError)) firstError = m.error();
   }
-  if (!client) {
+  if (client == nullptr) {
     Error e = *firstError;
     if (e.is(ErrorCode::kNotFound)) e = Error(ErrorCode::kNotFound, "not found");
     return fail(std::move(e));
@@ -213,7 +232,11 @@ Result<Image> ImageStoreImpl::pullOnce(const ImageReference& ref, const PullOpti
   if (manifest.config.size > kMaxConfigSize) {
     return fail(Error(ErrorCode::kBadRequest, "image config is too large"));
   }
-  if (auto ok = fetchBlob(*client, manifest.config, name, {}); !ok) {
+  BlobSources sources{client};
+  for (const auto& c : clients) {
+    if (c.get() != client) sources.push_back(c.get());
+  }
+  if (auto ok = fetchBlob(sources, manifest.config, name, {}); !ok) {
     return fail(std::move(ok).error().context("config " + manifest.config.digest));
   }
   auto configBytes = content_->read(manifest.config.digest, kMaxConfigSize);
@@ -230,7 +253,7 @@ Result<Image> ImageStoreImpl::pullOnce(const ImageReference& ref, const PullOpti
                                                   " diff IDs for " +
                                                   std::to_string(manifest.layers.size()) + " layers"));
   }
-  if (auto ok = fetchLayers(*client, manifest.layers, name, options.progress); !ok) {
+  if (auto ok = fetchLayers(sources, manifest.layers, name, options.progress); !ok) {
     return fail(std::move(ok).error());
   }
   for (const auto& [digest, bytes] : documents) {

@@ -24,7 +24,7 @@ namespace nave::runtime::testing {
 
 class FakeRegistry {
  public:
-  enum class Fault { kStatus503, kTruncate };
+  enum class Fault { kStatus503, kStatus404, kTruncate };
 
   FakeRegistry(std::string layout, int port) : layout_(std::move(layout)) {
     listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -111,6 +111,11 @@ class FakeRegistry {
     if (fault == Fault::kStatus503) {
       send(fd, "503 Service Unavailable", "application/json",
            R"({"errors":[{"code":"UNAVAILABLE","message":"try later"}]})");
+      return;
+    }
+    if (fault == Fault::kStatus404) {
+      send(fd, "404 Not Found", "application/json",
+           R"({"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]})");
       return;
     }
     std::string contentType = "application/octet-stream";

@@ -110,5 +110,38 @@ TEST_F(PullFaultsTest, Schema1AndLyingManifestsAreRefused) {
   EXPECT_TRUE(store_->list().empty());
 }
 
+// A mirror that has the manifest but lacks a blob: the blob comes from the next endpoint.
+TEST_F(PullFaultsTest, BlobsFallBackToTheNextEndpoint) {
+  FakeRegistry mirror(image_->layout, 5001);
+  ASSERT_EQ(mirror.error(), "");
+  mirror.failNext("/blobs/" + facts_.layerDigest, 100, FakeRegistry::Fault::kStatus404);
+  testing::writeFile(data_ / "registries.yaml",
+                     "mirrors:\n  docker.io:\n    endpoint: [\"http://127.0.0.1:5001\", \"http://127.0.0.1:5000\"]\n");
+  testing::TempDir data;
+  ImageStoreOptions options;
+  options.dataDir = data.path();
+  options.registriesFile = data_ / "registries.yaml";
+  auto store = ImageStore::open(options);
+  ASSERT_TRUE(store.ok());
+  auto img = (*store)->pull("busybox");
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  EXPECT_EQ(img->repoTags, std::vector<std::string>{"docker.io/library/busybox:latest"});
+  EXPECT_EQ(mirror.requests("/manifests/latest"), 1);
+  EXPECT_EQ(registry_->requests("/manifests/"), 0);
+  EXPECT_EQ(mirror.requests("/blobs/" + facts_.configDigest), 1);
+  EXPECT_EQ(mirror.requests("/blobs/" + facts_.layerDigest), 1);
+  EXPECT_EQ(registry_->requests("/blobs/" + facts_.layerDigest), 1);
+
+  // Nowhere to be found: the first endpoint's answer.
+  registry_->failNext("/blobs/" + facts_.layerDigest, 100, FakeRegistry::Fault::kStatus404);
+  ASSERT_TRUE((*store)->remove("busybox").ok());
+  ASSERT_TRUE((*store)->garbageCollect().ok());
+  auto missing = (*store)->pull("busybox");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message().find("blob unknown to registry"), std::string::npos)
+      << missing.error().message();
+}
+
 }  // namespace
 }  // namespace nave::runtime
