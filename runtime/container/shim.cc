@@ -398,6 +398,9 @@ int shimMain(const std::vector<std::string>& args) {
   if (::chdir("/") != 0) {
     // Only a missing root would fail, and then nothing works: let setup report it.
   }
+  // Compiling the seccomp profile costs more than the rest of a start: shims share the
+  // compiled programs through the container root.
+  sys::setSeccompCacheDirectory(root + "/.seccomp");
   Shim shim(root, id, syncFd);
   return shim.run();
 }

@@ -1,7 +1,8 @@
 #include "runtime/container/sys/seccomp.h"
 
+#include <elf.h>
+#include <link.h>
 #include <linux/seccomp.h>
-#include <openssl/sha.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -439,6 +441,12 @@ Result<SeccompProgram> compileSeccompProfile(const SeccompProfile& profile, uint
   if (int rc = seccomp_attr_set(f.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS)); rc != 0) {
     return Error::fromErrno("seccomp attribute", -rc);
   }
+  // A binary tree over syscall numbers rather than a chain of comparisons: each syscall is
+  // checked in a few steps, and the kernel loads (JIT-compiles) Docker's profile in ~0.3 ms
+  // instead of ~0.75 ms. Compiling takes longer (~25 ms), but programs are cached.
+  if (int rc = seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); rc != 0) {
+    return Error::fromErrno("seccomp optimization attribute", -rc);
+  }
 
   uint32_t native = seccomp_arch_native();
   std::vector<uint32_t> arches;
@@ -507,8 +515,20 @@ Json conditionJson(const SeccompFilterCondition& c) {
   return Json{{"caps", c.caps}, {"arches", c.arches}, {"minKernel", c.minKernel}};
 }
 
-// Everything the compiled program depends on, hashed.
-std::string programKey(const SeccompProfile& p, uint64_t caps) {
+// What a compiled program depends on besides its profile.
+Json environmentKey(uint64_t caps) {
+  const scmp_version* v = seccomp_version();
+  auto [kmajor, kminor] = runningKernel();
+  return Json{{"format", 2},
+              {"optimize", 2},
+              {"libseccomp", {v->major, v->minor, v->micro}},
+              {"native", seccomp_arch_native()},
+              {"kernel", {kmajor, kminor}},
+              {"caps", caps}};
+}
+
+// A profile as text, for the key of its compiled program.
+Json profileKey(const SeccompProfile& p) {
   Json rules = Json::array();
   for (const auto& r : p.rules) {
     Json args = Json::array();
@@ -520,56 +540,96 @@ std::string programKey(const SeccompProfile& p, uint64_t caps) {
   }
   Json archMap = Json::array();
   for (const auto& [arch, subs] : p.archMap) archMap.push_back({arch, subs});
-  const scmp_version* v = seccomp_version();
-  auto [kmajor, kminor] = runningKernel();
-  Json key = {{"format", 1},
-              {"libseccomp", {v->major, v->minor, v->micro}},
-              {"native", seccomp_arch_native()},
-              {"kernel", {kmajor, kminor}},
-              {"caps", caps},
-              {"default", p.defaultAction},
+  return Json{{"default", p.defaultAction},
               {"defaultErrno", p.defaultErrnoRet ? static_cast<int64_t>(*p.defaultErrnoRet) : -1},
               {"arches", p.architectures},
               {"archMap", archMap},
               {"rules", rules}};
-  std::string text = dumpJson(key);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : digest) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 0xf]);
-  }
-  return hex;
 }
 
-std::optional<SeccompProgram> readCachedProgram(const std::string& path) {
+// The GNU build ID of the running executable (hex), or "" without one. Identifies the
+// built-in profile: it changes whenever the binary does.
+std::string executableBuildId() {
+  std::string id;
+  ::dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) -> int {
+        // The first object is the executable itself.
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_NOTE) continue;
+          const auto* p = reinterpret_cast<const unsigned char*>(info->dlpi_addr + ph.p_vaddr);
+          const unsigned char* end = p + ph.p_memsz;
+          while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const auto* n = reinterpret_cast<const ElfW(Nhdr)*>(p);
+            const unsigned char* name = p + sizeof(ElfW(Nhdr));
+            const unsigned char* desc = name + ((n->n_namesz + 3) & ~3u);
+            if (desc + n->n_descsz > end) break;
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
+                std::memcmp(name, "GNU", 4) == 0) {
+              static const char* kHex = "0123456789abcdef";
+              auto* s = static_cast<std::string*>(out);
+              for (size_t k = 0; k < n->n_descsz; ++k) {
+                s->push_back(kHex[desc[k] >> 4]);
+                s->push_back(kHex[desc[k] & 0xf]);
+              }
+              return 1;
+            }
+            p = desc + ((n->n_descsz + 3) & ~3u);
+          }
+        }
+        return 1;
+      },
+      &id);
+  return id;
+}
+
+// The cache file's name: a hash of the key (FNV-1a; not OpenSSL, whose first use costs a shim
+// more than a millisecond). The file holds the key too, so a collision is only a cache miss.
+std::string programFileName(const std::string& key) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ULL;
+  static const char* kHex = "0123456789abcdef";
+  std::string name;
+  for (int shift = 60; shift >= 0; shift -= 4) name.push_back(kHex[(h >> shift) & 0xf]);
+  return name + ".bpf";
+}
+
+// File layout: the key, a NUL, then the instructions.
+std::optional<SeccompProgram> readCachedProgram(const std::string& path, const std::string& key) {
   auto data = readFile(path);
-  if (!data.ok() || data->empty() || data->size() % sizeof(sock_filter) != 0 ||
-      data->size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+  if (!data.ok() || data->size() <= key.size() || data->compare(0, key.size(), key) != 0 ||
+      (*data)[key.size()] != '\0') {
+    return std::nullopt;
+  }
+  size_t bytes = data->size() - key.size() - 1;
+  if (bytes == 0 || bytes % sizeof(sock_filter) != 0 || bytes / sizeof(sock_filter) > BPF_MAXINSNS) {
     return std::nullopt;
   }
   SeccompProgram program;
-  program.instructions.resize(data->size() / sizeof(sock_filter));
-  std::memcpy(program.instructions.data(), data->data(), data->size());
+  program.instructions.resize(bytes / sizeof(sock_filter));
+  std::memcpy(program.instructions.data(), data->data() + key.size() + 1, bytes);
   return program;
 }
 
 void writeCachedProgram(const std::string& dir, const std::string& key,
                         const SeccompProgram& program) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return;
-  std::string tmp = dir + "/." + key + "." + std::to_string(::getpid());
-  std::string_view bytes(reinterpret_cast<const char*>(program.instructions.data()),
-                         program.instructions.size() * sizeof(sock_filter));
-  if (createFile(tmp, bytes, 0600).ok()) {
-    if (::rename(tmp.c_str(), (dir + "/" + key + ".bpf").c_str()) != 0) ::unlink(tmp.c_str());
+  std::string name = programFileName(key);
+  std::string tmp = dir + "/." + name + "." + std::to_string(::getpid());
+  std::string contents = key;
+  contents.push_back('\0');
+  contents.append(reinterpret_cast<const char*>(program.instructions.data()),
+                  program.instructions.size() * sizeof(sock_filter));
+  if (createFile(tmp, contents, 0600).ok()) {
+    if (::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) ::unlink(tmp.c_str());
   }
 }
 
-Result<SeccompProgram> cachedProgram(const SeccompProfile& profile, uint64_t caps) {
+// The program compiled from `profile()` (called only when no cache has it), cached under
+// `key`, which must name everything the program depends on.
+Result<SeccompProgram> cachedProgram(const std::string& key, uint64_t caps,
+                                     const std::function<SeccompProfile()>& profile) {
   ProgramCache& cache = programCache();
-  std::string key = programKey(profile, caps);
   std::string dir;
   {
     std::lock_guard<std::mutex> lock(cache.mu);
@@ -577,9 +637,9 @@ Result<SeccompProgram> cachedProgram(const SeccompProfile& profile, uint64_t cap
     dir = cache.directory;
   }
   std::optional<SeccompProgram> program;
-  if (!dir.empty()) program = readCachedProgram(dir + "/" + key + ".bpf");
+  if (!dir.empty()) program = readCachedProgram(dir + "/" + programFileName(key), key);
   if (!program) {
-    program = TRY(compileSeccompProfile(profile, caps));
+    program = TRY(compileSeccompProfile(profile(), caps));
     if (!dir.empty()) writeCachedProgram(dir, key, *program);
   }
   std::lock_guard<std::mutex> lock(cache.mu);
@@ -602,7 +662,17 @@ Result<std::optional<SeccompProgram>> seccompProgramFor(const SecurityOptions& s
     return std::optional<SeccompProgram>();
   }
   if (security.seccomp == SeccompMode::kRuntimeDefault) {
-    return std::optional<SeccompProgram>(TRY(cachedProgram(dockerDefaultProfile(), caps)));
+    // Built into the binary: its key is the binary's build ID, so that a shim need not build
+    // the profile (about a millisecond) to find its compiled program.
+    static const std::string buildId = executableBuildId();
+    Json key = environmentKey(caps);
+    if (buildId.empty()) {
+      key["profile"] = profileKey(dockerDefaultProfile());
+    } else {
+      key["builtin"] = "docker-default " + buildId;
+    }
+    return std::optional<SeccompProgram>(
+        TRY(cachedProgram(dumpJson(key), caps, [] { return dockerDefaultProfile(); })));
   }
   if (security.seccompProfilePath.empty()) {
     return Error(ErrorCode::kInvalid, "a localhost seccomp profile needs a path");
@@ -611,7 +681,10 @@ Result<std::optional<SeccompProgram>> seccompProgramFor(const SecurityOptions& s
   if (!text.ok()) return std::move(text).error().context("seccomp profile");
   auto profile = parseSeccompProfile(*text);
   if (!profile.ok()) return std::move(profile).error().context(security.seccompProfilePath);
-  return std::optional<SeccompProgram>(TRY(cachedProgram(*profile, caps)));
+  Json key = environmentKey(caps);
+  key["profile"] = profileKey(*profile);
+  return std::optional<SeccompProgram>(
+      TRY(cachedProgram(dumpJson(key), caps, [&] { return *profile; })));
 }
 
 Result<void> loadSeccompProgram(const SeccompProgram& program) {

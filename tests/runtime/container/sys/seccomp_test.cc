@@ -13,9 +13,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <iostream>
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <functional>
 
@@ -188,7 +187,15 @@ TEST(Seccomp, CompiledProgramsAreCachedOnDisk) {
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     EXPECT_EQ(e.path().extension(), ".bpf");
-    EXPECT_EQ(std::filesystem::file_size(e.path()), direct->instructions.size() * sizeof(sock_filter));
+    // The key, a NUL, then the program.
+    auto bytes = direct->instructions.size() * sizeof(sock_filter);
+    ASSERT_GT(std::filesystem::file_size(e.path()), bytes);
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(contents.compare(contents.size() - bytes, bytes,
+                               reinterpret_cast<const char*>(direct->instructions.data()), bytes),
+              0);
+    EXPECT_EQ(contents[contents.size() - bytes - 1], '\0');
     ++files;
   }
   EXPECT_EQ(files, 1);
@@ -197,27 +204,3 @@ TEST(Seccomp, CompiledProgramsAreCachedOnDisk) {
 
 }  // namespace
 }  // namespace nave::runtime::sys
-namespace nave::runtime::sys {
-namespace {
-TEST(Seccomp, ScratchSize) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto p = compileSeccompProfile(dockerDefaultProfile(), defaultCapabilities());
-  auto t1 = std::chrono::steady_clock::now();
-  std::cout << "insns " << p->instructions.size() << " compile " << std::chrono::duration<double, std::milli>(t1 - t0).count() << "ms\n";
-  for (int i = 0; i < 3; ++i) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-      auto a = std::chrono::steady_clock::now();
-      (void)loadSeccompProgram(*p);
-      auto b = std::chrono::steady_clock::now();
-      for (int j = 0; j < 100000; ++j) syscall(SYS_getppid);
-      auto c = std::chrono::steady_clock::now();
-      printf("load %.3f ms, 100k getppid %.3f ms\n", std::chrono::duration<double, std::milli>(b - a).count(), std::chrono::duration<double, std::milli>(c - b).count());
-      _exit(0);
-    }
-    waitpid(pid, nullptr, 0);
-  }
-}
-}
-}
