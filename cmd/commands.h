@@ -10,6 +10,13 @@ namespace nave::cmd {
 int serverCommand(const std::vector<std::string>& args);
 int kubectlCommand(const std::vector<std::string>& args);
 int versionCommand(const std::vector<std::string>& args);
+int imagesCmd(const std::vector<std::string>& args);
+int runCmd(const std::vector<std::string>& args);
+int psCmd(const std::vector<std::string>& args);
+int logsCmd(const std::vector<std::string>& args);
+int execCmd(const std::vector<std::string>& args);
+int rmCmd(const std::vector<std::string>& args);
+int shimCmd(const std::vector<std::string>& args);
 
 // Exit status for usage errors (unknown or malformed flags), as Go's flag package uses.
 constexpr int kUsageError = 2;

@@ -16,6 +16,12 @@ struct Command {
 constexpr Command kCommands[] = {
     {"server", "Run a Kubernetes server (API, store, controllers)", nave::cmd::serverCommand},
     {"kubectl", "Run kubectl against this server's kubeconfig", nave::cmd::kubectlCommand},
+    {"images", "Manage images (import, pull, ls, rm, inspect, gc)", nave::cmd::imagesCmd},
+    {"run", "Run a command in a new container", nave::cmd::runCmd},
+    {"ps", "List containers", nave::cmd::psCmd},
+    {"logs", "Print a container's logs", nave::cmd::logsCmd},
+    {"exec", "Run a command in a running container", nave::cmd::execCmd},
+    {"rm", "Remove containers", nave::cmd::rmCmd},
     {"version", "Print the version", nave::cmd::versionCommand},
 };
 
@@ -37,6 +43,8 @@ int main(int argc, char** argv) {
     return args.empty() ? nave::cmd::kUsageError : 0;
   }
   if (args[0] == "--version" || args[0] == "-v") return nave::cmd::versionCommand({});
+  // The per-container supervisor; not listed in the help.
+  if (args[0] == "shim") return nave::cmd::shimCmd(std::vector<std::string>(args.begin() + 1, args.end()));
   for (const Command& c : kCommands) {
     if (args[0] == c.name) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
   }

@@ -1,12 +1,15 @@
 #include "runtime/log_reader.h"
 
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <optional>
-#include <thread>
 #include <vector>
+
+#include "common/fd.h"
 
 namespace nave::runtime {
 
@@ -71,7 +74,7 @@ class Joiner {
 
 Result<void> readContainerLog(const std::string& path, bool includeRotated, bool follow,
                               const std::function<void(const LogLine&)>& sink,
-                              const std::function<bool()>& stop) {
+                              const std::function<bool()>& stop, int wakeFd) {
   Joiner joiner(sink);
   if (includeRotated) {
     std::vector<std::string> rotated;
@@ -88,6 +91,17 @@ Result<void> readContainerLog(const std::string& path, bool includeRotated, bool
   }
   std::ifstream in(path);
   if (!in && !follow) return Error(ErrorCode::kNotFound, "no log file " + path);
+  // Following: changes in the log's directory (writes, the rotation's renames) wake us.
+  UniqueFd watch;
+  if (follow) {
+    watch = UniqueFd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    std::string dir = path.substr(0, path.find_last_of('/') + 1);
+    if (watch.valid() && ::inotify_add_watch(watch.get(), dir.empty() ? "." : dir.c_str(),
+                                             IN_MODIFY | IN_CREATE | IN_MOVED_TO |
+                                                 IN_MOVED_FROM | IN_CLOSE_WRITE) < 0) {
+      watch.reset();
+    }
+  }
   auto id = fileId(path);
   std::string carry;
   for (;;) {
@@ -114,7 +128,13 @@ Result<void> readContainerLog(const std::string& path, bool includeRotated, bool
       carry.clear();
       continue;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pollfd fds[2] = {{watch.get(), POLLIN, 0}, {wakeFd, POLLIN, 0}};
+    int timeout = (!watch.valid() || (wakeFd < 0 && stop)) ? 100 : -1;
+    if (::poll(fds, 2, timeout) > 0 && (fds[0].revents & POLLIN)) {
+      char events[4096];
+      while (::read(watch.get(), events, sizeof events) > 0) {
+      }
+    }
   }
   return {};
 }

@@ -22,9 +22,11 @@ Result<LogLine> parseCriLogRecord(const std::string& record, bool* partial);
 
 // Calls `sink` for every complete line of `path` (older rotated files first when
 // `includeRotated`). With `follow`, keeps reading (across rotations) until `stop` returns true;
-// `stop` is polled between reads (about every 100 ms while idle).
+// While idle it waits for the file to change (inotify) and checks `stop` when woken: give
+// `wakeFd` (e.g. an eventfd the caller writes to when `stop` turns true) to be woken at once,
+// else `stop` is also checked every 100 ms.
 Result<void> readContainerLog(const std::string& path, bool includeRotated, bool follow,
                               const std::function<void(const LogLine&)>& sink,
-                              const std::function<bool()>& stop = {});
+                              const std::function<bool()>& stop = {}, int wakeFd = -1);
 
 }  // namespace nave::runtime

@@ -540,15 +540,31 @@ class Cluster:
             conn.close()
 
 
+_cleanups = []  # functions registered by tests for things outside clusters
+
+
+def register_cleanup(fn):
+    """Runs `fn` when the run ends (normally or interrupted), after the clusters are gone."""
+    with _live_lock:
+        _cleanups.append(fn)
+
+
 def cleanup_all():
-    """Destroys every cluster still alive (interrupted runs)."""
+    """Destroys every cluster still alive (interrupted runs), then runs registered cleanups."""
     with _live_lock:
         clusters = list(_live)
+        cleanups = list(reversed(_cleanups))
+        _cleanups.clear()
     for c in clusters:
         try:
             c.destroy()
         except Exception as e:  # keep cleaning the others
             log(f"cleanup of {c.name} failed: {e}")
+    for fn in cleanups:
+        try:
+            fn()
+        except Exception as e:
+            log(f"cleanup failed: {e}")
 
 
 class ClusterTestCase(unittest.TestCase):
