@@ -21,3 +21,9 @@ echo "== storage ($build/bench/store_bench)"
 if [ -x "$build/bench/store_bench" ]; then "$build/bench/store_bench" --dir "$dir"; fi
 echo "== API ($build/bench/api_bench)"
 ip netns exec "$ns" "$build/bench/api_bench" --nave "$build/nave" --dir "$dir/api"
+echo "== layer unpacking ($build/bench/unpack_bench)"
+"$build/bench/unpack_bench" --dir "$dir"
+echo "== containers ($build/bench/container_bench)"
+sync  # the unpacking's writeback would slow the containers' file operations
+# nsenter rather than `ip netns exec`, which remounts /sys and so hides the cgroup hierarchies.
+nsenter --net="/run/netns/$ns" "$build/bench/container_bench" --dir "$dir" --shim "$build/nave" --runs 100
