@@ -247,10 +247,13 @@ int imagesCommand(const std::vector<std::string>& args) {
     return 0;
   }
   if (sub == "gc") {
-    auto r = images.garbageCollect();
+    auto r = (*rt)->garbageCollect();
     if (!r.ok()) return fail(r.error());
-    std::printf("removed %lld blobs, %lld bytes\n", static_cast<long long>(r->blobsRemoved),
-                static_cast<long long>(r->bytesFreed));
+    std::printf("removed %lld blobs (%lld bytes) and %lld unpacked layers (%lld bytes)\n",
+                static_cast<long long>(r->images.blobsRemoved),
+                static_cast<long long>(r->images.bytesFreed),
+                static_cast<long long>(r->snapshots.layersRemoved),
+                static_cast<long long>(r->snapshots.bytesFreed));
     return 0;
   }
   std::fprintf(stderr, "nave images: unknown subcommand \"%s\"\n%s\n", sub.c_str(), usage);

@@ -105,4 +105,18 @@ Result<void> NodeRuntime::removeContainer(const std::string& id, bool force) {
   return snapshots_->removeRootfs(id);
 }
 
+Result<NodeRuntime::GcResult> NodeRuntime::garbageCollect() {
+  GcResult result;
+  result.images = TRY(images_->garbageCollect());
+  // Listed after the blobs are collected: an image imported meanwhile is kept either way.
+  std::vector<std::string> keep;
+  for (const Image& image : images_->list()) {
+    std::vector<std::string> diffIds;
+    for (const LayerInfo& l : image.layers) diffIds.push_back(l.diffId);
+    for (std::string& chain : Snapshotter::chainIds(diffIds)) keep.push_back(std::move(chain));
+  }
+  result.snapshots = TRY(snapshots_->garbageCollect(keep));
+  return result;
+}
+
 }  // namespace nave::runtime

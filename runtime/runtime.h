@@ -55,6 +55,14 @@ class NodeRuntime {
   // its rootfs.
   Result<void> removeContainer(const std::string& id, bool force);
 
+  // Removes the blobs no image references and the unpacked layers no image (and no mounted
+  // container) uses.
+  struct GcResult {
+    GcStats images;
+    SnapshotStats snapshots;
+  };
+  Result<GcResult> garbageCollect();
+
   // The process a request runs, from the image config and the overrides (exposed for tests).
   static Result<ProcessSpec> processFor(const ImageConfig& image, const ContainerRequest& request);
 

@@ -108,6 +108,17 @@ class RuntimeCliTest(unittest.TestCase):
         self.assertNotEqual(hostname, os.uname().nodename)
         self.assertEqual(self.nave("ps", "-a").stdout.splitlines()[1:], [], "--rm removed them")
 
+    def test_rm_and_gc_free_blobs_and_unpacked_layers(self):
+        self.import_busybox()
+        self.nave("run", "--rm", "busybox", "true")
+        layers = os.path.join(self.data, "agent", "snapshots", "layers")
+        self.assertTrue(os.listdir(layers), "running unpacked the image's layer")
+        self.nave("images", "rm", "busybox")
+        r = self.nave("images", "gc")
+        self.assertRegex(r.stdout, r"removed [1-9]\d* blobs .* and [1-9]\d* unpacked layers")
+        self.assertEqual(os.listdir(layers), [])
+        self.assertEqual(self.nave("images", "ls").stdout.splitlines()[1:], [])
+
     def test_memory_limit_oom_kills(self):
         self.import_busybox()
         r = self.nave("run", "--rm", "--memory", "32m", "busybox", "sh", "-c",
