@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <string>
 #include <vector>
 
 #include "common/fd.h"
@@ -95,6 +98,53 @@ Result<void> removeTree(const std::string& path) {
   TRY(emptyDirectory(fd.get(), st.st_dev, path));
   fd.reset();
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Error::fromErrno("remove " + path, errno);
+  return {};
+}
+
+Result<std::string> readFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::fromErrno("open " + path, errno);
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error::fromErrno("read " + path, errno);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<void> writeFileAtomic(const std::string& path, std::string_view data, unsigned mode,
+                             bool durable) {
+  static std::atomic<unsigned> counter{0};
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd) return Error::fromErrno("create " + tmp, errno);
+  auto fail = [&](const char* what) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return Error::fromErrno(std::string(what) + " " + tmp, err);
+  };
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("write");
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd.get(), mode) != 0) return fail("chmod");
+  if (durable && ::fsync(fd.get()) != 0) return fail("fsync");
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
+  if (durable) {
+    std::string dir = path.substr(0, path.find_last_of('/') + 1);
+    UniqueFd d(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (d) (void)::fsync(d.get());
+  }
   return {};
 }
 

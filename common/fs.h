@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -12,5 +13,14 @@ namespace nave {
 // mounted there is left alone: removing a tree must never delete a container's or the host's
 // files through a forgotten mount). Missing is not an error.
 Result<void> removeTree(const std::string& path);
+
+// The whole file. kNotFound when missing.
+Result<std::string> readFile(const std::string& path);
+
+// Replaces `path` with `data` atomically (a temporary file in the same directory, renamed
+// over it): readers see the old or the new content, never a mix. `durable` fsyncs the file and
+// its directory, for state that must survive a power loss.
+Result<void> writeFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0600,
+                             bool durable = false);
 
 }  // namespace nave

@@ -74,7 +74,8 @@ class Joiner {
 
 Result<void> readContainerLog(const std::string& path, bool includeRotated, bool follow,
                               const std::function<void(const LogLine&)>& sink,
-                              const std::function<bool()>& stop, int wakeFd) {
+                              const std::function<bool()>& stop, int wakeFd,
+                              const std::function<void()>& caughtUp) {
   Joiner joiner(sink);
   if (includeRotated) {
     std::vector<std::string> rotated;
@@ -104,6 +105,7 @@ Result<void> readContainerLog(const std::string& path, bool includeRotated, bool
   }
   auto id = fileId(path);
   std::string carry;
+  bool reportedCaughtUp = false;
   for (;;) {
     // Decided before reading: once the writer is done, one more read drains what it wrote.
     bool last = !follow || (stop && stop());
@@ -118,6 +120,10 @@ Result<void> readContainerLog(const std::string& path, bool includeRotated, bool
         }
       }
       in.clear();
+    }
+    if (caughtUp && !reportedCaughtUp) {
+      reportedCaughtUp = true;
+      caughtUp();
     }
     if (last) break;
     // Rotated away: finish the old file (done above), then start on the new one.

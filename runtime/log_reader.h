@@ -24,9 +24,11 @@ Result<LogLine> parseCriLogRecord(const std::string& record, bool* partial);
 // `includeRotated`). With `follow`, keeps reading (across rotations) until `stop` returns true;
 // While idle it waits for the file to change (inotify) and checks `stop` when woken: give
 // `wakeFd` (e.g. an eventfd the caller writes to when `stop` turns true) to be woken at once,
-// else `stop` is also checked every 100 ms.
+// else `stop` is also checked every 100 ms. `caughtUp` is called once, when what the files held
+// at the start has been delivered (e.g. to write a tail before following).
 Result<void> readContainerLog(const std::string& path, bool includeRotated, bool follow,
                               const std::function<void(const LogLine&)>& sink,
-                              const std::function<bool()>& stop = {}, int wakeFd = -1);
+                              const std::function<bool()>& stop = {}, int wakeFd = -1,
+                              const std::function<void()>& caughtUp = {});
 
 }  // namespace nave::runtime

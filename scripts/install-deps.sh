@@ -6,6 +6,7 @@ PACKAGES="build-essential cmake ninja-build ccache pkg-config git
   libssl-dev openssl libsqlite3-dev sqlite3 nlohmann-json3-dev libyaml-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev clang libclang-rt-dev
   libseccomp-dev libarchive-dev libzstd-dev zlib1g-dev liblzma-dev libbz2-dev
+  libmnl-dev libnftnl-dev nftables
   busybox-static umoci skopeo docker-registry apache2-utils runc
   python3 python3-kubernetes python3-yaml iproute2 procps curl"
 missing=""

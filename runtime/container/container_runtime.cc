@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -347,6 +348,25 @@ Result<bool> LinuxContainerRuntime::waitForExit(const std::string& id, int timeo
   if (reply.ok() || reply.error().is(ErrorCode::kUnavailable)) return true;
   if (reply.error().is(ErrorCode::kTimeout)) return false;
   return std::move(reply).error();
+}
+
+Result<UniqueFd> LinuxContainerRuntime::exitNotifier(const std::string& id) {
+  TRY(validateId(id));
+  ShimState state = TRY(currentState(id, false));
+  auto readyNow = []() -> Result<UniqueFd> {
+    UniqueFd fd(::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!fd) return Error::fromErrno("eventfd", errno);
+    return fd;
+  };
+  if (state.state == kStateExited) return readyNow();
+  auto fd = connectUnixSocket(socketPath(id));
+  if (!fd.ok()) {
+    if (fd.error().is(ErrorCode::kUnavailable)) return readyNow();  // the shim is gone
+    return std::move(fd).error();
+  }
+  const std::string waitLine = "wait\n";
+  if (::send(fd->get(), waitLine.data(), waitLine.size(), MSG_NOSIGNAL) < 0) return readyNow();
+  return std::move(*fd);
 }
 
 Result<ContainerStatus> LinuxContainerRuntime::wait(const std::string& id,

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "common/result.h"
 
 namespace nave::runtime {
@@ -171,6 +172,9 @@ class ContainerRuntime {
   virtual Result<ContainerStatus> wait(const std::string& id, std::chrono::milliseconds timeout) = 0;
   virtual Result<ContainerStatus> status(const std::string& id) = 0;
   virtual std::vector<ContainerStatus> list() = 0;
+  // A descriptor that becomes readable (or hangs up) once the container has exited, so that
+  // one poll loop can watch many containers. Readable at once when it already has.
+  virtual Result<UniqueFd> exitNotifier(const std::string& id) = 0;
   // Removes an exited container's state, log, cgroups and shim (kConflict while running).
   virtual Result<void> remove(const std::string& id) = 0;
 

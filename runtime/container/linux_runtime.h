@@ -45,6 +45,7 @@ class LinuxContainerRuntime final : public ContainerRuntime {
   Result<ContainerStatus> wait(const std::string& id, std::chrono::milliseconds timeout) override;
   Result<ContainerStatus> status(const std::string& id) override;
   std::vector<ContainerStatus> list() override;
+  Result<UniqueFd> exitNotifier(const std::string& id) override;
   Result<void> remove(const std::string& id) override;
 
   Result<std::unique_ptr<ExecProcess>> exec(const std::string& id, const ProcessSpec& process,

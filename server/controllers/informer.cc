@@ -7,8 +7,13 @@
 
 namespace nave::controllers {
 
-Informer::Informer(client::Client& client, client::Resource resource)
-    : client_(client), resource_(std::move(resource)), stopFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+Informer::Informer(client::Client& client, client::Resource resource, api::ListOptions selectors)
+    : client_(client),
+      resource_(std::move(resource)),
+      stopFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  selectors_.labelSelector = std::move(selectors.labelSelector);
+  selectors_.fieldSelector = std::move(selectors.fieldSelector);
+}
 
 Informer::~Informer() { stop(); }
 
@@ -69,7 +74,7 @@ void Informer::run() {
 }
 
 bool Informer::listAndWatch() {
-  auto listed = client_.list(resource_, "");
+  auto listed = client_.list(resource_, "", selectors_);
   if (!listed.ok()) {
     log::warning("informer list failed", {{"resource", resource_.resource}, {"error", listed.error().message()}});
     return false;
@@ -93,7 +98,7 @@ bool Informer::listAndWatch() {
   for (const auto& k : changed)
     for (auto& h : handlers_) h(k);
 
-  api::ListOptions wo;
+  api::ListOptions wo = selectors_;
   wo.resourceVersion = rv;
   wo.allowWatchBookmarks = true;
   auto watch = client_.watch(resource_, "", wo);

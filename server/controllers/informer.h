@@ -22,7 +22,9 @@ class Informer {
  public:
   using Handler = std::function<void(const std::string& key)>;
 
-  Informer(client::Client& client, client::Resource resource);
+  // `selectors` (label and field selectors only) narrows what is listed and watched, e.g. a
+  // node's pods with fieldSelector spec.nodeName=NODE.
+  Informer(client::Client& client, client::Resource resource, api::ListOptions selectors = {});
   ~Informer();
 
   // Handlers must be added before start().
@@ -45,6 +47,7 @@ class Informer {
 
   client::Client& client_;
   client::Resource resource_;
+  api::ListOptions selectors_;
   std::vector<Handler> handlers_;
   mutable std::mutex mu_;
   std::map<std::string, Json> objects_;  // guarded by mu_

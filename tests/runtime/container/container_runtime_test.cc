@@ -292,6 +292,26 @@ TEST_F(ContainerRuntimeTest, StopEndsPromptlyOnSigterm) {
   EXPECT_EQ(again->exitCode, 0);
 }
 
+TEST_F(ContainerRuntimeTest, ExitNotifierBecomesReadableWhenTheContainerExits) {
+  ASSERT_TRUE(rt_->create(spec("notified", {"sleep", "100"})).ok());
+  ASSERT_TRUE(rt_->start("notified").ok());
+  auto fd = rt_->exitNotifier("notified");
+  ASSERT_TRUE(fd.ok()) << fd.error().message();
+  pollfd p{fd->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 100), 0) << "readable while the container runs";
+  ASSERT_TRUE(rt_->kill("notified", SIGKILL).ok());
+  EXPECT_EQ(::poll(&p, 1, 10000), 1);
+  auto st = rt_->status("notified");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->state, ContainerState::kExited);
+  // Exited already: readable at once.
+  auto again = rt_->exitNotifier("notified");
+  ASSERT_TRUE(again.ok());
+  pollfd q{again->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&q, 1, 0), 1);
+  EXPECT_TRUE(rt_->exitNotifier("missing").error().is(ErrorCode::kNotFound));
+}
+
 TEST_F(ContainerRuntimeTest, KillDeliversSignals) {
   ASSERT_TRUE(rt_->create(spec("killme", {"sh", "-c", "trap 'exit 42' USR1; sleep 100 & wait"})).ok());
   ASSERT_TRUE(rt_->start("killme").ok());
