@@ -74,6 +74,7 @@ struct ProcessSpec {
   std::vector<uint32_t> extraGroups;  // appended supplementary groups (fsGroup, supplementalGroups)
   bool tty = false;
   bool stdin = false;  // keep stdin open (attach/exec)
+  bool stdinOnce = false;  // the first attached client that ends stdin closes it for good
   std::vector<Rlimit> rlimits;  // empty: RLIMIT_NOFILE 1048576 (soft and hard), as containerd
 };
 
@@ -136,6 +137,16 @@ struct ExecIo {
   int stderrFd = -1;
 };
 
+// A connection to a running container's main process (ContainerRuntime::attach): its output
+// from now on goes to the given descriptors, and the stdin descriptor's input to the process.
+class AttachSession {
+ public:
+  virtual ~AttachSession() = default;  // detaches; the container keeps running
+  virtual Result<void> resize(unsigned rows, unsigned columns) = 0;
+  // Blocks until the container exits (its exit code) or the session ends (kUnavailable).
+  virtual Result<int> wait() = 0;
+};
+
 // A process started by ContainerRuntime::exec.
 class ExecProcess {
  public:
@@ -182,6 +193,9 @@ class ContainerRuntime {
   // security settings (capabilities, seccomp, no_new_privs; its user unless process.user is set).
   virtual Result<std::unique_ptr<ExecProcess>> exec(const std::string& id,
                                                     const ProcessSpec& process, ExecIo io) = 0;
+  // Attaches to the container's main process (with a tty, output is the terminal's and goes
+  // to stdoutFd). stdinFd -1: output only. The descriptors are used until the session ends.
+  virtual Result<std::unique_ptr<AttachSession>> attach(const std::string& id, ExecIo io) = 0;
 };
 
 // The entry point of `nave shim ARGS...` (the supervisor process); returns the exit status.

@@ -46,6 +46,7 @@ class LinuxContainerRuntime final : public ContainerRuntime {
   Result<ContainerStatus> status(const std::string& id) override;
   std::vector<ContainerStatus> list() override;
   Result<UniqueFd> exitNotifier(const std::string& id) override;
+  Result<std::unique_ptr<AttachSession>> attach(const std::string& id, ExecIo io) override;
   Result<void> remove(const std::string& id) override;
 
   Result<std::unique_ptr<ExecProcess>> exec(const std::string& id, const ProcessSpec& process,

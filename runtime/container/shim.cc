@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -92,6 +93,10 @@ class Shim {
     UniqueFd fd;
     std::string input;
     bool waiting = false;
+    // Attached (see shim_socket.h for the framing): output is forwarded, input is framed.
+    bool attached = false;
+    bool attachStdin = false;
+    std::string pending;  // framed output not yet sent (bounded)
   };
 
   Result<void> setup() {
@@ -228,7 +233,9 @@ class Shim {
       fds.push_back({stdout_.get(), POLLIN, 0});  // -1 entries are ignored by poll
       fds.push_back({stderr_.get(), POLLIN, 0});
       fds.push_back({ptyMaster_.get(), POLLIN, 0});
-      for (const Client& c : clients_) fds.push_back({c.fd.get(), POLLIN, 0});
+      for (const Client& c : clients_) {
+        fds.push_back({c.fd.get(), static_cast<short>(POLLIN | (c.pending.empty() ? 0 : POLLOUT)), 0});
+      }
       int timeout = -1;
       if (exited_) timeout = static_cast<int>(std::max<int64_t>(0, drainDeadline_ - monotonicMs()));
       int n = ::poll(fds.data(), fds.size(), timeout);
@@ -257,6 +264,8 @@ class Shim {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n > 0) {
       log_->append(stream, std::string_view(buf, static_cast<size_t>(n)));
+      forward(stream == LogStream::kStdout ? kAttachStdout : kAttachStderr,
+              std::string_view(buf, static_cast<size_t>(n)));
       return;
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
@@ -273,16 +282,79 @@ class Shim {
     }
   }
 
+  // Copies container output to the attached clients; one that cannot keep up (its backlog
+  // over 4 MiB) is dropped rather than slowing the container or the log.
+  void forward(uint8_t stream, std::string_view data) {
+    for (size_t i = clients_.size(); i-- > 0;) {
+      Client& c = clients_[i];
+      if (!c.attached) continue;
+      c.pending += encodeAttachFrame(stream, data);
+      if (!flushClient(c) || c.pending.size() > (4u << 20)) {
+        clients_.erase(clients_.begin() + static_cast<ptrdiff_t>(i));
+      }
+    }
+  }
+
+  // False when the client is gone.
+  bool flushClient(Client& c) {
+    while (!c.pending.empty()) {
+      ssize_t n = ::send(c.fd.get(), c.pending.data(), c.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (n <= 0) return false;
+      c.pending.erase(0, static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Input of an attached client: stdin data, the end of stdin, terminal resizes.
+  void attachedInput(Client& c) {
+    for (;;) {
+      auto frame = decodeAttachFrame(c.input);
+      if (!frame) return;
+      if (frame->type == kAttachStdin && c.attachStdin) {
+        int target = ptyMaster_ ? ptyMaster_.get() : stdin_.get();
+        if (target >= 0) (void)writeAll(target, frame->data);
+      } else if (frame->type == kAttachStdinClose && c.attachStdin) {
+        if (ptyMaster_) {
+          (void)writeAll(ptyMaster_.get(), "\x04");
+        } else if (spec_.process.stdinOnce) {
+          stdin_.reset();  // the first session to close stdin closes it for good
+        }
+      } else if (frame->type == kAttachResize && ptyMaster_ && frame->data.size() == 4) {
+        auto u16 = [&](size_t at) {
+          return static_cast<unsigned short>((static_cast<uint8_t>(frame->data[at]) << 8) |
+                                             static_cast<uint8_t>(frame->data[at + 1]));
+        };
+        struct winsize ws{};
+        ws.ws_col = u16(0);
+        ws.ws_row = u16(2);
+        ::ioctl(ptyMaster_.get(), TIOCSWINSZ, &ws);
+      }
+    }
+  }
+
   void serveClient(size_t i) {
     Client& c = clients_[i];
-    char buf[1024];
-    ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+    if (!c.pending.empty() && !flushClient(c)) {
+      clients_.erase(clients_.begin() + static_cast<ptrdiff_t>(i));
+      return;
+    }
+    char buf[16384];
+    ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-    if (n <= 0 || c.input.size() + static_cast<size_t>(n) > 4096) {
+    size_t limit = c.attached ? (1u << 20) : 4096;
+    if (n <= 0 || c.input.size() + static_cast<size_t>(n) > limit) {
+      // An attached client that hangs up ends its stdin (stdinOnce closes the container's).
+      if (c.attached && c.attachStdin && !ptyMaster_ && spec_.process.stdinOnce) stdin_.reset();
       clients_.erase(clients_.begin() + static_cast<ptrdiff_t>(i));
       return;
     }
     c.input.append(buf, static_cast<size_t>(n));
+    if (c.attached) {
+      attachedInput(c);
+      return;
+    }
     size_t nl;
     while ((nl = c.input.find('\n')) != std::string::npos) {
       std::string line = c.input.substr(0, nl);
@@ -290,6 +362,19 @@ class Shim {
       if (line == "wait") {
         c.waiting = true;
         continue;
+      }
+      if (line == "attach" || line == "attach stdin") {
+        if (exited_) {
+          std::string reply = encodeShimError(Error(ErrorCode::kConflict, "container has exited")) + "\n";
+          ::send(c.fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+          continue;
+        }
+        c.attached = true;
+        c.attachStdin = line == "attach stdin";
+        c.pending = "ok\n";
+        (void)flushClient(c);
+        attachedInput(c);  // frames sent right behind the request
+        return;
       }
       std::string reply = handle(line) + "\n";
       ::send(c.fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
@@ -347,6 +432,18 @@ class Shim {
     listen_.reset();
     for (Client& c : clients_) {
       if (c.waiting) ::send(c.fd.get(), "exited\n", 7, MSG_NOSIGNAL);
+      if (c.attached) {
+        // What is still queued, then the exit code, written with a short blocking deadline.
+        ::fcntl(c.fd.get(), F_SETFL, ::fcntl(c.fd.get(), F_GETFL) & ~O_NONBLOCK);
+        timeval tv{1, 0};
+        ::setsockopt(c.fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        uint8_t code[4] = {static_cast<uint8_t>(state_.exitCode >> 24),
+                           static_cast<uint8_t>(state_.exitCode >> 16),
+                           static_cast<uint8_t>(state_.exitCode >> 8),
+                           static_cast<uint8_t>(state_.exitCode)};
+        c.pending += encodeAttachFrame(kAttachExit, std::string_view(reinterpret_cast<char*>(code), 4));
+        (void)writeAll(c.fd.get(), c.pending);
+      }
     }
     clients_.clear();
   }

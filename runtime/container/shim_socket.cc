@@ -133,4 +133,30 @@ std::string encodeShimError(const Error& error) {
   return "error " + std::to_string(static_cast<int>(error.code())) + " " + message;
 }
 
+std::string encodeAttachFrame(uint8_t type, std::string_view data) {
+  std::string out;
+  out.reserve(5 + data.size());
+  out.push_back(static_cast<char>(type));
+  uint32_t n = static_cast<uint32_t>(data.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  out.append(data);
+  return out;
+}
+
+std::optional<AttachFrame> decodeAttachFrame(std::string& buffer) {
+  if (buffer.size() < 5) return std::nullopt;
+  uint32_t n = 0;
+  for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<uint8_t>(buffer[static_cast<size_t>(i)]);
+  if (n > kMaxAttachFrame) {
+    buffer.clear();
+    return std::nullopt;
+  }
+  if (buffer.size() < 5 + static_cast<size_t>(n)) return std::nullopt;
+  AttachFrame f;
+  f.type = static_cast<uint8_t>(buffer[0]);
+  f.data = buffer.substr(5, n);
+  buffer.erase(0, 5 + static_cast<size_t>(n));
+  return f;
+}
+
 }  // namespace nave::runtime

@@ -6,10 +6,16 @@
 //   status         -> "ok JSON"       the state.json content as the shim has it
 //   wait           -> "exited"        sent once the container has exited, its log is flushed,
 //                                     its cgroups are gone and state.json holds the exit
+//   attach [stdin] -> "ok"            then the connection carries frames (below) both ways:
+//                                     the container's output from now on (stdout, stderr),
+//                                     and from the client stdin data, stdin's end and
+//                                     terminal sizes; an exit frame ends it.
 // Errors: "error CODE MESSAGE" (CODE: the ErrorCode's number). A closed connection without a
 // reply means the shim is gone.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,5 +42,24 @@ Result<std::string> shimRequest(const std::string& socketPath, std::string_view 
 // as it is.
 Result<std::string> decodeShimReply(const std::string& reply);
 std::string encodeShimError(const Error& error);
+
+// Attach frames: a type byte, a 4-byte big-endian length, the data.
+enum AttachFrameType : uint8_t {
+  kAttachStdin = 0,       // client -> shim: bytes for the container's stdin (or terminal)
+  kAttachStdout = 1,      // shim -> client
+  kAttachStderr = 2,      // shim -> client
+  kAttachExit = 3,        // shim -> client: the exit code, 4 bytes big-endian
+  kAttachStdinClose = 4,  // client -> shim: no more input
+  kAttachResize = 5,      // client -> shim: columns and rows, 2 bytes big-endian each
+};
+struct AttachFrame {
+  uint8_t type = 0;
+  std::string data;
+};
+constexpr size_t kMaxAttachFrame = 1 << 20;
+std::string encodeAttachFrame(uint8_t type, std::string_view data);
+// Takes the first complete frame off `buffer`; nullopt while incomplete. A frame over
+// kMaxAttachFrame is dropped with the rest of the buffer (a confused peer).
+std::optional<AttachFrame> decodeAttachFrame(std::string& buffer);
 
 }  // namespace nave::runtime

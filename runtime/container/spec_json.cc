@@ -72,7 +72,7 @@ Json processToJson(const ProcessSpec& p) {
   for (const Rlimit& r : p.rlimits) rl.push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
   return {{"args", strings(p.args)}, {"env", strings(p.env)},   {"cwd", p.cwd},
           {"user", p.user},          {"extraGroups", p.extraGroups}, {"tty", p.tty},
-          {"stdin", p.stdin},        {"rlimits", rl}};
+          {"stdin", p.stdin},        {"stdinOnce", p.stdinOnce}, {"rlimits", rl}};
 }
 
 ProcessSpec processFromJson(Reader& r, const Json& j) {
@@ -90,6 +90,7 @@ ProcessSpec processFromJson(Reader& r, const Json& j) {
   }
   p.tty = r.flag(j, "tty");
   p.stdin = r.flag(j, "stdin");
+  p.stdinOnce = r.flag(j, "stdinOnce");
   for (const Json& e : r.array(j, "rlimits")) {
     if (!e.is_object()) {
       r.fail("rlimits");

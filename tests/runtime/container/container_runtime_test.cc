@@ -312,6 +312,42 @@ TEST_F(ContainerRuntimeTest, ExitNotifierBecomesReadableWhenTheContainerExits) {
   EXPECT_TRUE(rt_->exitNotifier("missing").error().is(ErrorCode::kNotFound));
 }
 
+TEST_F(ContainerRuntimeTest, AttachForwardsStdinAndOutputAndReportsTheExit) {
+  auto sp = spec("attached", {"sh", "-c", "read line; echo got:$line; echo err >&2; exit 7"});
+  sp.process.stdin = true;
+  ASSERT_TRUE(rt_->create(sp).ok());
+  ASSERT_TRUE(rt_->start("attached").ok());
+  int in[2], out[2], err[2];
+  ASSERT_EQ(::pipe(in), 0);
+  ASSERT_EQ(::pipe(out), 0);
+  ASSERT_EQ(::pipe(err), 0);
+  UniqueFd inRead(in[0]), inWrite(in[1]), outRead(out[0]), outWrite(out[1]), errRead(err[0]),
+      errWrite(err[1]);
+  ExecIo io;
+  io.stdinFd = inRead.get();
+  io.stdoutFd = outWrite.get();
+  io.stderrFd = errWrite.get();
+  auto session = rt_->attach("attached", io);
+  ASSERT_TRUE(session.ok()) << session.error().message();
+  ASSERT_EQ(::write(inWrite.get(), "hello\n", 6), 6);
+  auto code = (*session)->wait();
+  ASSERT_TRUE(code.ok()) << code.error().message();
+  EXPECT_EQ(*code, 7);
+  session->reset();
+  outWrite.reset();
+  errWrite.reset();
+  char buf[256] = {};
+  ssize_t n = ::read(outRead.get(), buf, sizeof buf - 1);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), "got:hello\n");
+  n = ::read(errRead.get(), buf, sizeof buf - 1);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), "err\n");
+  // The log has it all the same.
+  auto st = rt_->status("attached");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->exitCode, 7);
+  EXPECT_TRUE(rt_->attach("attached", io).error().is(ErrorCode::kConflict)) << "exited";
+}
+
 TEST_F(ContainerRuntimeTest, KillDeliversSignals) {
   ASSERT_TRUE(rt_->create(spec("killme", {"sh", "-c", "trap 'exit 42' USR1; sleep 100 & wait"})).ok());
   ASSERT_TRUE(rt_->start("killme").ok());

@@ -146,6 +146,8 @@ TEST(SpecJsonTest, RoundTripsEveryField) {
   s.process.user = "nobody";
   s.process.extraGroups = {5, 6};
   s.process.tty = true;
+  s.process.stdin = true;
+  s.process.stdinOnce = true;
   s.process.rlimits = {{"RLIMIT_NOFILE", 10, 20}};
   s.hostname = "h";
   s.sandboxId = "sb";
@@ -165,6 +167,8 @@ TEST(SpecJsonTest, RoundTripsEveryField) {
   EXPECT_EQ(back->process.args, s.process.args);
   EXPECT_EQ(back->process.extraGroups, s.process.extraGroups);
   EXPECT_TRUE(back->process.tty);
+  EXPECT_TRUE(back->process.stdin);
+  EXPECT_TRUE(back->process.stdinOnce);
   ASSERT_EQ(back->process.rlimits.size(), 1u);
   EXPECT_EQ(back->process.rlimits[0].hard, 20u);
   ASSERT_EQ(back->mounts.size(), 1u);
