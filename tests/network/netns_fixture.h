@@ -16,7 +16,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -193,6 +195,42 @@ inline Result<std::string> probe(TestNetns& clientNs, const std::string& dst, ui
   if (!waitFor(client.get(), POLLIN) || ::recv(client.get(), buf, 4, 0) != 4 || std::string(buf, 4) != pong)
     return Error(ErrorCode::kInternal, "the client did not receive the server's reply");
   return std::string(ip);
+}
+
+// Sends a datagram from `clientNs` to dst:port, where the UDP socket `server` receives it and
+// answers the address it came from. Returns that address, as probe() does.
+inline Result<std::string> probeUdp(TestNetns& clientNs, const std::string& dst, uint16_t port,
+                                    int server) {
+  UniqueFd client = clientNs.run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  sockaddr_in sa = inetAddress(dst, port);
+  if (::sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 4)
+    return Error::fromErrno("send to " + dst, errno);
+  if (!waitFor(server, POLLIN)) return Error(ErrorCode::kTimeout, "no datagram arrived");
+  sockaddr_in peer{};
+  socklen_t peerLen = sizeof peer;
+  char buf[8];
+  if (::recvfrom(server, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &peerLen) != 4)
+    return Error::fromErrno("receive", errno);
+  if (::sendto(server, "pong", 4, 0, reinterpret_cast<sockaddr*>(&peer), peerLen) != 4)
+    return Error::fromErrno("answer", errno);
+  if (!waitFor(client.get(), POLLIN) || ::recv(client.get(), buf, sizeof buf, 0) != 4 ||
+      std::string(buf, 4) != "pong")
+    return Error(ErrorCode::kInternal, "the client did not receive the answer");
+  char ip[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+  return std::string(ip);
+}
+
+inline UniqueFd udpIn(TestNetns& ns, const std::string& ip, uint16_t port) {
+  return ns.run([&] {
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa = inetAddress(ip, port);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      ADD_FAILURE() << "bind " << ip << ":" << port << ": " << strerror(errno);
+      fd.reset();
+    }
+    return fd;
+  });
 }
 
 }  // namespace nave::network::testing
