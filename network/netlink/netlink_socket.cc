@@ -96,7 +96,8 @@ Result<NetlinkSocket> NetlinkSocket::openIn(int protocol, const NetnsHandle& ns)
 Result<void> NetlinkSocket::send(const void* data, size_t len) {
   ssize_t n = mnl_socket_sendto(nl_, data, len);
   if (n < 0) return Error::fromErrno("netlink send", errno);
-  if (static_cast<size_t>(n) != len) return Error(ErrorCode::kInternal, "netlink send: short write");
+  if (static_cast<size_t>(n) != len)
+    return Error(ErrorCode::kInternal, "netlink send: short write");
   return {};
 }
 

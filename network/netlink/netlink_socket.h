@@ -65,7 +65,8 @@ class NetlinkSocket {
  private:
   explicit NetlinkSocket(mnl_socket* nl);
   Result<void> send(const void* data, size_t len);
-  // Receives replies to `seq` until an acknowledgement (wantAck), NLMSG_DONE or an error.
+  // Receives the replies to `seq`: until its acknowledgement (a request) or NLMSG_DONE (a
+  // dump), or an error.
   Result<void> receive(uint32_t seq, bool isDump, const MessageHandler& onMessage);
 
   mnl_socket* nl_ = nullptr;

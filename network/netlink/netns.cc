@@ -32,7 +32,8 @@ Result<NetnsHandle> NetnsHandle::current() {
 }
 
 bool NetnsHandle::sameAs(const NetnsHandle& other) const {
-  struct stat a{}, b{};
+  struct stat a {
+  }, b{};
   if (::fstat(fd(), &a) != 0 || ::fstat(other.fd(), &b) != 0) return false;
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }

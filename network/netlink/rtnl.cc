@@ -54,16 +54,20 @@ bool parseLink(const nlmsghdr* nlh, LinkInfo& out) {
         auto& link = *static_cast<LinkInfo*>(data);
         switch (mnl_attr_get_type(attr)) {
           case IFLA_IFNAME:
-            if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0) link.name = mnl_attr_get_str(attr);
+            if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+              link.name = mnl_attr_get_str(attr);
             break;
           case IFLA_IFALIAS:
-            if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0) link.alias = mnl_attr_get_str(attr);
+            if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+              link.alias = mnl_attr_get_str(attr);
             break;
           case IFLA_MTU:
-            if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0) link.mtu = static_cast<int>(mnl_attr_get_u32(attr));
+            if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+              link.mtu = static_cast<int>(mnl_attr_get_u32(attr));
             break;
           case IFLA_MASTER:
-            if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0) link.master = static_cast<int>(mnl_attr_get_u32(attr));
+            if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+              link.master = static_cast<int>(mnl_attr_get_u32(attr));
             break;
           case IFLA_LINKINFO:
             mnl_attr_parse_nested(
@@ -189,7 +193,8 @@ Result<void> RtnlSocket::setLinkAttribute(int index, const char* what, uint16_t 
 
 Result<void> RtnlSocket::moveToNetns(int index, const NetnsHandle& ns) {
   uint32_t fd = static_cast<uint32_t>(ns.fd());
-  return setLinkAttribute(index, "move to another network namespace", IFLA_NET_NS_FD, &fd, sizeof fd);
+  return setLinkAttribute(index, "move to another network namespace", IFLA_NET_NS_FD, &fd,
+                          sizeof fd);
 }
 
 Result<void> RtnlSocket::rename(int index, const std::string& name) {
@@ -265,7 +270,8 @@ Result<void> RtnlSocket::addAddress(int index, const Ipv4Prefix& address) {
   uint32_t local = address.address.networkOrder();
   mnl_attr_put_u32(m.nlh, IFA_LOCAL, local);
   mnl_attr_put_u32(m.nlh, IFA_ADDRESS, local);
-  if (address.length < 31) mnl_attr_put_u32(m.nlh, IFA_BROADCAST, address.broadcast().networkOrder());
+  if (address.length < 31)
+    mnl_attr_put_u32(m.nlh, IFA_BROADCAST, address.broadcast().networkOrder());
   auto r = nl_.request(m.nlh);
   if (!r.ok()) {
     return std::move(r).error().context("add address " + address.toString() + " to link " +
@@ -301,7 +307,8 @@ Result<std::vector<Ipv4Prefix>> RtnlSocket::addresses(int index) {
     if (a) out.push_back({Ipv4Address::fromNetworkOrder(*a), ifa->ifa_prefixlen});
     return true;
   });
-  if (!r.ok()) return std::move(r).error().context("list addresses of link " + std::to_string(index));
+  if (!r.ok())
+    return std::move(r).error().context("list addresses of link " + std::to_string(index));
   return out;
 }
 
@@ -359,10 +366,18 @@ Result<std::vector<Ipv4Route>> RtnlSocket::routes() {
           if (mnl_attr_validate(attr, MNL_TYPE_U32) != 0) return MNL_CB_OK;
           uint32_t v = mnl_attr_get_u32(attr);
           switch (mnl_attr_get_type(attr)) {
-            case RTA_DST: p.route.destination.address = Ipv4Address::fromNetworkOrder(v); break;
-            case RTA_GATEWAY: p.route.gateway = Ipv4Address::fromNetworkOrder(v); break;
-            case RTA_OIF: p.route.outputInterface = static_cast<int>(v); break;
-            case RTA_TABLE: p.table = v; break;
+            case RTA_DST:
+              p.route.destination.address = Ipv4Address::fromNetworkOrder(v);
+              break;
+            case RTA_GATEWAY:
+              p.route.gateway = Ipv4Address::fromNetworkOrder(v);
+              break;
+            case RTA_OIF:
+              p.route.outputInterface = static_cast<int>(v);
+              break;
+            case RTA_TABLE:
+              p.table = v;
+              break;
           }
           return MNL_CB_OK;
         },

@@ -23,7 +23,9 @@ struct TableFree {
 
 }  // namespace
 
-Result<NftSocket> NftSocket::open() { return NftSocket(TRY(NetlinkSocket::open(NETLINK_NETFILTER))); }
+Result<NftSocket> NftSocket::open() {
+  return NftSocket(TRY(NetlinkSocket::open(NETLINK_NETFILTER)));
+}
 
 Result<NftSocket> NftSocket::openIn(const NetnsHandle& ns) {
   return NftSocket(TRY(NetlinkSocket::openIn(NETLINK_NETFILTER, ns)));
@@ -64,7 +66,8 @@ Result<void> NftSocket::commit(const Transaction& tx) {
   }
   if (failed) {
     std::string what = "nftables";
-    if (failed->seq > first && failed->seq <= lastSeq) what = tx.descriptions_[failed->seq - first - 1];
+    if (failed->seq > first && failed->seq <= lastSeq)
+      what = tx.descriptions_[failed->seq - first - 1];
     return netlinkError(what, failed->error, failed->message);
   }
   if (!acknowledged)
@@ -74,7 +77,8 @@ Result<void> NftSocket::commit(const Transaction& tx) {
 
 Result<bool> NftSocket::hasTable(const TableSpec& table) {
   alignas(nlmsghdr) char buf[8192];
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, static_cast<uint16_t>(table.family), 0, 0);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, static_cast<uint16_t>(table.family), 0, 0);
   std::unique_ptr<nftnl_table, TableFree> t(nftnl_table_alloc());
   if (!t) std::abort();
   nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.name.c_str());
@@ -104,7 +108,8 @@ Result<std::vector<std::string>> NftSocket::tableNames(Family family) {
 Result<std::vector<SetElement>> NftSocket::elements(Family family, const std::string& table,
                                                     const std::string& set) {
   alignas(nlmsghdr) char buf[8192];
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, static_cast<uint16_t>(family), 0, 0);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, static_cast<uint16_t>(family), 0, 0);
   std::unique_ptr<nftnl_set, SetFree> query(nftnl_set_alloc());
   if (!query) std::abort();
   nftnl_set_set_str(query.get(), NFTNL_SET_TABLE, table.c_str());

@@ -9,22 +9,32 @@ namespace nave::network::nft {
 
 std::string_view familyName(Family family) {
   switch (family) {
-    case Family::kIp: return "ip";
-    case Family::kIp6: return "ip6";
-    case Family::kInet: return "inet";
+    case Family::kIp:
+      return "ip";
+    case Family::kIp6:
+      return "ip6";
+    case Family::kInet:
+      return "inet";
   }
   return "?";
 }
 
 uint32_t dataTypeLength(DataType type) {
   switch (type) {
-    case DataType::kVerdict: return 0;  // the kernel sizes verdicts itself
-    case DataType::kMark: return 4;
-    case DataType::kIpv4Addr: return 4;
-    case DataType::kIpv6Addr: return 16;
-    case DataType::kInetProto: return 1;
-    case DataType::kInetService: return 2;
-    case DataType::kIfname: return 16;
+    case DataType::kVerdict:
+      return 0;  // the kernel sizes verdicts itself
+    case DataType::kMark:
+      return 4;
+    case DataType::kIpv4Addr:
+      return 4;
+    case DataType::kIpv6Addr:
+      return 16;
+    case DataType::kInetProto:
+      return 1;
+    case DataType::kInetService:
+      return 2;
+    case DataType::kIfname:
+      return 16;
   }
   return 0;
 }
@@ -40,8 +50,12 @@ uint32_t concatLength(const std::vector<DataType>& types) {
 
 }  // namespace
 
-uint32_t SetSpec::keyLength() const { return concatLength(key); }
-uint32_t SetSpec::dataLength() const { return concatLength(data); }
+uint32_t SetSpec::keyLength() const {
+  return concatLength(key);
+}
+uint32_t SetSpec::dataLength() const {
+  return concatLength(data);
+}
 
 Concat& Concat::ipv4(Ipv4Address a) {
   uint32_t be = a.networkOrder();

@@ -119,7 +119,8 @@ Rule& Rule::bitwise(uint32_t sreg, uint32_t dreg, const Bytes& mask, const Bytes
   nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, dreg);
   nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, static_cast<uint32_t>(mask.size()));
   nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask.data(), static_cast<uint32_t>(mask.size()));
-  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xorValue.data(), static_cast<uint32_t>(xorValue.size()));
+  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xorValue.data(),
+                 static_cast<uint32_t>(xorValue.size()));
   add(e);
   return *this;
 }
@@ -189,9 +190,13 @@ Rule& Rule::ipPrefix(uint32_t offset, const Ipv4Prefix& prefix, bool negate) {
   return cmp(negate ? NFT_CMP_NEQ : NFT_CMP_EQ, kReg1, first(be));
 }
 
-Rule& Rule::ipSaddr(const Ipv4Prefix& prefix, bool negate) { return ipPrefix(12, prefix, negate); }
+Rule& Rule::ipSaddr(const Ipv4Prefix& prefix, bool negate) {
+  return ipPrefix(12, prefix, negate);
+}
 
-Rule& Rule::ipDaddr(const Ipv4Prefix& prefix, bool negate) { return ipPrefix(16, prefix, negate); }
+Rule& Rule::ipDaddr(const Ipv4Prefix& prefix, bool negate) {
+  return ipPrefix(16, prefix, negate);
+}
 
 Rule& Rule::l4proto(uint8_t proto) {
   meta(NFT_META_L4PROTO, kReg1);

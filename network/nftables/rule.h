@@ -23,7 +23,9 @@ namespace nave::network::nft {
 
 constexpr uint32_t kRegVerdict = NFT_REG_VERDICT;
 constexpr uint32_t kReg1 = NFT_REG_1;
-constexpr uint32_t reg32(int i) { return NFT_REG32_00 + static_cast<uint32_t>(i); }
+constexpr uint32_t reg32(int i) {
+  return NFT_REG32_00 + static_cast<uint32_t>(i);
+}
 
 class Rule {
  public:
@@ -58,8 +60,8 @@ class Rule {
   Rule& l4proto(uint8_t proto);
   Rule& iifname(const std::string& name, bool negate = false);
   Rule& oifname(const std::string& name, bool negate = false);
-  Rule& fibDaddrLocal();               // `fib daddr type local`: to an address of this host
-  Rule& ctStatus(uint32_t bits);       // `ct status dnat`: any of `bits` (IPS_DST_NAT...) set
+  Rule& fibDaddrLocal();          // `fib daddr type local`: to an address of this host
+  Rule& ctStatus(uint32_t bits);  // `ct status dnat`: any of `bits` (IPS_DST_NAT...) set
 
   Family family() const { return family_; }
   std::string describe() const;  // "ip nave-podnet postrouting", for error messages

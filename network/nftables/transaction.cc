@@ -67,8 +67,8 @@ template <typename Build>
 void Transaction::append(uint16_t type, Family family, uint16_t flags, std::string description,
                          Build build) {
   if (!scratch_) scratch_.reset(new char[kScratchSize]);
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(scratch_.get(), type, static_cast<uint16_t>(family),
-                                        flags, 0);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(scratch_.get(), type, static_cast<uint16_t>(family), flags, 0);
   build(nlh);
   assert(nlh->nlmsg_len <= kScratchSize);
   messages_.insert(messages_.end(), scratch_.get(), scratch_.get() + MNL_ALIGN(nlh->nlmsg_len));
@@ -79,7 +79,8 @@ void Transaction::addTable(const TableSpec& table) {
   auto t = allocated<TablePtr>(nftnl_table_alloc());
   nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.name.c_str());
   nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, static_cast<uint32_t>(table.family));
-  append(NFT_MSG_NEWTABLE, table.family, NLM_F_CREATE, "add table " + name(table.family, table.name),
+  append(NFT_MSG_NEWTABLE, table.family, NLM_F_CREATE,
+         "add table " + name(table.family, table.name),
          [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); });
 }
 
@@ -215,11 +216,14 @@ void Transaction::addElements(Family family, const std::string& table, const std
           const SetElement& e = elements[i];
           nftnl_set_elem* el = nftnl_set_elem_alloc();
           if (!el) std::abort();
-          nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(), static_cast<uint32_t>(e.key.size()));
+          nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(),
+                             static_cast<uint32_t>(e.key.size()));
           if (!e.data.empty())
-            nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, e.data.data(), static_cast<uint32_t>(e.data.size()));
+            nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, e.data.data(),
+                               static_cast<uint32_t>(e.data.size()));
           if (e.verdict) {
-            nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(e.verdict->code));
+            nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
+                                   static_cast<uint32_t>(e.verdict->code));
             if (!e.verdict->chain.empty())
               nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.verdict->chain.c_str());
           }
@@ -241,7 +245,8 @@ void Transaction::deleteElements(Family family, const std::string& table, const 
         for (size_t i = begin; i < end; ++i) {
           nftnl_set_elem* el = nftnl_set_elem_alloc();
           if (!el) std::abort();
-          nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, keys[i].data(), static_cast<uint32_t>(keys[i].size()));
+          nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, keys[i].data(),
+                             static_cast<uint32_t>(keys[i].size()));
           nftnl_set_elem_add(s.get(), el);
         }
         append(NFT_MSG_DELSETELEM, family, 0,

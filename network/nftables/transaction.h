@@ -57,8 +57,8 @@ class Transaction {
   template <typename Build>
   void append(uint16_t type, Family family, uint16_t flags, std::string description, Build build);
 
-  std::vector<char> messages_;               // netlink messages, sequence numbers unset
-  std::vector<std::string> descriptions_;    // one per message, for errors
+  std::vector<char> messages_;             // netlink messages, sequence numbers unset
+  std::vector<std::string> descriptions_;  // one per message, for errors
   std::unique_ptr<char[]> scratch_;
   uint32_t setIds_ = 0;
 };

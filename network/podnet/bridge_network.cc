@@ -39,19 +39,24 @@ Result<Config> validate(const PodNetworkOptions& o) {
   auto cluster = Ipv4Prefix::parse(o.clusterCidr);
   if (!cluster.ok()) return std::move(cluster).error().context("cluster CIDR");
   if (pod->hasHostBits())
-    return Error(ErrorCode::kInvalid, "pod CIDR " + o.podCidr + " has host bits set (its network is " +
-                                          pod->network().toString() + "/" + std::to_string(pod->length) + ")");
+    return Error(ErrorCode::kInvalid,
+                 "pod CIDR " + o.podCidr + " has host bits set (its network is " +
+                     pod->network().toString() + "/" + std::to_string(pod->length) + ")");
   if (pod->length > 30)
-    return Error(ErrorCode::kInvalid, "pod CIDR " + o.podCidr + " is too small: a /30 or larger holds the gateway and a pod");
+    return Error(
+        ErrorCode::kInvalid,
+        "pod CIDR " + o.podCidr + " is too small: a /30 or larger holds the gateway and a pod");
   if (cluster->length == 0)
     return Error(ErrorCode::kInvalid, "cluster CIDR " + o.clusterCidr + " covers every address");
   if (!cluster->contains(*pod))
-    return Error(ErrorCode::kInvalid, "pod CIDR " + o.podCidr + " is not within the cluster CIDR " + o.clusterCidr);
+    return Error(ErrorCode::kInvalid,
+                 "pod CIDR " + o.podCidr + " is not within the cluster CIDR " + o.clusterCidr);
   c.podCidr = *pod;
   c.clusterCidr = Ipv4Prefix{cluster->network(), cluster->length};
   c.gateway = Ipv4Address{pod->network().value + 1};
   if (o.mtu != 0 && (o.mtu < 68 || o.mtu > 65535))
-    return Error(ErrorCode::kInvalid, "MTU " + std::to_string(o.mtu) + " is out of range (68-65535, or 0)");
+    return Error(ErrorCode::kInvalid,
+                 "MTU " + std::to_string(o.mtu) + " is out of range (68-65535, or 0)");
   c.mtu = o.mtu;
   if (o.stateDir.empty() || o.stateDir[0] != '/')
     return Error(ErrorCode::kInvalid, "stateDir \"" + o.stateDir + "\" is not an absolute path");
@@ -68,7 +73,8 @@ Result<void> validateSandboxId(const std::string& id) {
   bool valid = !id.empty() && id.size() <= 128;
   for (size_t i = 0; valid && i < id.size(); ++i) valid = ok(id[i], i == 0);
   if (!valid)
-    return Error(ErrorCode::kInvalid, "invalid sandbox id \"" + id + "\": must match [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}");
+    return Error(ErrorCode::kInvalid,
+                 "invalid sandbox id \"" + id + "\": must match [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}");
   return {};
 }
 
@@ -83,7 +89,9 @@ std::string hostInterfaceName(const std::string& sandboxId) {
   return buf;
 }
 
-bool ignorable(const Result<void>& r, ErrorCode code) { return r.ok() || r.error().is(code); }
+bool ignorable(const Result<void>& r, ErrorCode code) {
+  return r.ok() || r.error().is(code);
+}
 
 class BridgePodNetwork final : public PodNetwork {
  public:
@@ -136,7 +144,8 @@ Result<int> BridgePodNetwork::ensureBridge() {
   auto found = rtnl_.link(config_.bridge);
   if (found.ok()) {
     if (found->kind != "bridge")
-      return Error(ErrorCode::kConflict, "link " + config_.bridge + " exists and is not a bridge (" +
+      return Error(ErrorCode::kConflict, "link " + config_.bridge +
+                                             " exists and is not a bridge (" +
                                              (found->kind.empty() ? "no kind" : found->kind) + ")");
     index = found->index;
     if (config_.mtu > 0 && found->mtu != config_.mtu) TRY(rtnl_.setMtu(index, config_.mtu));
@@ -163,12 +172,13 @@ Result<void> BridgePodNetwork::setUp() {
 }
 
 Result<BridgePodNetwork::Veth> BridgePodNetwork::ensureVeth(const std::string& sandboxId,
-                                                             const NetnsHandle& podNs, int bridge) {
+                                                            const NetnsHandle& podNs, int bridge) {
   const std::string name = hostInterfaceName(sandboxId);
   auto existing = rtnl_.link(name);
   if (existing.ok()) {
     if (!existing->alias.empty() && existing->alias != sandboxId)
-      return Error(ErrorCode::kConflict, "interface " + name + " belongs to sandbox " + existing->alias);
+      return Error(ErrorCode::kConflict,
+                   "interface " + name + " belongs to sandbox " + existing->alias);
     // Ours, or a leftover of an attach that failed before naming it. Adopt it when its peer
     // is this sandbox's eth0; otherwise start over.
     auto pod = RtnlSocket::openIn(podNs);
@@ -230,8 +240,9 @@ Result<PodAttachment> BridgePodNetwork::attach(const std::string& sandboxId,
     if (!hadAddress) (void)ipam_.release(sandboxId);
     return std::move(done).error().context("attach sandbox " + sandboxId);
   }
-  log::v(2, "Attached pod sandbox", {{"sandbox", sandboxId}, {"ip", ip.toString()},
-                                      {"interface", hostInterfaceName(sandboxId)}});
+  log::v(
+      2, "Attached pod sandbox",
+      {{"sandbox", sandboxId}, {"ip", ip.toString()}, {"interface", hostInterfaceName(sandboxId)}});
   return attachment(sandboxId, ip);
 }
 
@@ -308,7 +319,8 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::open(const PodNetworkOptions& op
   HostLocalIpam ipam = TRY(HostLocalIpam::open(config.stateDir + "/ipam", config.podCidr));
   RtnlSocket rtnl = TRY(RtnlSocket::open());
   nft::NftSocket nft = TRY(nft::NftSocket::open());
-  auto network = std::make_unique<BridgePodNetwork>(config, std::move(ipam), std::move(rtnl), std::move(nft));
+  auto network =
+      std::make_unique<BridgePodNetwork>(config, std::move(ipam), std::move(rtnl), std::move(nft));
   auto ready = network->setUp();
   if (!ready.ok()) return std::move(ready).error().context("open pod network on " + config.bridge);
   log::info("Pod network ready", {{"bridge", config.bridge},

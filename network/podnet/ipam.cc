@@ -153,7 +153,8 @@ Result<Ipv4Address> HostLocalIpam::allocate(const std::string& sandboxId) {
     return ip;
   }
   return Error(ErrorCode::kUnavailable, "no free address left in pod CIDR " + range_.toString() +
-                                            " (" + std::to_string(count) + " addresses, all in use)");
+                                            " (" + std::to_string(count) +
+                                            " addresses, all in use)");
 }
 
 Result<std::optional<Ipv4Address>> HostLocalIpam::release(const std::string& sandboxId) {
@@ -162,7 +163,8 @@ Result<std::optional<Ipv4Address>> HostLocalIpam::release(const std::string& san
   for (const auto& r : TRY(readRecords())) {
     if (r.sandboxId != sandboxId) continue;
     std::string path = dir_ + "/" + r.ip.toString();
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::fromErrno("remove " + path, errno);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return Error::fromErrno("remove " + path, errno);
     released = r.ip;
   }
   return released;
@@ -175,6 +177,8 @@ Result<std::optional<Ipv4Address>> HostLocalIpam::find(const std::string& sandbo
   return std::optional<Ipv4Address>();
 }
 
-Result<std::vector<IpAllocation>> HostLocalIpam::list() const { return readRecords(); }
+Result<std::vector<IpAllocation>> HostLocalIpam::list() const {
+  return readRecords();
+}
 
 }  // namespace nave::network

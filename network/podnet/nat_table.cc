@@ -16,8 +16,8 @@ namespace {
 
 using nft::Concat;
 using nft::Family;
-using nft::Rule;
 using nft::reg32;
+using nft::Rule;
 
 constexpr char kAnyMap[] = "hostports";
 constexpr char kIpMap[] = "hostports-ip";
@@ -25,9 +25,12 @@ constexpr char kHostPortsChain[] = "hostports";
 
 const char* protocolName(uint8_t p) {
   switch (p) {
-    case IPPROTO_TCP: return "TCP";
-    case IPPROTO_UDP: return "UDP";
-    case IPPROTO_SCTP: return "SCTP";
+    case IPPROTO_TCP:
+      return "TCP";
+    case IPPROTO_UDP:
+      return "UDP";
+    case IPPROTO_SCTP:
+      return "SCTP";
   }
   return "?";
 }
@@ -44,7 +47,8 @@ bool startsWith(const nft::Bytes& data, const nft::Bytes& prefix) {
 
 std::string describeTarget(const nft::Bytes& data) {
   if (data.size() < 8) return "another pod";
-  Ipv4Address ip{(uint32_t{data[0]} << 24) | (uint32_t{data[1]} << 16) | (uint32_t{data[2]} << 8) | data[3]};
+  Ipv4Address ip{(uint32_t{data[0]} << 24) | (uint32_t{data[1]} << 16) | (uint32_t{data[2]} << 8) |
+                 data[3]};
   return ip.toString() + ":" + std::to_string((data[4] << 8) | data[5]);
 }
 
@@ -73,12 +77,14 @@ Result<std::vector<PortMapping>> parseHostPorts(const std::vector<HostPort>& hos
     }
     if (h.hostPort == 0 || h.containerPort == 0)
       return Error(ErrorCode::kInvalid, "hostPort mapping " + std::to_string(h.hostPort) + "->" +
-                                            std::to_string(h.containerPort) + ": ports must not be 0");
+                                            std::to_string(h.containerPort) +
+                                            ": ports must not be 0");
     m.hostPort = h.hostPort;
     m.containerPort = h.containerPort;
     if (!h.hostIp.empty() && h.hostIp != "0.0.0.0") {
       auto ip = Ipv4Address::parse(h.hostIp);
-      if (!ip.ok()) return std::move(ip).error().context("hostIP of hostPort " + std::to_string(h.hostPort));
+      if (!ip.ok())
+        return std::move(ip).error().context("hostIP of hostPort " + std::to_string(h.hostPort));
       m.hostIp = *ip;
     }
     if (!seen.insert({m.hostIp ? m.hostIp->value : 0, m.protocol, m.hostPort}).second)
@@ -100,9 +106,15 @@ Result<void> NatTable::ensure(nft::NftSocket& nft) const {
                nft::BaseChainSpec{"nat", NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, NF_ACCEPT}});
   tx.addChain({ip, kName, kHostPortsChain, std::nullopt});
   using nft::DataType;
-  tx.addSet({ip, kName, kAnyMap, {DataType::kInetProto, DataType::kInetService},
+  tx.addSet({ip,
+             kName,
+             kAnyMap,
+             {DataType::kInetProto, DataType::kInetService},
              {DataType::kIpv4Addr, DataType::kInetService}});
-  tx.addSet({ip, kName, kIpMap, {DataType::kIpv4Addr, DataType::kInetProto, DataType::kInetService},
+  tx.addSet({ip,
+             kName,
+             kIpMap,
+             {DataType::kIpv4Addr, DataType::kInetProto, DataType::kInetService},
              {DataType::kIpv4Addr, DataType::kInetService}});
   for (const char* chain : {"prerouting", "output", "postrouting", kHostPortsChain})
     tx.flushChain(ip, kName, chain);
@@ -140,7 +152,8 @@ Result<void> NatTable::ensure(nft::NftSocket& nft) const {
   tx.addRule(localhost);
 
   auto r = nft.commit(tx);
-  if (!r.ok()) return std::move(r).error().context("set up nftables table ip " + std::string(kName));
+  if (!r.ok())
+    return std::move(r).error().context("set up nftables table ip " + std::string(kName));
   return {};
 }
 
@@ -151,7 +164,8 @@ Result<void> NatTable::setHostPorts(nft::NftSocket& nft, Ipv4Address podIp,
   for (bool byIp : {false, true}) {
     const char* map = byIp ? kIpMap : kAnyMap;
     auto current = nft.elements(Family::kIp, kName, map);
-    if (!current.ok()) return std::move(current).error().context("hostPorts of pod " + podIp.toString());
+    if (!current.ok())
+      return std::move(current).error().context("hostPorts of pod " + podIp.toString());
     std::vector<nft::Bytes> stale;
     for (const auto& e : *current) {
       if (startsWith(e.data, pod)) {
@@ -174,8 +188,9 @@ Result<void> NatTable::setHostPorts(nft::NftSocket& nft, Ipv4Address podIp,
   auto r = nft.commit(tx);
   if (!r.ok()) {
     if (r.error().is(ErrorCode::kAlreadyExists))
-      return Error(ErrorCode::kConflict, "a hostPort of pod " + podIp.toString() +
-                                             " was just mapped to another pod: " + r.error().message());
+      return Error(ErrorCode::kConflict,
+                   "a hostPort of pod " + podIp.toString() +
+                       " was just mapped to another pod: " + r.error().message());
     return std::move(r).error().context("hostPorts of pod " + podIp.toString());
   }
   return {};

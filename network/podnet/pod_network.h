@@ -7,8 +7,8 @@
 // small host-local allocator whose records live under `stateDir`, so they survive restarts
 // and are never handed out twice. Traffic from the pod CIDR to outside the cluster CIDR is
 // masqueraded; hostPort mappings are DNATed; both in an nftables table of nave's own,
-// `ip nave-podnet` (nothing outside it is touched; layout in nat_table.h). Netlink goes through libmnl and nftables through libnftnl: no `ip`
-// or `nft` programs are run.
+// `ip nave-podnet` (nothing outside it is touched; layout in nat_table.h). Netlink goes through
+// libmnl and nftables through libnftnl: no `ip` or `nft` programs are run.
 //
 // Everything acts on the network namespace of the thread that calls open() (the "host"; in
 // the agent, the node's), whichever thread makes the later calls: its sockets are opened there
@@ -31,8 +31,8 @@ struct PodNetworkOptions {
   std::string bridge = "nave0";
   std::string podCidr = "10.42.0.0/24";      // this node's; the gateway is its first address
   std::string clusterCidr = "10.42.0.0/16";  // traffic leaving it is masqueraded
-  int mtu = 1500;                             // of the bridge and the veths (0: the default)
-  std::string stateDir;                       // e.g. DATA/agent/podnet: IPAM records
+  int mtu = 1500;                            // of the bridge and the veths (0: the default)
+  std::string stateDir;                      // e.g. DATA/agent/podnet: IPAM records
 };
 
 struct HostPort {

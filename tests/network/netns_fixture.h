@@ -51,11 +51,11 @@ inline bool canCreateNetns() {
   return ok;
 }
 
-#define NAVE_REQUIRE_NETNS()                                                                 \
-  do {                                                                                       \
-    if (!::nave::network::testing::canCreateNetns())                                         \
+#define NAVE_REQUIRE_NETNS()                                                                   \
+  do {                                                                                         \
+    if (!::nave::network::testing::canCreateNetns())                                           \
       GTEST_SKIP() << "SKIPPED LOUDLY: cannot create network namespaces here (needs root and " \
-                      "iproute2)";                                                           \
+                      "iproute2)";                                                             \
   } while (0)
 
 class TestNetns {
@@ -63,8 +63,8 @@ class TestNetns {
   // A new namespace bound at /run/netns/<unique name>, with its loopback up.
   static std::unique_ptr<TestNetns> create(const std::string& role) {
     static std::atomic<int> counter{0};
-    std::string name = "nave-t" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-                       "-" + role;
+    std::string name =
+        "nave-t" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + role;
     auto [rc, out] = shell("ip netns add " + name);
     if (rc != 0) {
       ADD_FAILURE() << "ip netns add " << name << ": " << out;
@@ -112,8 +112,9 @@ class TestNetns {
 
 // Joins two namespaces with a veth pair: `aName` (address aAddr, "10.99.0.1/24") in `a`,
 // `bName` (bAddr) in `b`, both up.
-inline void connectNamespaces(const TestNetns& a, const std::string& aName, const std::string& aAddr,
-                              const TestNetns& b, const std::string& bName, const std::string& bAddr) {
+inline void connectNamespaces(const TestNetns& a, const std::string& aName,
+                              const std::string& aAddr, const TestNetns& b,
+                              const std::string& bName, const std::string& bAddr) {
   for (const std::string& cmd : {
            "ip -n " + a.name() + " link add " + aName + " type veth peer name " + bName +
                " netns " + b.name(),
@@ -167,14 +168,14 @@ inline bool waitFor(int fd, short events) {
 // caller can check NAT), or an error describing what failed.
 inline Result<std::string> probe(TestNetns& clientNs, const std::string& dst, uint16_t port,
                                  int listener) {
-  UniqueFd client = clientNs.run([] {
-    return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  });
+  UniqueFd client = clientNs.run(
+      [] { return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
   sockaddr_in sa = inetAddress(dst, port);
   if (::connect(client.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 &&
       errno != EINPROGRESS)
     return Error::fromErrno("connect to " + dst, errno);
-  if (!waitFor(client.get(), POLLOUT)) return Error(ErrorCode::kTimeout, "connect to " + dst + ": timed out");
+  if (!waitFor(client.get(), POLLOUT))
+    return Error(ErrorCode::kTimeout, "connect to " + dst + ": timed out");
   int err = 0;
   socklen_t len = sizeof err;
   ::getsockopt(client.get(), SOL_SOCKET, SO_ERROR, &err, &len);
@@ -189,10 +190,12 @@ inline Result<std::string> probe(TestNetns& clientNs, const std::string& dst, ui
   const char ping[] = "ping", pong[] = "pong";
   char buf[8] = {};
   if (::send(client.get(), ping, 4, MSG_NOSIGNAL) != 4) return Error::fromErrno("send", errno);
-  if (!waitFor(server.get(), POLLIN) || ::recv(server.get(), buf, 4, 0) != 4 || std::string(buf, 4) != ping)
+  if (!waitFor(server.get(), POLLIN) || ::recv(server.get(), buf, 4, 0) != 4 ||
+      std::string(buf, 4) != ping)
     return Error(ErrorCode::kInternal, "the server did not receive the client's data");
   if (::send(server.get(), pong, 4, MSG_NOSIGNAL) != 4) return Error::fromErrno("send", errno);
-  if (!waitFor(client.get(), POLLIN) || ::recv(client.get(), buf, 4, 0) != 4 || std::string(buf, 4) != pong)
+  if (!waitFor(client.get(), POLLIN) || ::recv(client.get(), buf, 4, 0) != 4 ||
+      std::string(buf, 4) != pong)
     return Error(ErrorCode::kInternal, "the client did not receive the server's reply");
   return std::string(ip);
 }
@@ -201,7 +204,8 @@ inline Result<std::string> probe(TestNetns& clientNs, const std::string& dst, ui
 // answers the address it came from. Returns that address, as probe() does.
 inline Result<std::string> probeUdp(TestNetns& clientNs, const std::string& dst, uint16_t port,
                                     int server) {
-  UniqueFd client = clientNs.run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  UniqueFd client =
+      clientNs.run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
   sockaddr_in sa = inetAddress(dst, port);
   if (::sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 4)
     return Error::fromErrno("send to " + dst, errno);

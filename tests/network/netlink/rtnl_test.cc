@@ -160,7 +160,8 @@ TEST(NetnsTest, HandlesAndThreads) {
   auto mine = NetnsHandle::current();
   ASSERT_TRUE(mine.ok());
   EXPECT_FALSE(mine->sameAs(h));
-  auto inside = runInNetns(h, [&]() -> Result<bool> { return TRY(NetnsHandle::current()).sameAs(h); });
+  auto inside =
+      runInNetns(h, [&]() -> Result<bool> { return TRY(NetnsHandle::current()).sameAs(h); });
   ASSERT_TRUE(inside.ok());
   EXPECT_TRUE(*inside);
   // The calling thread did not move.

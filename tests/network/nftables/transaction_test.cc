@@ -40,7 +40,10 @@ class NftTest : public ::testing::Test {
                  BaseChainSpec{"nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT}});
     tx.addChain({Family::kIp, kTable.name, "prerouting",
                  BaseChainSpec{"nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT}});
-    tx.addSet({Family::kIp, kTable.name, "ports", {DataType::kInetProto, DataType::kInetService},
+    tx.addSet({Family::kIp,
+               kTable.name,
+               "ports",
+               {DataType::kInetProto, DataType::kInetService},
                {DataType::kIpv4Addr, DataType::kInetService}});
     return tx;
   }
@@ -62,7 +65,10 @@ TEST_F(NftTest, BuildsTablesChainsMapsAndRulesAsNftPrintsThem) {
       .masquerade();
   tx.addRule(masq);
   Rule hairpin(Family::kIp, kTable.name, "postrouting");
-  hairpin.ctStatus(IPS_DST_NAT).ipSaddr(*Ipv4Prefix::parse("10.42.0.0/20")).oifname("nave0").masquerade();
+  hairpin.ctStatus(IPS_DST_NAT)
+      .ipSaddr(*Ipv4Prefix::parse("10.42.0.0/20"))
+      .oifname("nave0")
+      .masquerade();
   tx.addRule(hairpin);
   Rule dnat(Family::kIp, kTable.name, "prerouting");
   dnat.fibDaddrLocal()
@@ -78,9 +84,13 @@ TEST_F(NftTest, BuildsTablesChainsMapsAndRulesAsNftPrintsThem) {
   EXPECT_TRUE(contains(out, "type nat hook postrouting priority srcnat; policy accept;")) << out;
   EXPECT_TRUE(contains(out, "type nat hook prerouting priority dstnat; policy accept;")) << out;
   EXPECT_TRUE(contains(out, "type inet_proto . inet_service : ipv4_addr . inet_service")) << out;
-  EXPECT_TRUE(contains(out, "ip saddr 10.42.0.0/24 ip daddr != 10.42.0.0/16 counter packets 0 bytes 0 masquerade")) << out;
-  EXPECT_TRUE(contains(out, "ct status dnat ip saddr 10.42.0.0/20 oifname \"nave0\" masquerade")) << out;
-  EXPECT_TRUE(contains(out, "fib daddr type local dnat ip to meta l4proto . th dport map @ports")) << out;
+  EXPECT_TRUE(contains(
+      out, "ip saddr 10.42.0.0/24 ip daddr != 10.42.0.0/16 counter packets 0 bytes 0 masquerade"))
+      << out;
+  EXPECT_TRUE(contains(out, "ct status dnat ip saddr 10.42.0.0/20 oifname \"nave0\" masquerade"))
+      << out;
+  EXPECT_TRUE(contains(out, "fib daddr type local dnat ip to meta l4proto . th dport map @ports"))
+      << out;
 
   auto has = nft_->hasTable(kTable);
   ASSERT_TRUE(has.ok());
@@ -93,7 +103,9 @@ TEST_F(NftTest, BuildsTablesChainsMapsAndRulesAsNftPrintsThem) {
 
 TEST_F(NftTest, AddsListsAndDeletesMapElements) {
   ASSERT_TRUE(nft_->commit(natTable()).ok());
-  auto key = [](uint8_t proto, uint16_t port) { return Concat().inetProto(proto).inetService(port).bytes(); };
+  auto key = [](uint8_t proto, uint16_t port) {
+    return Concat().inetProto(proto).inetService(port).bytes();
+  };
   auto value = [](const char* ip, uint16_t port) {
     return Concat().ipv4(*Ipv4Address::parse(ip)).inetService(port).bytes();
   };
@@ -196,10 +208,13 @@ TEST_F(NftTest, FlushAndRefillIsIdempotentAndLeavesOtherTablesAlone) {
 TEST_F(NftTest, VerdictMapsAndJumps) {
   Transaction tx;
   tx.addTable(kTable);
-  tx.addChain({Family::kIp, kTable.name, "input",
-               BaseChainSpec{"filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT}});
+  tx.addChain(
+      {Family::kIp, kTable.name, "input", BaseChainSpec{"filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT}});
   tx.addChain({Family::kIp, kTable.name, "svc-a", std::nullopt});
-  tx.addSet({Family::kIp, kTable.name, "dispatch", {DataType::kInetProto, DataType::kInetService},
+  tx.addSet({Family::kIp,
+             kTable.name,
+             "dispatch",
+             {DataType::kInetProto, DataType::kInetService},
              {DataType::kVerdict}});
   Rule lookup(Family::kIp, kTable.name, "input");
   lookup.meta(NFT_META_L4PROTO, reg32(0))
@@ -209,9 +224,10 @@ TEST_F(NftTest, VerdictMapsAndJumps) {
   Rule count(Family::kIp, kTable.name, "svc-a");
   count.counter().verdict(Verdict::accept());
   tx.addRule(count);
-  tx.addElements(Family::kIp, kTable.name, "dispatch",
-                 {{Concat().inetProto(IPPROTO_TCP).inetService(443).bytes(), {}, Verdict::jump("svc-a")},
-                  {Concat().inetProto(IPPROTO_TCP).inetService(23).bytes(), {}, Verdict::drop()}});
+  tx.addElements(
+      Family::kIp, kTable.name, "dispatch",
+      {{Concat().inetProto(IPPROTO_TCP).inetService(443).bytes(), {}, Verdict::jump("svc-a")},
+       {Concat().inetProto(IPPROTO_TCP).inetService(23).bytes(), {}, Verdict::drop()}});
   auto r = nft_->commit(tx);
   ASSERT_TRUE(r.ok()) << r.error().message();
   std::string out = list("table ip nave-test");
@@ -233,7 +249,8 @@ TEST_F(NftTest, VerdictMapsAndJumps) {
   del.deleteChain(Family::kIp, kTable.name, "svc-a");
   auto busy = nft_->commit(del);
   ASSERT_FALSE(busy.ok());
-  EXPECT_TRUE(contains(busy.error().message(), "delete chain ip nave-test svc-a")) << busy.error().message();
+  EXPECT_TRUE(contains(busy.error().message(), "delete chain ip nave-test svc-a"))
+      << busy.error().message();
 }
 
 TEST_F(NftTest, LargeTransactionsAreSplitAndSent) {
@@ -248,9 +265,10 @@ TEST_F(NftTest, LargeTransactionsAreSplitAndSent) {
   }
   std::vector<SetElement> elements;
   for (int i = 0; i < 5000; ++i) {
-    elements.push_back({Concat().inetProto(IPPROTO_TCP).inetService(static_cast<uint16_t>(10000 + i)).bytes(),
-                        Concat().ipv4(Ipv4Address{0x0a2a0000u + static_cast<uint32_t>(i)}).inetService(80).bytes(),
-                        {}});
+    elements.push_back(
+        {Concat().inetProto(IPPROTO_TCP).inetService(static_cast<uint16_t>(10000 + i)).bytes(),
+         Concat().ipv4(Ipv4Address{0x0a2a0000u + static_cast<uint32_t>(i)}).inetService(80).bytes(),
+         {}});
   }
   tx.addElements(Family::kIp, kTable.name, "ports", elements);
   auto r = nft_->commit(tx);
@@ -260,7 +278,8 @@ TEST_F(NftTest, LargeTransactionsAreSplitAndSent) {
   EXPECT_EQ(listed->size(), 5000u);
   auto [rc, out] = ns_->exec("nft -a list chain ip nave-test many");
   size_t rules = 0;
-  for (size_t p = out.find("counter"); p != std::string::npos; p = out.find("counter", p + 1)) ++rules;
+  for (size_t p = out.find("counter"); p != std::string::npos; p = out.find("counter", p + 1))
+    ++rules;
   EXPECT_EQ(rules, 3000u);
 }
 

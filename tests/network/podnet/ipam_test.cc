@@ -26,7 +26,9 @@ class TempDir {
   std::string path_;
 };
 
-Ipv4Prefix prefix(const char* text) { return *Ipv4Prefix::parse(text); }
+Ipv4Prefix prefix(const char* text) {
+  return *Ipv4Prefix::parse(text);
+}
 
 std::string contentOf(const std::string& path) {
   std::ifstream f(path);
@@ -70,7 +72,8 @@ TEST(HostLocalIpamTest, ExhaustionWrapsAroundAndThenFailsClearly) {
     ASSERT_TRUE(ip.ok()) << ip.error().message();
     got.insert(ip->toString());
   }
-  EXPECT_EQ(got, (std::set<std::string>{"10.42.0.2", "10.42.0.3", "10.42.0.4", "10.42.0.5", "10.42.0.6"}));
+  EXPECT_EQ(got, (std::set<std::string>{"10.42.0.2", "10.42.0.3", "10.42.0.4", "10.42.0.5",
+                                        "10.42.0.6"}));
   auto full = ipam->allocate("s5");
   ASSERT_FALSE(full.ok());
   EXPECT_TRUE(full.error().is(ErrorCode::kUnavailable));
@@ -132,8 +135,10 @@ TEST(HostLocalIpamTest, ConcurrentAllocatorsNeverShareAnAddress) {
 
 TEST(HostLocalIpamTest, RefusesBadConfiguration) {
   TempDir dir;
-  EXPECT_TRUE(HostLocalIpam::open("relative/dir", prefix("10.42.0.0/24")).error().is(ErrorCode::kInvalid));
-  EXPECT_TRUE(HostLocalIpam::open(dir.path(), prefix("10.42.0.0/31")).error().is(ErrorCode::kInvalid));
+  EXPECT_TRUE(
+      HostLocalIpam::open("relative/dir", prefix("10.42.0.0/24")).error().is(ErrorCode::kInvalid));
+  EXPECT_TRUE(
+      HostLocalIpam::open(dir.path(), prefix("10.42.0.0/31")).error().is(ErrorCode::kInvalid));
   auto tiny = HostLocalIpam::open(dir.path(), prefix("10.42.0.0/30"));
   ASSERT_TRUE(tiny.ok());
   EXPECT_EQ(tiny->allocate("only")->toString(), "10.42.0.2");

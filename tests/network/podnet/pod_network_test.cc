@@ -31,7 +31,8 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 size_t count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1)) ++n;
+  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1))
+    ++n;
   return n;
 }
 
@@ -110,11 +111,16 @@ TEST_F(PodNetworkTest, OpenCreatesTheBridgeWithTheGatewayTheTableAndForwarding) 
   EXPECT_EQ(hostExec("cat /proc/sys/net/ipv4/ip_forward"), "1\n");
   EXPECT_EQ(hostExec("cat /proc/sys/net/ipv4/conf/nave0/route_localnet"), "1\n");
   std::string table = hostExec("nft list table ip nave-podnet");
-  EXPECT_TRUE(contains(table, "ip saddr 10.42.0.0/24 ip daddr != 10.42.0.0/16 masquerade")) << table;
-  EXPECT_TRUE(contains(table, "ct status dnat ip saddr 10.42.0.0/24 oifname \"nave0\" masquerade")) << table;
+  EXPECT_TRUE(contains(table, "ip saddr 10.42.0.0/24 ip daddr != 10.42.0.0/16 masquerade"))
+      << table;
+  EXPECT_TRUE(contains(table, "ct status dnat ip saddr 10.42.0.0/24 oifname \"nave0\" masquerade"))
+      << table;
   EXPECT_TRUE(contains(table, "ip saddr 127.0.0.0/8 oifname \"nave0\" masquerade")) << table;
-  EXPECT_TRUE(contains(table, "fib daddr type local dnat ip to meta l4proto . th dport map @hostports")) << table;
-  EXPECT_TRUE(contains(table, "dnat ip to ip daddr . meta l4proto . th dport map @hostports-ip")) << table;
+  EXPECT_TRUE(
+      contains(table, "fib daddr type local dnat ip to meta l4proto . th dport map @hostports"))
+      << table;
+  EXPECT_TRUE(contains(table, "dnat ip to ip daddr . meta l4proto . th dport map @hostports-ip"))
+      << table;
   EXPECT_EQ(hostExec("nft list tables"), "table ip nave-podnet\n");
   EXPECT_TRUE(net->list().empty());
 }
@@ -145,7 +151,8 @@ TEST_F(PodNetworkTest, PodsGetDistinctAddressesAndReachEachOtherTheGatewayAndThe
   std::string eth0 = podA->exec("ip addr show eth0").second;
   EXPECT_TRUE(contains(eth0, "inet 10.42.0.2/24")) << eth0;
   EXPECT_TRUE(contains(eth0, "mtu 1500")) << eth0;
-  EXPECT_TRUE(contains(podA->exec("ip route show default").second, "default via 10.42.0.1 dev eth0"));
+  EXPECT_TRUE(
+      contains(podA->exec("ip route show default").second, "default via 10.42.0.1 dev eth0"));
 
   // Pod to pod (no NAT), pod to gateway, host to pod.
   UniqueFd inB = testing::listenIn(*podB, "0.0.0.0", 8000);
@@ -186,9 +193,8 @@ TEST_F(PodNetworkTest, HostPortsReachThePodFromOutsideFromTheHostAndFromPods) {
   ASSERT_TRUE(net);
   auto podA = newPod("pa");
   auto podB = newPod("pb");
-  std::vector<HostPort> ports = {{"TCP", 8080, 80, ""},
-                                 {"TCP", 9090, 90, "10.99.0.1"},
-                                 {"UDP", 5353, 53, ""}};
+  std::vector<HostPort> ports = {
+      {"TCP", 8080, 80, ""}, {"TCP", 9090, 90, "10.99.0.1"}, {"UDP", 5353, 53, ""}};
   auto a = attach(net, "sandbox-a", *podA, ports);
   ASSERT_TRUE(a.ok()) << a.error().message();
   auto b = attach(net, "sandbox-b", *podB);
@@ -424,7 +430,8 @@ TEST_F(PodNetworkTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {
       {[](auto& o) { o.podCidr = "banana"; }, "pod CIDR: invalid IPv4 CIDR \"banana\""},
       {[](auto& o) { o.podCidr = "10.42.0.0/33"; }, "invalid IPv4 CIDR"},
       {[](auto& o) { o.clusterCidr = "10.42.0.0"; }, "cluster CIDR: invalid IPv4 CIDR"},
-      {[](auto& o) { o.podCidr = "10.43.0.0/24"; }, "pod CIDR 10.43.0.0/24 is not within the cluster CIDR 10.42.0.0/16"},
+      {[](auto& o) { o.podCidr = "10.43.0.0/24"; },
+       "pod CIDR 10.43.0.0/24 is not within the cluster CIDR 10.42.0.0/16"},
       {[](auto& o) { o.podCidr = "10.42.0.5/24"; }, "has host bits set"},
       {[](auto& o) { o.podCidr = "10.42.0.0/31"; }, "too small"},
       {[](auto& o) { o.bridge = "a-name-much-too-long"; }, "invalid bridge name"},
@@ -456,14 +463,17 @@ TEST_F(PodNetworkTest, BadAttachArgumentsAreRefusedAndLeaveNothing) {
   PodNetwork* net = openOrDie();
   ASSERT_TRUE(net);
   auto pod = newPod("p");
-  auto missing = host_->run([&] { return net->attach("sandbox-a", "/run/netns/nave-no-such-ns", {}); });
+  auto missing =
+      host_->run([&] { return net->attach("sandbox-a", "/run/netns/nave-no-such-ns", {}); });
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(missing.error().is(ErrorCode::kNotFound)) << missing.error().message();
-  EXPECT_TRUE(contains(missing.error().message(), "/run/netns/nave-no-such-ns")) << missing.error().message();
+  EXPECT_TRUE(contains(missing.error().message(), "/run/netns/nave-no-such-ns"))
+      << missing.error().message();
   auto notNs = host_->run([&] { return net->attach("sandbox-a", "/etc/hostname", {}); });
   ASSERT_FALSE(notNs.ok());
   EXPECT_TRUE(notNs.error().is(ErrorCode::kInvalid)) << notNs.error().message();
-  for (const std::string& id : std::vector<std::string>{"", "-leading-dash", "has/slash", std::string(200, 'x')}) {
+  for (const std::string& id :
+       std::vector<std::string>{"", "-leading-dash", "has/slash", std::string(200, 'x')}) {
     auto r = attach(net, id, *pod);
     ASSERT_FALSE(r.ok()) << id;
     EXPECT_TRUE(r.error().is(ErrorCode::kInvalid)) << r.error().message();
