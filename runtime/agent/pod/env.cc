@@ -56,7 +56,10 @@ bool isIpv6(const std::string& ip) {
 
 // The pod's IPs, at most one per family, the node IP's family first (the kubelet's sortPodIPs).
 std::vector<std::string> sortedPodIps(const Json& pod, const PodFacts& facts) {
-  std::vector<std::string> ips = facts.podIps;
+  std::vector<std::string> ips;
+  for (const std::string& ip : facts.podIps) {
+    if (!ip.empty()) ips.push_back(ip);
+  }
   const Json& status = objectMember(pod, "status");
   if (ips.empty()) {
     for (const Json& ip : arrayMember(status, "podIPs")) ips.push_back(getString(ip, "ip"));
