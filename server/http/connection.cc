@@ -177,6 +177,8 @@ class UpgradedStream final : public Stream {
 
   bool write(std::string_view data) override { return socket_->writeAll(data, milliseconds(0)); }
 
+  void closeWrite() override { socket_->shutdownWrite(); }
+
   // Ends the stream in both directions: the peer sees close_notify and FIN, and a read()
   // blocked in another thread returns. The descriptor is closed when the stream is destroyed.
   void close() override {

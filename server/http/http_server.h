@@ -57,7 +57,11 @@ class Stream {
   virtual long read(char* buffer, size_t size) = 0;
   // Writes everything; false on error. Safe to call from another thread than read().
   virtual bool write(std::string_view data) = 0;
-  // Half-closes / closes the stream.
+  // Ends the sending direction (TLS close_notify, then FIN) after everything written so far;
+  // reading goes on until the peer closes its side. Safe to call from another thread than
+  // read().
+  virtual void closeWrite() = 0;
+  // Closes the stream in both directions; a read() blocked in another thread returns.
   virtual void close() = 0;
 };
 
