@@ -30,6 +30,8 @@ constexpr size_t kMaxPemFile = 1024 * 1024;
 constexpr char kAdminUser[] = "system:admin";
 constexpr char kAdminGroup[] = "system:masters";
 constexpr char kServingName[] = "kube-apiserver";
+constexpr char kKubeletClientFile[] = "client-kube-apiserver";
+constexpr char kKubeletServingFile[] = "serving-kubelet";
 
 std::string parentOf(const std::string& path) {
   size_t slash = path.find_last_of('/');
@@ -218,7 +220,68 @@ Result<ServerPki> ensureServerPki(const std::string& dir, const std::vector<std:
     TRY(storePair(dir, "admin", admin->pem));
     log::info("issued the admin client certificate", {{"certificate", certPath(dir, "admin")}});
   }
-  return ServerPki{std::move(ca.pem), std::move(serving->pem), std::move(admin->pem)};
+  auto kubeletClient = TRY(loadPair(dir, kKubeletClientFile));
+  if (!kubeletClient || !isCurrentLeaf(*kubeletClient, ca) ||
+      subjectCommonName(kubeletClient->cert.get()) != kKubeletClientCommonName ||
+      subjectOrganizations(kubeletClient->cert.get()) !=
+          std::vector<std::string>{kKubeletClientOrganization}) {
+    kubeletClient.emplace(TRY(issuePair(CertificateSpec{CertificateUsage::kClient,
+                                                        kKubeletClientCommonName,
+                                                        {kKubeletClientOrganization},
+                                                        {},
+                                                        kLeafDays},
+                                        ca.cert.get(), ca.key.get())));
+    TRY(storePair(dir, kKubeletClientFile, kubeletClient->pem));
+    log::info("issued the API server's kubelet client certificate",
+              {{"certificate", certPath(dir, kKubeletClientFile)}});
+  }
+  return ServerPki{std::move(ca.pem), std::move(serving->pem), std::move(admin->pem),
+                   std::move(kubeletClient->pem)};
+}
+
+namespace {
+std::vector<std::string> kubeletSans(const std::string& nodeName,
+                                     const std::vector<std::string>& addresses) {
+  std::vector<std::string> sans = {nodeName, "localhost", "127.0.0.1"};
+  sans.insert(sans.end(), addresses.begin(), addresses.end());
+  return sans;
+}
+}  // namespace
+
+Result<KeyPair> issueKubeletServingCertificate(const KeyPair& ca, const std::string& nodeName,
+                                               const std::vector<std::string>& addresses,
+                                               int days) {
+  if (nodeName.empty()) return Error(ErrorCode::kInvalid, "kubelet certificate: empty node name");
+  if (days <= 0) return Error(ErrorCode::kInvalid, "kubelet certificate: days must be positive");
+  X509Ptr caCert = TRY(parseCertificatePem(ca.certPem));
+  PkeyPtr caKey = TRY(parsePrivateKeyPem(ca.keyPem));
+  CertificateSpec spec;
+  spec.usage = CertificateUsage::kServing;
+  spec.commonName = nodeName;
+  spec.sans = TRY(parseSubjectAltNames(kubeletSans(nodeName, addresses)));
+  spec.days = days;
+  LoadedPair pair = TRY(issuePair(spec, caCert.get(), caKey.get()));
+  return std::move(pair.pem);
+}
+
+Result<KeyPair> ensureKubeletServingCertificate(const std::string& dir, const KeyPair& ca,
+                                                const std::string& nodeName,
+                                                const std::vector<std::string>& addresses) {
+  TRY(makeDirectories(dir, 0700));
+  std::vector<SubjectAltName> names = TRY(parseSubjectAltNames(kubeletSans(nodeName, addresses)));
+  X509Ptr caCert = TRY(parseCertificatePem(ca.certPem));
+  auto current = TRY(loadPair(dir, kKubeletServingFile));
+  if (current && isSignedBy(current->cert.get(), caCert.get()) &&
+      !expiresWithin(current->cert.get(), kRenewWithinDays) &&
+      hasSubjectAltNames(current->cert.get(), names) &&
+      subjectCommonName(current->cert.get()) == nodeName) {
+    return std::move(current->pem);
+  }
+  KeyPair issued = TRY(issueKubeletServingCertificate(ca, nodeName, addresses, kLeafDays));
+  TRY(storePair(dir, kKubeletServingFile, issued));
+  log::info("issued the kubelet serving certificate",
+            {{"certificate", certPath(dir, kKubeletServingFile)}, {"node", nodeName}});
+  return issued;
 }
 
 Result<KeyPair> issueClientCertificate(const KeyPair& ca, const std::string& commonName,
