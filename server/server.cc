@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "server/api/discovery.h"
 #include "server/api/http_api.h"
+#include "server/api/node_proxy.h"
 #include "server/api/openapi.h"
 #include "server/api/resource_api.h"
 #include "server/api/service_allocator.h"
@@ -137,6 +138,8 @@ class ServerImpl : public Server {
     discovery_ = std::make_unique<api::Discovery>(types_, address);
     openapi_ = std::make_unique<api::OpenApi>(types_);
     httpApi_ = std::make_unique<api::HttpApi>(*api_, *discovery_, *openapi_);
+    nodeProxy_ = TRY(api::NodeProxy::create(*api_, {tls.ca.certPem, tls.kubeletClient}));
+    httpApi_->setNodeProxy(nodeProxy_.get());
     http::ServerOptions ho;
     ho.bindAddress = config_.bindAddress;
     ho.port = config_.httpsListenPort;
@@ -172,11 +175,13 @@ class ServerImpl : public Server {
     if (httpApi_) httpApi_->setReady(false);
     if (namespaceController_) namespaceController_->stop();
     if (crdController_) crdController_->stop();
+    if (nodeProxy_) nodeProxy_->stop();  // ends spliced sessions, whose threads http_ joins
     if (http_) http_->stop();
     namespaceController_.reset();
     crdController_.reset();
     http_.reset();
     httpApi_.reset();
+    nodeProxy_.reset();
     openapi_.reset();
     discovery_.reset();
     systemClient_.reset();
@@ -233,6 +238,7 @@ class ServerImpl : public Server {
   std::unique_ptr<client::Client> systemClient_;
   std::unique_ptr<api::Discovery> discovery_;
   std::unique_ptr<api::OpenApi> openapi_;
+  std::unique_ptr<api::NodeProxy> nodeProxy_;
   std::unique_ptr<api::HttpApi> httpApi_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<controllers::NamespaceController> namespaceController_;

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "common/strings.h"
 #include "server/api/status.h"
 
@@ -20,8 +22,17 @@ std::vector<Subresource> subresourcesOf(const ResourceType& t) {
   std::vector<Subresource> out;
   if (t.statusSubresource) out.push_back({"status", t.group, t.version, t.kind, {"get", "patch", "update"}});
   if (t.scale) out.push_back({"scale", "autoscaling", "v1", "Scale", {"get", "patch", "update"}});
-  if (t.group.empty() && t.kind == "Pod") out.push_back({"binding", "", "v1", "Binding", {"create"}});
+  if (t.group.empty() && t.kind == "Pod") {
+    out.push_back({"binding", "", "v1", "Binding", {"create"}});
+    // Served by proxying to the pod's kubelet (node_proxy.h).
+    out.push_back({"attach", "", "v1", "PodAttachOptions", {"create", "get"}});
+    out.push_back({"exec", "", "v1", "PodExecOptions", {"create", "get"}});
+    out.push_back({"log", "", "v1", "Pod", {"get"}});
+    out.push_back({"portforward", "", "v1", "PodPortForwardOptions", {"create", "get"}});
+  }
   if (t.group.empty() && t.kind == "Namespace") out.push_back({"finalize", "", "v1", "Namespace", {"update"}});
+  // Kubernetes lists a resource's subresources by name.
+  std::sort(out.begin(), out.end(), [](const Subresource& a, const Subresource& b) { return a.name < b.name; });
   return out;
 }
 

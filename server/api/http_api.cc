@@ -589,6 +589,10 @@ void HttpApi::handleResource(http::Request& req, http::ResponseWriter& resp, Req
   if (!type->namespaced && !ns.empty()) return notFoundPath();
   if (type->namespaced && ns.empty() && !(req.method == "GET" && name.empty()))
     return notFoundPath();
+  if (nodeProxy_ != nullptr && core && resource == "pods" && !ns.empty() && !name.empty() &&
+      NodeProxy::handles(subresource)) {
+    return nodeProxy_->serve(req, resp, ctx, ns, name, subresource);
+  }
 
   Query q = parseQuery(req.rawQuery);
   auto output = negotiate(req.header("Accept"));

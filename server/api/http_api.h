@@ -9,6 +9,7 @@
 #include <string>
 
 #include "server/api/discovery.h"
+#include "server/api/node_proxy.h"
 #include "server/api/openapi.h"
 #include "server/api/resource_api.h"
 #include "server/http/http_server.h"
@@ -19,6 +20,9 @@ class HttpApi {
  public:
   HttpApi(ResourceApi& resources, Discovery& discovery, OpenApi& openapi)
       : resources_(resources), discovery_(discovery), openapi_(openapi) {}
+
+  // Serves pods/{exec,attach,portforward,log} (absent: those paths are not found).
+  void setNodeProxy(NodeProxy* proxy) { nodeProxy_ = proxy; }
 
   // Reported by /readyz; false until the server has finished starting.
   void setReady(bool ready) { ready_ = ready; }
@@ -32,6 +36,7 @@ class HttpApi {
   ResourceApi& resources_;
   Discovery& discovery_;
   OpenApi& openapi_;
+  NodeProxy* nodeProxy_ = nullptr;
   std::atomic<bool> ready_{false};
 };
 
