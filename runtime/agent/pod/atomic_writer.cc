@@ -24,7 +24,9 @@ constexpr const char* kNewDataDirName = "..data_tmp";
 constexpr size_t kMaxFileNameLength = 255;
 constexpr size_t kMaxPathLength = 4096;
 
-Error invalidPath(const std::string& message) { return Error(ErrorCode::kInvalid, message); }
+Error invalidPath(const std::string& message) {
+  return Error(ErrorCode::kInvalid, message);
+}
 
 // The payload path rules of the kubelet's validatePath.
 Result<void> validatePath(const std::string& path) {
@@ -75,8 +77,7 @@ Result<void> listTree(const std::string& dir, const std::string& prefix,
     std::string rel = prefix.empty() ? name : prefix + "/" + name;
     out.insert(rel);
     struct stat st;
-    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(st.st_mode)) {
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
       subdirs.push_back(name);
     }
   }
@@ -152,15 +153,15 @@ void removeStaleTimestampDirs(const std::string& targetDir, const std::string& c
       continue;
     }
     struct stat st;
-    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(st.st_mode)) {
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
       stale.push_back(name);
     }
   }
   ::closedir(d);
   for (const std::string& name : stale) {
     Result<void> r = removeTree(targetDir + "/" + name);
-    if (!r.ok()) log::warning("cannot remove a stale data directory", {{"error", r.error().message()}});
+    if (!r.ok())
+      log::warning("cannot remove a stale data directory", {{"error", r.error().message()}});
   }
 }
 
@@ -173,8 +174,8 @@ Result<std::string> readDataLink(const std::string& dataDirPath) {
   }
   std::string link(target, static_cast<size_t>(n));
   if (link.empty() || link.find('/') != std::string::npos || !link.starts_with("..")) {
-    return Error(ErrorCode::kInternal, dataDirPath + " points at \"" + link +
-                                           "\", not at a timestamped directory");
+    return Error(ErrorCode::kInternal,
+                 dataDirPath + " points at \"" + link + "\", not at a timestamped directory");
   }
   return link;
 }

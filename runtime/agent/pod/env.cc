@@ -84,7 +84,8 @@ std::vector<std::string> hostIps(const Json& pod, const PodFacts& facts) {
   const Json& status = objectMember(pod, "status");
   std::vector<std::string> out;
   for (const Json& ip : arrayMember(status, "hostIPs")) out.push_back(getString(ip, "ip"));
-  if (out.empty() && !getString(status, "hostIP").empty()) out.push_back(getString(status, "hostIP"));
+  if (out.empty() && !getString(status, "hostIP").empty())
+    out.push_back(getString(status, "hostIP"));
   return out;
 }
 
@@ -104,10 +105,9 @@ Result<std::string> fieldRefValue(const Json& pod, const Json& fieldRef, const P
     return podMetadataField(pod, path);
   }
   static const std::set<std::string> kSupported = {
-      "metadata.annotations", "metadata.labels",         "metadata.name",
-      "metadata.namespace",   "metadata.uid",            "spec.nodeName",
-      "spec.restartPolicy",   "spec.serviceAccountName", "spec.schedulerName",
-      "status.phase",         "status.hostIP",           "status.hostIPs",
+      "metadata.annotations", "metadata.labels", "metadata.name",      "metadata.namespace",
+      "metadata.uid",         "spec.nodeName",   "spec.restartPolicy", "spec.serviceAccountName",
+      "spec.schedulerName",   "status.phase",    "status.hostIP",      "status.hostIPs",
       "status.podIP",         "status.podIPs"};
   if (path == "spec.host") path = "spec.nodeName";  // what old v1 clients send
   if (kSupported.count(path) == 0) {
@@ -217,8 +217,8 @@ Result<std::vector<std::string>> containerEnv(const Json& pod, const Json& conta
       env.set(varName, value);
     }
     if (!invalidKeys.empty() && warnings != nullptr) {
-      warnings->push_back("Keys [" + join(invalidKeys, ", ") + "] from the EnvFrom " + kind +
-                          " " + ns + "/" + name +
+      warnings->push_back("Keys [" + join(invalidKeys, ", ") + "] from the EnvFrom " + kind + " " +
+                          ns + "/" + name +
                           " were skipped since they are considered invalid environment "
                           "variable names.");
     }

@@ -226,9 +226,13 @@ Result<UniqueFd> makeDirsBeneath(int rootFd, const std::string& relPath, mode_t 
   return walkBeneath(rootFd, relPath, true, mode);
 }
 
-void forceComponentWalkForTesting(bool force) { forceComponentWalk.store(force); }
+void forceComponentWalkForTesting(bool force) {
+  forceComponentWalk.store(force);
+}
 
-std::string fdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string fdPath(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
 
 Result<void> mountTmpfs(const std::string& target, int64_t sizeBytes) {
   std::string data = sizeBytes > 0 ? "size=" + std::to_string(sizeBytes) : "";
@@ -315,7 +319,8 @@ Result<std::vector<std::string>> mountPointsUnder(const std::string& dir) {
     std::string mountPoint = unescapeMountInfo(fields[4]);
     if (mountPoint == base || (mountPoint.size() > base.size() && mountPoint.starts_with(base) &&
                                (base == "/" || mountPoint[base.size()] == '/'))) {
-      found.push_back({index, static_cast<size_t>(std::count(mountPoint.begin(), mountPoint.end(), '/')),
+      found.push_back({index,
+                       static_cast<size_t>(std::count(mountPoint.begin(), mountPoint.end(), '/')),
                        mountPoint});
     }
     ++index;

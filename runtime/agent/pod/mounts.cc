@@ -36,7 +36,8 @@ Result<std::string> expandSubPathExpr(const std::string& expr,
   });
   if (!missing.empty()) {
     return Error(ErrorCode::kInvalid,
-                 "missing value for " + join(std::vector<std::string>(missing.begin(), missing.end()), ", "));
+                 "missing value for " +
+                     join(std::vector<std::string>(missing.begin(), missing.end()), ", "));
   }
   return expanded;
 }
@@ -74,7 +75,8 @@ Result<bool> recursiveReadOnly(const Json& mount) {
     return Error(ErrorCode::kInvalid, "failed to resolve recursive read-only mode: " + why);
   };
   if (!getBool(mount, "readOnly")) {
-    return fail("volume " + goQuote(name) + " requested recursive read-only mode, but it is not read-only");
+    return fail("volume " + goQuote(name) +
+                " requested recursive read-only mode, but it is not read-only");
   }
   std::string propagation = getString(mount, "mountPropagation");
   if (!propagation.empty() && propagation != "None") {
@@ -92,7 +94,8 @@ Result<bool> recursiveReadOnly(const Json& mount) {
 Result<std::string> prepareSubPath(const std::string& podDir, const std::string& volumePath,
                                    const std::string& subPath, const std::string& volumeName,
                                    const std::string& containerName, size_t index) {
-  std::string what = "volumeMount " + goQuote(volumeName) + " of container " + goQuote(containerName);
+  std::string what =
+      "volumeMount " + goQuote(volumeName) + " of container " + goQuote(containerName);
   // The kubelet's message, with the reason (which names no host path: the lookups below
   // report paths relative to the volume).
   auto prepareFailed = [&](const Error& e) {
@@ -113,8 +116,8 @@ Result<std::string> prepareSubPath(const std::string& podDir, const std::string&
     }
     opened = hostfs::makeDirsBeneath(volume.get(), subPath, volumeStat.st_mode & 07777);
     if (!opened.ok()) {
-      return Error(opened.error().code(), "failed to create subPath directory for " + what +
-                                              ": " + opened.error().message());
+      return Error(opened.error().code(), "failed to create subPath directory for " + what + ": " +
+                                              opened.error().message());
     }
   }
   if (!opened.ok()) return prepareFailed(opened.error());
@@ -206,7 +209,8 @@ Result<std::vector<runtime::Mount>> containerMounts(
     std::string source = volume->second;
     if (!subPath.empty()) {
       if (subPath[0] == '/') {
-        return Error(ErrorCode::kInvalid, "error SubPath `" + subPath + "` must not be an absolute path");
+        return Error(ErrorCode::kInvalid,
+                     "error SubPath `" + subPath + "` must not be an absolute path");
       }
       for (const std::string& part : split(subPath, '/')) {
         if (part == "..") {
@@ -214,7 +218,8 @@ Result<std::vector<runtime::Mount>> containerMounts(
                        "unable to provision SubPath `" + subPath + "`: must not contain '..'");
         }
       }
-      source = TRY(prepareSubPath(podFiles.podDir, volume->second, subPath, name, containerName, i));
+      source =
+          TRY(prepareSubPath(podFiles.podDir, volume->second, subPath, name, containerName, i));
     }
     std::string destination = mountPath[0] == '/' ? mountPath : cleanPath("/" + mountPath);
     std::vector<std::string> options = {"rbind", TRY(propagationOption(m))};
@@ -237,8 +242,8 @@ Result<std::vector<runtime::Mount>> containerMounts(
       return cleanPath(mount.destination) == path;
     });
   };
-  for (const auto& [path, file] : {std::pair{kEtcHostname, podFiles.hostname},
-                                   std::pair{kResolvConf, podFiles.resolvConf}}) {
+  for (const auto& [path, file] :
+       {std::pair{kEtcHostname, podFiles.hostname}, std::pair{kResolvConf, podFiles.resolvConf}}) {
     if (mountedAt(path) || !fileExists(file)) continue;
     std::vector<std::string> options = {"rbind", "rprivate"};
     if (readOnlyRoot) options.push_back("ro");

@@ -36,8 +36,7 @@ Result<std::map<std::string, std::string>> decodeMap(const Json& map, const char
 
 }  // namespace
 
-Result<Json> fetchConfigMap(ObjectSource& objects, const std::string& ns,
-                            const std::string& name) {
+Result<Json> fetchConfigMap(ObjectSource& objects, const std::string& ns, const std::string& name) {
   return fetch(objects.configMap(ns, name), "configmap", name);
 }
 

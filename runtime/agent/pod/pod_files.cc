@@ -41,9 +41,9 @@ Result<HostnameAndDomain> hostnameAndDomain(const Json& pod, const DnsSettings& 
   std::string specHostname = getString(spec, "hostname");
   if (!specHostname.empty()) {
     if (!isDns1123Label(specHostname)) {
-      return Error(ErrorCode::kInvalid, "pod Hostname " + goQuote(specHostname) +
-                                            " is not a valid DNS label: " +
-                                            dns1123LabelError(specHostname));
+      return Error(ErrorCode::kInvalid,
+                   "pod Hostname " + goQuote(specHostname) +
+                       " is not a valid DNS label: " + dns1123LabelError(specHostname));
     }
     hostname = specHostname;
   }
@@ -61,9 +61,9 @@ Result<HostnameAndDomain> hostnameAndDomain(const Json& pod, const DnsSettings& 
   std::string subdomain = getString(spec, "subdomain");
   if (!subdomain.empty()) {
     if (!isDns1123Label(subdomain)) {
-      return Error(ErrorCode::kInvalid, "pod Subdomain " + goQuote(subdomain) +
-                                            " is not a valid DNS label: " +
-                                            dns1123LabelError(subdomain));
+      return Error(ErrorCode::kInvalid,
+                   "pod Subdomain " + goQuote(subdomain) +
+                       " is not a valid DNS label: " + dns1123LabelError(subdomain));
     }
     domain = subdomain + "." + podNamespace(pod) + ".svc." + dns.clusterDomain;
   }
@@ -173,8 +173,7 @@ std::vector<std::string> omitDuplicates(const std::vector<std::string>& in) {
 }
 
 // dnsConfig.options override options of the same name (kept in first-seen order).
-std::vector<std::string> mergeOptions(const std::vector<std::string>& existing,
-                                      const Json& extra) {
+std::vector<std::string> mergeOptions(const std::vector<std::string>& existing, const Json& extra) {
   std::vector<std::pair<std::string, std::string>> merged;
   auto set = [&](const std::string& name, const std::string& value) {
     for (auto& [n, v] : merged) {
@@ -199,8 +198,7 @@ std::vector<std::string> mergeOptions(const std::vector<std::string>& existing,
   return out;
 }
 
-std::vector<std::string> searchesWithinLimits(std::vector<std::string> searches,
-                                              const Json& pod) {
+std::vector<std::string> searchesWithinLimits(std::vector<std::string> searches, const Json& pod) {
   size_t given = searches.size();
   if (searches.size() > kMaxSearchPaths) searches.resize(kMaxSearchPaths);
   std::vector<std::string> kept;
@@ -216,8 +214,7 @@ std::vector<std::string> searchesWithinLimits(std::vector<std::string> searches,
   if (kept.size() != given) {
     // The kubelet's DNSConfigForming event.
     log::warning("Search Line limits were exceeded, some search paths have been omitted",
-                 {{"pod", podNamespace(pod) + "/" + podName(pod)},
-                  {"applied", join(kept, " ")}});
+                 {{"pod", podNamespace(pod) + "/" + podName(pod)}, {"applied", join(kept, " ")}});
   }
   return kept;
 }
@@ -277,9 +274,9 @@ Result<std::string> resolvConf(const Json& pod, const PodFacts& facts, const Dns
   }
   if (config.servers.size() > kMaxNameservers) {
     config.servers.resize(kMaxNameservers);
-    log::warning("Nameserver limits were exceeded, some nameservers have been omitted",
-                 {{"pod", podNamespace(pod) + "/" + podName(pod)},
-                  {"applied", join(config.servers, " ")}});
+    log::warning(
+        "Nameserver limits were exceeded, some nameservers have been omitted",
+        {{"pod", podNamespace(pod) + "/" + podName(pod)}, {"applied", join(config.servers, " ")}});
   }
   config.searches = searchesWithinLimits(std::move(config.searches), pod);
 

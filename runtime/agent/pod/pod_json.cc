@@ -29,7 +29,9 @@ std::optional<int64_t> optionalInt(const Json& obj, std::string_view key) {
   return m->get<int64_t>();
 }
 
-std::string podName(const Json& pod) { return getString(objectMember(pod, "metadata"), "name"); }
+std::string podName(const Json& pod) {
+  return getString(objectMember(pod, "metadata"), "name");
+}
 
 std::string podNamespace(const Json& pod) {
   std::string ns = getString(objectMember(pod, "metadata"), "namespace");

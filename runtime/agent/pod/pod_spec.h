@@ -36,8 +36,8 @@ struct PodFacts {
   std::string nodeName;
   std::string hostIp;
   std::vector<std::string> podIps;
-  std::string serviceAccountName;  // spec's, defaulted
-  int64_t nodeAllocatableMilliCpu = 0;      // limits default to these (resourceFieldRef)
+  std::string serviceAccountName;       // spec's, defaulted
+  int64_t nodeAllocatableMilliCpu = 0;  // limits default to these (resourceFieldRef)
   int64_t nodeAllocatableMemoryBytes = 0;
   int64_t nodeAllocatableEphemeralBytes = 0;
 };
@@ -49,8 +49,10 @@ struct PodFacts {
 // $(VAR) references to earlier variables and to the service variables expanded; valueFrom
 // fieldRef (metadata.name, metadata.namespace, metadata.uid, metadata.labels['k'],
 // metadata.annotations['k'], metadata.labels, metadata.annotations, spec.nodeName,
-// spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP, status.podIPs; the pod's
-// own fields first, `facts` where the pod does not say), resourceFieldRef (limits/requests of
+// spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP, status.podIPs; spec
+// fields from the pod, `facts` when it lacks them; addresses from `facts`, the pod's status
+// when they are empty; pod IPs one per family, the node IP's family first, as the kubelet
+// sorts them), resourceFieldRef (limits/requests of
 // cpu, memory, ephemeral-storage, hugepages-* with divisor; limits default to the node's
 // allocatable), configMapKeyRef and secretKeyRef (optional honoured); envFrom prefix and
 // optional. `serviceEnv` ("NAME=value", Docker-link style service variables) comes last, as
@@ -136,8 +138,8 @@ Result<std::vector<runtime::Mount>> containerMounts(
 // ---- pod files ------------------------------------------------------------------------
 
 struct DnsSettings {
-  std::string clusterDns;     // e.g. 10.43.0.10 (several: comma-separated)
-  std::string clusterDomain;  // cluster.local
+  std::string clusterDns;                           // e.g. 10.43.0.10 (several: comma-separated)
+  std::string clusterDomain;                        // cluster.local
   std::string hostResolvConf = "/etc/resolv.conf";  // for dnsPolicy Default and hostNetwork
   std::string hostHosts = "/etc/hosts";             // the node's hosts file, for hostNetwork
 };

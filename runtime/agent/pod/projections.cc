@@ -69,8 +69,7 @@ Result<Payload> configMapPayload(const Json& items, const Json& configMap, uint3
 Result<Payload> secretPayload(const Json& items, const Json& secret, uint32_t defaultMode,
                               bool optional) {
   std::map<std::string, std::string> data = TRY(secretData(secret));
-  return keyedPayload(items, data, defaultMode, optional,
-                      "references non-existent secret key: ");
+  return keyedPayload(items, data, defaultMode, optional, "references non-existent secret key: ");
 }
 
 Result<Payload> downwardApiPayload(const Json& items, const Json& pod, const PodFacts& facts,

@@ -17,10 +17,9 @@ constexpr __int128 kMaxNanos = static_cast<__int128>(kInt64Max) * kNanosPerUnit;
 constexpr size_t kMaxNanosDigits = 28;
 
 Error formatError(std::string_view text) {
-  return Error(ErrorCode::kInvalid,
-               "invalid quantity " + goQuote(text) +
-                   ": quantities must match the regular expression "
-                   "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+  return Error(ErrorCode::kInvalid, "invalid quantity " + goQuote(text) +
+                                        ": quantities must match the regular expression "
+                                        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
 }
 
 Error suffixError(std::string_view text) {
@@ -28,7 +27,9 @@ Error suffixError(std::string_view text) {
                "invalid quantity " + goQuote(text) + ": unable to parse quantity's suffix");
 }
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 struct Scale {
   int64_t exp10 = 0;
@@ -42,10 +43,10 @@ std::optional<Scale> interpretSuffix(std::string_view s) {
     std::string_view name;
     Scale scale;
   } kSuffixes[] = {
-      {"", {0, 0}},    {"n", {-9, 0}},   {"u", {-6, 0}},   {"m", {-3, 0}},   {"k", {3, 0}},
-      {"M", {6, 0}},   {"G", {9, 0}},    {"T", {12, 0}},   {"P", {15, 0}},   {"E", {18, 0}},
-      {"Ki", {0, 10}}, {"Mi", {0, 20}},  {"Gi", {0, 30}},  {"Ti", {0, 40}},  {"Pi", {0, 50}},
-      {"Ei", {0, 60}},
+      {"", {0, 0}},    {"n", {-9, 0}},  {"u", {-6, 0}},  {"m", {-3, 0}},
+      {"k", {3, 0}},   {"M", {6, 0}},   {"G", {9, 0}},   {"T", {12, 0}},
+      {"P", {15, 0}},  {"E", {18, 0}},  {"Ki", {0, 10}}, {"Mi", {0, 20}},
+      {"Gi", {0, 30}}, {"Ti", {0, 40}}, {"Pi", {0, 50}}, {"Ei", {0, 60}},
   };
   for (const auto& known : kSuffixes) {
     if (s == known.name) return known.scale;

@@ -35,9 +35,7 @@ class Quantity {
   bool isNegative() const { return nanos_ < 0; }
 
   Quantity operator+(const Quantity& other) const;
-  std::strong_ordering operator<=>(const Quantity& other) const {
-    return nanos_ <=> other.nanos_;
-  }
+  std::strong_ordering operator<=>(const Quantity& other) const { return nanos_ <=> other.nanos_; }
   bool operator==(const Quantity& other) const = default;
 
  private:

@@ -23,8 +23,9 @@ constexpr int64_t kMinQuotaMicros = 1000;
 
 int64_t milliCpuToShares(int64_t milliCpu) {
   if (milliCpu == 0) return kMinShares;
-  int64_t shares = milliCpu > INT64_MAX / kSharesPerCpu ? kMaxShares
-                                                         : milliCpu * kSharesPerCpu / kMilliCpuPerCpu;
+  int64_t shares = milliCpu > INT64_MAX / kSharesPerCpu
+                       ? kMaxShares
+                       : milliCpu * kSharesPerCpu / kMilliCpuPerCpu;
   return std::clamp(shares, kMinShares, kMaxShares);
 }
 
@@ -41,8 +42,8 @@ Result<std::optional<Quantity>> listQuantity(const Json& resources, const char* 
   if (q == nullptr || q->is_null()) return std::optional<Quantity>();
   Result<Quantity> parsed = Quantity::fromJson(*q);
   if (!parsed.ok()) {
-    return Error(ErrorCode::kInvalid, std::string("resources.") + list + "." + name + ": " +
-                                          parsed.error().message());
+    return Error(ErrorCode::kInvalid,
+                 std::string("resources.") + list + "." + name + ": " + parsed.error().message());
   }
   if (parsed->isNegative()) {
     return Error(ErrorCode::kInvalid, std::string("resources.") + list + "." + name + ": " +

@@ -169,7 +169,8 @@ Result<void> checkHostPathType(const std::string& path, const std::string& type)
     if (!found || !S_ISREG(st.st_mode)) return fail("a file");
     return {};
   }
-  if (type == "Socket") return found && S_ISSOCK(st.st_mode) ? Result<void>() : fail("a socket file");
+  if (type == "Socket")
+    return found && S_ISSOCK(st.st_mode) ? Result<void>() : fail("a socket file");
   if (type == "CharDevice") {
     return found && S_ISCHR(st.st_mode) ? Result<void>() : fail("a character device");
   }
@@ -368,7 +369,8 @@ class VolumeManagerImpl final : public VolumeManager {
       return Error(ErrorCode::kInvalid, "unknown storage medium \"" + medium + "\"");
     }
     int64_t sizeLimit = 0;
-    if (const Json* limit = findMember(source, "sizeLimit"); limit != nullptr && !limit->is_null()) {
+    if (const Json* limit = findMember(source, "sizeLimit");
+        limit != nullptr && !limit->is_null()) {
       sizeLimit = TRY(Quantity::fromJson(*limit)).value();
     }
     std::string dir = ctx.podDir + "/volumes/" + kEmptyDirPlugin + "/" + name;
@@ -389,7 +391,8 @@ class VolumeManagerImpl final : public VolumeManager {
       // containers before keeps its last content.
       if (firstSetUp) {
         Result<void> r = tearDownVolumeDir(ctx, name, dir);
-        if (!r.ok()) log::warning("cannot clean up a failed volume", {{"error", r.error().message()}});
+        if (!r.ok())
+          log::warning("cannot clean up a failed volume", {{"error", r.error().message()}});
       }
       return e;
     };
@@ -415,13 +418,14 @@ class VolumeManagerImpl final : public VolumeManager {
                                  const Json& source) {
     std::string claimName = getString(source, "claimName");
     auto claimError = [&](const std::string& why) {
-      return Error(ErrorCode::kInvalid, "error processing PVC " + ctx.ns + "/" + claimName + ": " + why);
+      return Error(ErrorCode::kInvalid,
+                   "error processing PVC " + ctx.ns + "/" + claimName + ": " + why);
     };
     Result<Json> pvc = objects_.persistentVolumeClaim(ctx.ns, claimName);
     if (!pvc.ok()) {
-      return Error(pvc.error().code(), "error processing PVC " + ctx.ns + "/" + claimName +
-                                           ": failed to fetch PVC from API server: " +
-                                           pvc.error().message());
+      return Error(pvc.error().code(),
+                   "error processing PVC " + ctx.ns + "/" + claimName +
+                       ": failed to fetch PVC from API server: " + pvc.error().message());
     }
     const Json& pvcMeta = objectMember(*pvc, "metadata");
     if (findMember(pvcMeta, "deletionTimestamp") != nullptr &&
@@ -451,23 +455,24 @@ class VolumeManagerImpl final : public VolumeManager {
       return claimError("found PV object " + pvName + " but its pv.Spec.ClaimRef.UID " +
                         getString(*claimRef, "uid") + " does not point to claim.UID " + claimUid);
     }
-    if (const Json* hostPath = findMember(pvSpec, "hostPath"); hostPath != nullptr &&
-                                                               hostPath->is_object()) {
+    if (const Json* hostPath = findMember(pvSpec, "hostPath");
+        hostPath != nullptr && hostPath->is_object()) {
       return setUpHostPath(*hostPath);
     }
     if (const Json* local = findMember(pvSpec, "local"); local != nullptr && local->is_object()) {
       std::string path = getString(*local, "path");
       struct stat st;
       if (path.empty() || path[0] != '/' || ::stat(path.c_str(), &st) != 0) {
-        return Error(ErrorCode::kNotFound, "local volume " + pvName + ": path \"" + path +
-                                               "\" does not exist");
+        return Error(ErrorCode::kNotFound,
+                     "local volume " + pvName + ": path \"" + path + "\" does not exist");
       }
       // The local plugin applies fsGroup to a writable volume when it first mounts it.
       std::string readyDir = ctx.podDir + "/plugins/" + kLocalVolumePlugin + "/" + name;
       if (ctx.fsGroup && !isTrue(source, "readOnly") && !exists(readyDir + "/ready")) {
         Result<void> owned = hostfs::setVolumeOwnership(path, *ctx.fsGroup, false);
         if (!owned.ok()) {
-          log::warning("cannot apply fsGroup to a local volume", {{"error", owned.error().message()}});
+          log::warning("cannot apply fsGroup to a local volume",
+                       {{"error", owned.error().message()}});
         }
         TRY(hostfs::makeDirs(readyDir, 0750));
         TRY(hostfs::writeFileIfChanged(readyDir + "/ready", "", 0600));

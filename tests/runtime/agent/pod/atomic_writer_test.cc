@@ -47,7 +47,8 @@ class AtomicWriterTest : public ::testing::Test {
 
 TEST_F(AtomicWriterTest, LaysOutDataDirectoryAndVisibleLinks) {
   mode_t old = ::umask(077);
-  auto r = write({{"a", {"alpha", 0644}}, {"sub/b", {"beta", 0600}}, {"sub/deep/c", {"gamma", 0444}}});
+  auto r =
+      write({{"a", {"alpha", 0644}}, {"sub/b", {"beta", 0600}}, {"sub/deep/c", {"gamma", 0444}}});
   ::umask(old);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_TRUE(*r);
@@ -79,7 +80,9 @@ TEST_F(AtomicWriterTest, UnchangedPayloadWritesNothing) {
 }
 
 TEST_F(AtomicWriterTest, UpdatesSwapTheWholeSetAndRemoveWhatLeft) {
-  ASSERT_TRUE(write({{"keep", {"1", 0644}}, {"gone", {"x", 0644}}, {"d/gone", {"y", 0644}},
+  ASSERT_TRUE(write({{"keep", {"1", 0644}},
+                     {"gone", {"x", 0644}},
+                     {"d/gone", {"y", 0644}},
                      {"d/keep", {"z", 0644}}})
                   .ok());
   std::string first = linkOf(dir() + "/..data");
@@ -111,7 +114,8 @@ TEST_F(AtomicWriterTest, RefusesInvalidPaths) {
       {"..", "invalid path: must not contain '..': .."},
       {"..data", "invalid path: must not start with '..': ..data"},
       {"..hidden/x", "invalid path: must not start with '..': ..hidden/x"},
-      {std::string(256, 'n'), "invalid path: filenames must be less than or equal to 255 characters"},
+      {std::string(256, 'n'),
+       "invalid path: filenames must be less than or equal to 255 characters"},
       {std::string(4097, 'p'), "invalid path: must be less than or equal to 4096 characters"},
       {".", "invalid path: names the directory itself: ."},
   };

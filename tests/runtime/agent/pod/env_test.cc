@@ -76,13 +76,17 @@ TEST_F(EnvTest, MissingSourcesAreErrorsUnlessOptional) {
   ])");
   EXPECT_EQ(envOk(), std::vector<std::string>{}) << "optional references are skipped silently";
 
-  container()["env"] = Json::parse(R"([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "k"}}}])");
+  container()["env"] = Json::parse(
+      R"([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "k"}}}])");
   EXPECT_EQ(errorOf(), "configmap \"missing\" not found");
-  container()["env"] = Json::parse(R"([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])");
+  container()["env"] =
+      Json::parse(R"([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])");
   EXPECT_EQ(errorOf(), "secret \"s\" not found");
-  container()["env"] = Json::parse(R"([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}}])");
+  container()["env"] = Json::parse(
+      R"([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}}])");
   EXPECT_EQ(errorOf(), "couldn't find key k in ConfigMap ns1/cfg");
-  container()["env"] = Json::parse(R"([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "k"}}}])");
+  container()["env"] = Json::parse(
+      R"([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "k"}}}])");
   EXPECT_EQ(errorOf(), "couldn't find key k in Secret ns1/creds");
   container()["env"] = Json::array();
   container()["envFrom"] = Json::parse(R"([{"configMapRef": {"name": "gone"}}])");
@@ -147,10 +151,10 @@ TEST_F(EnvTest, ValueFromIsNotExpanded) {
 
 TEST_F(EnvTest, ServiceVariablesComeLastUnlessTheContainerSetsThem) {
   container()["env"] = Json::parse(R"([{"name": "KUBERNETES_SERVICE_HOST", "value": "override"}])");
-  EXPECT_EQ(envOk({"KUBERNETES_SERVICE_HOST=10.43.0.1", "KUBERNETES_SERVICE_PORT=443",
-                   "NOT_AN_ENTRY"}),
-            (std::vector<std::string>{"KUBERNETES_SERVICE_HOST=override",
-                                      "KUBERNETES_SERVICE_PORT=443"}));
+  EXPECT_EQ(
+      envOk({"KUBERNETES_SERVICE_HOST=10.43.0.1", "KUBERNETES_SERVICE_PORT=443", "NOT_AN_ENTRY"}),
+      (std::vector<std::string>{"KUBERNETES_SERVICE_HOST=override",
+                                "KUBERNETES_SERVICE_PORT=443"}));
 }
 
 TEST_F(EnvTest, FieldRefs) {
@@ -175,19 +179,20 @@ TEST_F(EnvTest, FieldRefs) {
                          "NAME=web", "NS=ns1", "UID=uid-1", "APP=web", "NOLABEL=",
                          "NOTE=a \"quoted\" value", "LABELS=app=\"web\"\ntier=\"front\"",
                          "NODE=node-a", "OLDNODE=node-a", "SA=default", "HOST_IP=192.168.1.10",
-                         "HOST_IPS=192.168.1.10", "POD_IP=10.42.0.5",
-                         "POD_IPS=10.42.0.5,fd00::5"}))
+                         "HOST_IPS=192.168.1.10", "POD_IP=10.42.0.5", "POD_IPS=10.42.0.5,fd00::5"}))
       << "the pod's IPv4 address first, as the node's";
 }
 
 TEST_F(EnvTest, PodIpsFollowAnIpv6NodeAndTheStatusWhenFactsAreEmpty) {
   facts_.hostIp = "fd00::1";
-  container()["env"] = Json::parse(R"([{"name": "IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}},
+  container()["env"] =
+      Json::parse(R"([{"name": "IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}},
                                        {"name": "HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIPs"}}}])");
   EXPECT_EQ(envOk()[0], "IPS=fd00::5,10.42.0.5");
   facts_.podIps.clear();
   facts_.hostIp.clear();
-  pod_["status"] = Json::parse(R"({"podIP": "10.1.1.1", "podIPs": [{"ip": "10.1.1.1"}, {"ip": "not-an-ip"}],
+  pod_["status"] =
+      Json::parse(R"({"podIP": "10.1.1.1", "podIPs": [{"ip": "10.1.1.1"}, {"ip": "not-an-ip"}],
                                    "hostIP": "1.2.3.4", "hostIPs": [{"ip": "1.2.3.4"}, {"ip": "fd00::9"}]})");
   EXPECT_EQ(envOk(), (std::vector<std::string>{"IPS=10.1.1.1", "HOST=1.2.3.4,fd00::9"}));
 }
@@ -199,12 +204,15 @@ TEST_F(EnvTest, FieldRefErrors) {
   } cases[] = {
       {R"({"fieldPath": "spec.foo"})", "field label not supported: spec.foo"},
       {R"({"fieldPath": "status.phase"})", "unsupported fieldPath: status.phase"},
-      {R"({"fieldPath": "spec.nodeName['x']"})", "field label does not support subscript: spec.nodeName['x']"},
+      {R"({"fieldPath": "spec.nodeName['x']"})",
+       "field label does not support subscript: spec.nodeName['x']"},
       {R"({"apiVersion": "v2", "fieldPath": "metadata.name"})", "unsupported pod version: v2"},
-      {R"({"fieldPath": "metadata.labels['bad key']"})", "invalid key subscript in metadata.labels['bad key']: name part must consist of"},
+      {R"({"fieldPath": "metadata.labels['bad key']"})",
+       "invalid key subscript in metadata.labels['bad key']: name part must consist of"},
   };
   for (const Case& c : cases) {
-    container()["env"] = Json::array({{{"name", "X"}, {"valueFrom", {{"fieldRef", Json::parse(c.fieldRef)}}}}});
+    container()["env"] =
+        Json::array({{{"name", "X"}, {"valueFrom", {{"fieldRef", Json::parse(c.fieldRef)}}}}});
     std::string message = errorOf();
     EXPECT_EQ(message.substr(0, std::string(c.message).size()), c.message) << message;
   }
@@ -213,8 +221,8 @@ TEST_F(EnvTest, FieldRefErrors) {
 TEST_F(EnvTest, ResourceFieldRefs) {
   container()["resources"] = Json::parse(R"({"requests": {"cpu": "250m", "memory": "100Mi"},
                                               "limits": {"memory": "1Gi", "hugepages-2Mi": "4Mi"}})");
-  pod_["spec"]["containers"].push_back(Json::parse(
-      R"({"name": "side", "resources": {"limits": {"cpu": "2"}}})"));
+  pod_["spec"]["containers"].push_back(
+      Json::parse(R"({"name": "side", "resources": {"limits": {"cpu": "2"}}})"));
   container()["env"] = Json::parse(R"([
     {"name": "CPU_LIMIT", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
     {"name": "CPU_LIMIT_M", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}}},
@@ -227,21 +235,25 @@ TEST_F(EnvTest, ResourceFieldRefs) {
     {"name": "HUGE", "valueFrom": {"resourceFieldRef": {"resource": "limits.hugepages-2Mi", "divisor": "1Mi"}}},
     {"name": "SIDE_CPU", "valueFrom": {"resourceFieldRef": {"containerName": "side", "resource": "limits.cpu", "divisor": "0"}}}
   ])");
-  EXPECT_EQ(envOk(), (std::vector<std::string>{
-                         "CPU_LIMIT=4", "CPU_LIMIT_M=4000", "CPU_REQ=1", "CPU_REQ_M=250",
-                         "MEM_LIMIT_MI=1024", "MEM_REQ_GI=1", "EPH_LIMIT_G=100", "EPH_REQ=0",
-                         "HUGE=4", "SIDE_CPU=2"}));
+  EXPECT_EQ(envOk(),
+            (std::vector<std::string>{"CPU_LIMIT=4", "CPU_LIMIT_M=4000", "CPU_REQ=1",
+                                      "CPU_REQ_M=250", "MEM_LIMIT_MI=1024", "MEM_REQ_GI=1",
+                                      "EPH_LIMIT_G=100", "EPH_REQ=0", "HUGE=4", "SIDE_CPU=2"}));
 }
 
 TEST_F(EnvTest, ResourceFieldRefErrors) {
-  container()["env"] = Json::parse(R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.gpu"}}}])");
+  container()["env"] = Json::parse(
+      R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.gpu"}}}])");
   EXPECT_EQ(errorOf(), "unsupported container resource : limits.gpu");
-  container()["env"] = Json::parse(R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"containerName": "ghost", "resource": "limits.cpu"}}}])");
+  container()["env"] = Json::parse(
+      R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"containerName": "ghost", "resource": "limits.cpu"}}}])");
   EXPECT_EQ(errorOf(), "container ghost not found");
-  container()["env"] = Json::parse(R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "lots"}}}])");
+  container()["env"] = Json::parse(
+      R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "lots"}}}])");
   EXPECT_NE(errorOf().find("invalid quantity \"lots\""), std::string::npos);
   container()["resources"] = Json::parse(R"({"limits": {"cpu": "x1"}})");
-  container()["env"] = Json::parse(R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}])");
+  container()["env"] = Json::parse(
+      R"([{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}])");
   EXPECT_NE(errorOf().find("invalid quantity \"x1\""), std::string::npos);
 }
 

@@ -9,11 +9,8 @@ namespace nave::agent {
 namespace {
 
 TEST(ExpansionTest, KubernetesCases) {
-  std::map<std::string, std::string> vars = {{"VAR_A", "A"},
-                                             {"VAR_B", "B"},
-                                             {"VAR_C", "C"},
-                                             {"VAR_REF", "$(VAR_A)"},
-                                             {"VAR_EMPTY", ""}};
+  std::map<std::string, std::string> vars = {
+      {"VAR_A", "A"}, {"VAR_B", "B"}, {"VAR_C", "C"}, {"VAR_REF", "$(VAR_A)"}, {"VAR_EMPTY", ""}};
   ExpansionMapping mapping = mappingFor({&vars});
   struct Case {
     const char* input;
@@ -72,13 +69,11 @@ TEST(ExpansionTest, FirstContextHoldingTheNameWins) {
 }
 
 TEST(ExpansionTest, ExpandReferencesUsesTheEnvironment) {
-  std::vector<std::string> env = {"GREETING=hello", "NAME=world", "EMPTY=", "BROKEN",
-                                  "EQ=a=b"};
-  EXPECT_EQ(expandReferences({"echo", "$(GREETING) $(NAME)", "$$(NAME)", "$(MISSING)",
-                              "[$(EMPTY)]", "$(EQ)"},
-                             env),
-            (std::vector<std::string>{"echo", "hello world", "$(NAME)", "$(MISSING)", "[]",
-                                      "a=b"}));
+  std::vector<std::string> env = {"GREETING=hello", "NAME=world", "EMPTY=", "BROKEN", "EQ=a=b"};
+  EXPECT_EQ(
+      expandReferences(
+          {"echo", "$(GREETING) $(NAME)", "$$(NAME)", "$(MISSING)", "[$(EMPTY)]", "$(EQ)"}, env),
+      (std::vector<std::string>{"echo", "hello world", "$(NAME)", "$(MISSING)", "[]", "a=b"}));
   EXPECT_TRUE(expandReferences({}, env).empty());
 }
 

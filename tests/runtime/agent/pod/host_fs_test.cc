@@ -59,15 +59,15 @@ class BeneathTest : public ::testing::TestWithParam<bool> {
 
 TEST_P(BeneathTest, OpensWhatStaysInside) {
   std::string v = scratch_ / "vol";
-  for (const auto& [rel, target] : std::vector<std::pair<std::string, std::string>>{
-           {"file", "file"},
-           {"dir/inner", "dir/inner"},
-           {"./dir//inner", "dir/inner"},
-           {"dir/../file", "file"},
-           {"link-in", "dir/inner"},
-           {"dotdot-in", "file"},
-           {"", "."},
-           {"dir", "dir"}}) {
+  for (const auto& [rel, target] :
+       std::vector<std::pair<std::string, std::string>>{{"file", "file"},
+                                                        {"dir/inner", "dir/inner"},
+                                                        {"./dir//inner", "dir/inner"},
+                                                        {"dir/../file", "file"},
+                                                        {"link-in", "dir/inner"},
+                                                        {"dotdot-in", "file"},
+                                                        {"", "."},
+                                                        {"dir", "dir"}}) {
     auto fd = hostfs::openBeneath(root_.get(), rel);
     ASSERT_TRUE(fd.ok()) << rel << ": " << fd.error().message();
     EXPECT_EQ(inodeOf(fd->get()), inodeOf(v + "/" + target)) << rel;
@@ -75,8 +75,8 @@ TEST_P(BeneathTest, OpensWhatStaysInside) {
 }
 
 TEST_P(BeneathTest, RefusesEscapes) {
-  for (const char* rel : {"escape", "abs", "abs/passwd", "..", "../outside", "dir/../../outside",
-                          "/etc/passwd"}) {
+  for (const char* rel :
+       {"escape", "abs", "abs/passwd", "..", "../outside", "dir/../../outside", "/etc/passwd"}) {
     auto fd = hostfs::openBeneath(root_.get(), rel);
     ASSERT_FALSE(fd.ok()) << rel;
     EXPECT_EQ(fd.error().code(), ErrorCode::kForbidden) << rel << ": " << fd.error().message();

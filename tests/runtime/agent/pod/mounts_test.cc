@@ -35,7 +35,8 @@ class MountsTest : public ::testing::Test {
     files_.hosts = scratch_ / "pod/etc-hosts";
     files_.hostname = scratch_ / "pod/etc-hostname";
     files_.resolvConf = scratch_ / "pod/resolv.conf";
-    for (const std::string& f : {files_.hosts, files_.hostname, files_.resolvConf}) writeFile(f, "x");
+    for (const std::string& f : {files_.hosts, files_.hostname, files_.resolvConf})
+      writeFile(f, "x");
   }
 
   Json& container() { return pod_["spec"]["containers"][0]; }
@@ -90,8 +91,7 @@ TEST_F(MountsTest, VolumeMountsAndPodFiles) {
   EXPECT_EQ(at(ms, "/etc/cfg").options, (Options{"rbind", "rprivate", "ro"}))
       << "configMap volumes are read-only";
   EXPECT_EQ(at(ms, "/cache").options, (Options{"rbind", "rprivate", "ro"}));
-  EXPECT_EQ(at(ms, "/claim").options, (Options{"rbind", "rprivate", "ro"}))
-      << "a read-only claim";
+  EXPECT_EQ(at(ms, "/claim").options, (Options{"rbind", "rprivate", "ro"})) << "a read-only claim";
   EXPECT_EQ(at(ms, "/etc/hosts").source, files_.hosts);
   EXPECT_EQ(at(ms, "/etc/hosts").options, (Options{"rbind", "rprivate"}));
   EXPECT_EQ(at(ms, "/etc/hostname").source, files_.hostname);
@@ -146,7 +146,8 @@ TEST_F(MountsTest, Propagation) {
 }
 
 TEST_F(MountsTest, RecursiveReadOnly) {
-  mountsOf(R"([{"name": "data", "mountPath": "/a", "readOnly": true, "recursiveReadOnly": "Enabled"},
+  mountsOf(
+      R"([{"name": "data", "mountPath": "/a", "readOnly": true, "recursiveReadOnly": "Enabled"},
                {"name": "data", "mountPath": "/b", "readOnly": true, "recursiveReadOnly": "IfPossible"},
                {"name": "data", "mountPath": "/c", "readOnly": true, "recursiveReadOnly": "Disabled"}])");
   auto ms = mountsOk();
@@ -154,15 +155,20 @@ TEST_F(MountsTest, RecursiveReadOnly) {
   EXPECT_EQ(at(ms, "/b").options, (Options{"rbind", "rprivate", "ro", "rro"}));
   EXPECT_EQ(at(ms, "/c").options, (Options{"rbind", "rprivate", "ro"}));
   mountsOf(R"([{"name": "data", "mountPath": "/a", "recursiveReadOnly": "Enabled"}])");
-  EXPECT_EQ(errorOf(), "failed to resolve recursive read-only mode: volume \"data\" requested "
-                       "recursive read-only mode, but it is not read-only");
+  EXPECT_EQ(errorOf(),
+            "failed to resolve recursive read-only mode: volume \"data\" requested "
+            "recursive read-only mode, but it is not read-only");
   mountsOf(R"([{"name": "data", "mountPath": "/a", "readOnly": true, "recursiveReadOnly": "Enabled",
                 "mountPropagation": "HostToContainer"}])");
-  EXPECT_EQ(errorOf(), "failed to resolve recursive read-only mode: volume \"data\" requested "
-                       "recursive read-only mode, but it is not compatible with propagation "
-                       "\"HostToContainer\"");
-  mountsOf(R"([{"name": "data", "mountPath": "/a", "readOnly": true, "recursiveReadOnly": "Maybe"}])");
-  EXPECT_EQ(errorOf(), "failed to resolve recursive read-only mode: unknown recursive read-only mode \"Maybe\"");
+  EXPECT_EQ(errorOf(),
+            "failed to resolve recursive read-only mode: volume \"data\" requested "
+            "recursive read-only mode, but it is not compatible with propagation "
+            "\"HostToContainer\"");
+  mountsOf(
+      R"([{"name": "data", "mountPath": "/a", "readOnly": true, "recursiveReadOnly": "Maybe"}])");
+  EXPECT_EQ(
+      errorOf(),
+      "failed to resolve recursive read-only mode: unknown recursive read-only mode \"Maybe\"");
 }
 
 TEST_F(MountsTest, TerminationMessageFile) {
@@ -195,14 +201,25 @@ TEST_F(MountsTest, SubPathsThatLeaveTheVolumeAreRefused) {
       {"../etc", "unable to provision SubPath `../etc`: must not contain '..'"},
       {"a/../../etc", "unable to provision SubPath `a/../../etc`: must not contain '..'"},
       {"/etc", "error SubPath `/etc` must not be an absolute path"},
-      {"abs", "failed to prepare subPath for volumeMount \"data\" of container \"app\": path \"abs\" leads outside of its directory"},
-      {"abs/passwd", "failed to prepare subPath for volumeMount \"data\" of container \"app\": path \"abs/passwd\" leads outside of its directory"},
-      {"up", "failed to prepare subPath for volumeMount \"data\" of container \"app\": path \"up\" leads outside of its directory"},
-      {"dir/twoup/outside", "failed to prepare subPath for volumeMount \"data\" of container \"app\": path \"dir/twoup/outside\" leads outside of its directory"},
-      {"up/newdir", "failed to prepare subPath for volumeMount \"data\" of container \"app\": path \"up/newdir\" leads outside of its directory"},
+      {"abs",
+       "failed to prepare subPath for volumeMount \"data\" of container \"app\": path \"abs\" "
+       "leads outside of its directory"},
+      {"abs/passwd",
+       "failed to prepare subPath for volumeMount \"data\" of container \"app\": path "
+       "\"abs/passwd\" leads outside of its directory"},
+      {"up",
+       "failed to prepare subPath for volumeMount \"data\" of container \"app\": path \"up\" leads "
+       "outside of its directory"},
+      {"dir/twoup/outside",
+       "failed to prepare subPath for volumeMount \"data\" of container \"app\": path "
+       "\"dir/twoup/outside\" leads outside of its directory"},
+      {"up/newdir",
+       "failed to prepare subPath for volumeMount \"data\" of container \"app\": path "
+       "\"up/newdir\" leads outside of its directory"},
   };
   for (const Case& c : cases) {
-    container()["volumeMounts"] = Json::array({{{"name", "data"}, {"mountPath", "/x"}, {"subPath", c.subPath}}});
+    container()["volumeMounts"] =
+        Json::array({{{"name", "data"}, {"mountPath", "/x"}, {"subPath", c.subPath}}});
     EXPECT_EQ(errorOf(), c.message) << c.subPath;
   }
   EXPECT_FALSE(std::filesystem::exists(scratch_ / "outside/newdir")) << "nothing created outside";
@@ -263,8 +280,9 @@ TEST_F(MountsTest, SubPathsAreBoundFromTheCheckedDescriptor) {
 TEST_F(MountsTest, SubPathsNeedAPodDirectory) {
   files_.podDir.clear();
   mountsOf(R"([{"name": "data", "mountPath": "/x", "subPath": "a"}])");
-  EXPECT_EQ(errorOf(), "failed to prepare subPath for volumeMount \"data\" of container \"app\": no "
-                       "pod directory for the subPath bind mount");
+  EXPECT_EQ(errorOf(),
+            "failed to prepare subPath for volumeMount \"data\" of container \"app\": no "
+            "pod directory for the subPath bind mount");
 }
 
 }  // namespace

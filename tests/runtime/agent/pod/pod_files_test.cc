@@ -67,8 +67,8 @@ TEST_F(PodFilesTest, ManagedHostsFile) {
   EXPECT_EQ(paths.hosts, podDir + "/etc-hosts");
   EXPECT_EQ(paths.hostname, podDir + "/etc-hostname");
   EXPECT_EQ(paths.resolvConf, podDir + "/resolv.conf");
-  EXPECT_EQ(readFile(paths.hosts),
-            std::string("# Kubernetes-managed hosts file.\n") + kLocalhostEntries + "10.42.0.5\tweb\n");
+  EXPECT_EQ(readFile(paths.hosts), std::string("# Kubernetes-managed hosts file.\n") +
+                                       kLocalhostEntries + "10.42.0.5\tweb\n");
   EXPECT_EQ(modeOf(paths.hosts), 0644u);
   EXPECT_EQ(modeOf(podDir), 0750u);
 }
@@ -76,16 +76,17 @@ TEST_F(PodFilesTest, ManagedHostsFile) {
 TEST_F(PodFilesTest, HostsFileWithSubdomainDualStackAndAliases) {
   pod_["spec"]["hostname"] = "db-0";
   pod_["spec"]["subdomain"] = "db";
-  pod_["spec"]["hostAliases"] = Json::parse(R"([{"ip": "1.2.3.4", "hostnames": ["foo.local", "bar.local"]},
+  pod_["spec"]["hostAliases"] =
+      Json::parse(R"([{"ip": "1.2.3.4", "hostnames": ["foo.local", "bar.local"]},
                                                 {"ip": "::5", "hostnames": ["six"]}])");
   facts_.podIps = {"10.42.0.5", "fd00::5"};
-  EXPECT_EQ(readFile(write().hosts),
-            std::string("# Kubernetes-managed hosts file.\n") + kLocalhostEntries +
-                "10.42.0.5\tdb-0.db.ns1.svc.cluster.local\tdb-0\n"
-                "fd00::5\tdb-0.db.ns1.svc.cluster.local\tdb-0\n"
-                "\n# Entries added by HostAliases.\n"
-                "1.2.3.4\tfoo.local\tbar.local\n"
-                "::5\tsix\n");
+  EXPECT_EQ(readFile(write().hosts), std::string("# Kubernetes-managed hosts file.\n") +
+                                         kLocalhostEntries +
+                                         "10.42.0.5\tdb-0.db.ns1.svc.cluster.local\tdb-0\n"
+                                         "fd00::5\tdb-0.db.ns1.svc.cluster.local\tdb-0\n"
+                                         "\n# Entries added by HostAliases.\n"
+                                         "1.2.3.4\tfoo.local\tbar.local\n"
+                                         "::5\tsix\n");
 }
 
 TEST_F(PodFilesTest, HostNetworkPodsGetTheNodesHostsFile) {
@@ -130,17 +131,23 @@ TEST_F(PodFilesTest, Hostnames) {
   ASSERT_FALSE(tooLong.ok());
   EXPECT_EQ(tooLong.error().message(),
             "failed to construct FQDN from pod hostname and cluster domain, FQDN " +
-                std::string(40, 'h') + ".db.ns1.svc.cluster.local is too long (64 characters is "
-                                       "the max, 65 characters requested)");
+                std::string(40, 'h') +
+                ".db.ns1.svc.cluster.local is too long (64 characters is "
+                "the max, 65 characters requested)");
 
   pod_["spec"] = {{"containers", Json::array()}};
   pod_["metadata"]["name"] = std::string(61, 'a') + "-.cdef";
-  EXPECT_EQ(*podHostname(pod_, dns_), std::string(61, 'a')) << "63 characters, no trailing '-' or '.'";
+  EXPECT_EQ(*podHostname(pod_, dns_), std::string(61, 'a'))
+      << "63 characters, no trailing '-' or '.'";
   pod_["metadata"]["name"] = std::string(60, 'a') + "-b.-cdef";
   EXPECT_EQ(*podHostname(pod_, dns_), std::string(60, 'a') + "-b");
   pod_["spec"]["hostname"] = "Not_A_Label";
-  EXPECT_TRUE(podHostname(pod_, dns_).error().message().starts_with(
-      "pod Hostname \"Not_A_Label\" is not a valid DNS label: a lowercase RFC 1123 label"));
+  EXPECT_TRUE(
+      podHostname(pod_, dns_)
+          .error()
+          .message()
+          .starts_with(
+              "pod Hostname \"Not_A_Label\" is not a valid DNS label: a lowercase RFC 1123 label"));
   pod_["spec"]["hostname"] = "ok";
   pod_["spec"]["subdomain"] = "-bad";
   EXPECT_NE(error().find("pod Subdomain \"-bad\" is not a valid DNS label"), std::string::npos);
@@ -180,11 +187,13 @@ TEST_F(PodFilesTest, ResolvConfFromTheNode) {
 
 TEST_F(PodFilesTest, ResolvConfNoneAndDnsConfig) {
   pod_["spec"]["dnsPolicy"] = "None";
-  pod_["spec"]["dnsConfig"] = Json::parse(R"({"nameservers": ["1.2.3.4", "1.2.3.4"], "searches": ["a.b"],
+  pod_["spec"]["dnsConfig"] =
+      Json::parse(R"({"nameservers": ["1.2.3.4", "1.2.3.4"], "searches": ["a.b"],
       "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]})");
   EXPECT_EQ(resolv(), "search a.b\nnameserver 1.2.3.4\noptions ndots:2 edns0\n");
   pod_["spec"]["dnsPolicy"] = "ClusterFirst";
-  pod_["spec"]["dnsConfig"] = Json::parse(R"({"nameservers": ["9.9.9.9"], "searches": ["ns1.svc.cluster.local", "x.y"],
+  pod_["spec"]["dnsConfig"] =
+      Json::parse(R"({"nameservers": ["9.9.9.9"], "searches": ["ns1.svc.cluster.local", "x.y"],
       "options": [{"name": "ndots", "value": "1"}, {"name": "single-request"}]})");
   EXPECT_EQ(resolv(),
             "search ns1.svc.cluster.local svc.cluster.local cluster.local example.com "
@@ -230,7 +239,8 @@ TEST_F(PodFilesTest, ResolvConfEdgeCases) {
 
 TEST_F(PodFilesTest, RewritesInPlaceOnlyWhenChanged) {
   PodFilePaths paths = write();
-  struct stat before {}, after {};
+  struct stat before {
+  }, after{};
   ::stat(paths.hosts.c_str(), &before);
   write();
   facts_.podIps = {"10.42.0.6"};

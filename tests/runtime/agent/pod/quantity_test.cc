@@ -87,9 +87,18 @@ TEST(QuantityTest, RefusesMalformedText) {
     const char* text;
     const char* message;
   } cases[] = {
-      {"", kFormat},   {"abc", kFormat},      {"1.2.3", kFormat}, {"1 ", kFormat},
-      {" 1", kFormat}, {"0x10", kFormat},     {"1e3.5", kFormat}, {"1K", kSuffix},
-      {"1e", kSuffix}, {"1Kii", kSuffix},     {"1m3", kSuffix},   {"1ki", kSuffix},
+      {"", kFormat},
+      {"abc", kFormat},
+      {"1.2.3", kFormat},
+      {"1 ", kFormat},
+      {" 1", kFormat},
+      {"0x10", kFormat},
+      {"1e3.5", kFormat},
+      {"1K", kSuffix},
+      {"1e", kSuffix},
+      {"1Kii", kSuffix},
+      {"1m3", kSuffix},
+      {"1ki", kSuffix},
       {"1e99999999999", kSuffix},
   };
   for (const Case& c : cases) {

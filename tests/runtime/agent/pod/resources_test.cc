@@ -8,9 +8,10 @@ namespace nave::agent {
 namespace {
 
 Json podWith(const std::string& containersJson, const std::string& initJson = "[]") {
-  return Json{{"metadata", {{"name", "p"}, {"namespace", "ns"}, {"uid", "u"}}},
-              {"spec", {{"containers", Json::parse(containersJson)},
-                        {"initContainers", Json::parse(initJson)}}}};
+  return Json{
+      {"metadata", {{"name", "p"}, {"namespace", "ns"}, {"uid", "u"}}},
+      {"spec",
+       {{"containers", Json::parse(containersJson)}, {"initContainers", Json::parse(initJson)}}}};
 }
 
 TEST(QosClassTest, BestEffortBurstableGuaranteed) {
@@ -25,7 +26,8 @@ TEST(QosClassTest, BestEffortBurstableGuaranteed) {
                         "limits": {"cpu": "1000m", "memory": "1024Mi"}}}])")),
             "Guaranteed")
       << "equal quantities in other spellings";
-  EXPECT_EQ(qosClass(podWith(R"([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}])")),
+  EXPECT_EQ(qosClass(podWith(
+                R"([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}])")),
             "Burstable")
       << "as ComputePodQOS: requests must equal limits (the API server defaults them; raw "
          "limits alone do not count)";
@@ -33,13 +35,15 @@ TEST(QosClassTest, BestEffortBurstableGuaranteed) {
                         "requests": {"cpu": "500m", "memory": "1Gi"},
                         "limits": {"cpu": "1", "memory": "1Gi"}}}])")),
             "Burstable");
-  EXPECT_EQ(qosClass(podWith(R"([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
+  EXPECT_EQ(
+      qosClass(podWith(R"([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
                                  {"name": "b"}])")),
-            "Burstable")
+      "Burstable")
       << "every container needs cpu and memory limits";
-  EXPECT_EQ(qosClass(podWith(R"([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}])",
-                             R"([{"name": "init", "resources": {"requests": {"cpu": "100m"}}}])")),
-            "Burstable")
+  EXPECT_EQ(
+      qosClass(podWith(R"([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}])",
+                       R"([{"name": "init", "resources": {"requests": {"cpu": "100m"}}}])")),
+      "Burstable")
       << "init containers count";
   EXPECT_EQ(qosClass(podWith(R"([{"name": "a", "resources": {
                         "requests": {"cpu": "1", "memory": "1Gi"},
@@ -82,15 +86,18 @@ TEST(ContainerResourcesTest, Defaults) {
       Json::parse(R"({"resources": {"requests": {"cpu": "0"}, "limits": {"cpu": "2"}}})"));
   EXPECT_EQ(zeroRequest->cpuShares, 2) << "an explicit request wins, even zero";
 
-  auto tiny = containerResources(Json::parse(R"({"resources": {"requests": {"cpu": "1m"}, "limits": {"cpu": "1m"}}})"));
+  auto tiny = containerResources(
+      Json::parse(R"({"resources": {"requests": {"cpu": "1m"}, "limits": {"cpu": "1m"}}})"));
   EXPECT_EQ(tiny->cpuShares, 2);
   EXPECT_EQ(tiny->cpuQuotaMicros, 1000) << "quota at least 1 ms";
 
-  auto huge = containerResources(Json::parse(R"({"resources": {"requests": {"cpu": "1000"}, "limits": {"cpu": "1E"}}})"));
+  auto huge = containerResources(
+      Json::parse(R"({"resources": {"requests": {"cpu": "1000"}, "limits": {"cpu": "1E"}}})"));
   EXPECT_EQ(huge->cpuShares, 262144);
   EXPECT_GT(huge->cpuQuotaMicros, 0);
 
-  auto fractional = containerResources(Json::parse(R"({"resources": {"requests": {"cpu": "0.0001"}}})"));
+  auto fractional =
+      containerResources(Json::parse(R"({"resources": {"requests": {"cpu": "0.0001"}}})"));
   EXPECT_EQ(fractional->cpuShares, 2) << "0.0001 rounds up to 1m";
 }
 
@@ -101,27 +108,34 @@ TEST(ContainerResourcesTest, InvalidQuantitiesAreErrors) {
   EXPECT_NE(bad.error().message().find("resources.limits.cpu: invalid quantity \"abc\""),
             std::string::npos)
       << bad.error().message();
-  auto negative = containerResources(Json::parse(R"({"resources": {"limits": {"memory": "-1Gi"}}})"));
+  auto negative =
+      containerResources(Json::parse(R"({"resources": {"limits": {"memory": "-1Gi"}}})"));
   ASSERT_FALSE(negative.ok());
-  EXPECT_NE(negative.error().message().find("must be greater than or equal to 0"), std::string::npos);
+  EXPECT_NE(negative.error().message().find("must be greater than or equal to 0"),
+            std::string::npos);
   EXPECT_FALSE(containerResources(Json::parse(R"({"resources": {"requests": {"cpu": []}}})")).ok());
 }
 
 TEST(PodMemoryLimitTest, AllContainersMustDeclareOne) {
-  EXPECT_EQ(podMemoryLimitBytes(podWith(R"([{"name": "a", "resources": {"limits": {"memory": "1Gi"}}},
+  EXPECT_EQ(
+      podMemoryLimitBytes(podWith(R"([{"name": "a", "resources": {"limits": {"memory": "1Gi"}}},
                                             {"name": "b", "resources": {"limits": {"memory": "512Mi"}}}])")),
-            (1LL << 30) + (512LL << 20));
-  EXPECT_EQ(podMemoryLimitBytes(podWith(R"([{"name": "a", "resources": {"limits": {"memory": "1Gi"}}},
+      (1LL << 30) + (512LL << 20));
+  EXPECT_EQ(
+      podMemoryLimitBytes(podWith(R"([{"name": "a", "resources": {"limits": {"memory": "1Gi"}}},
                                             {"name": "b", "resources": {"requests": {"memory": "1Mi"}}}])")),
-            0);
+      0);
   EXPECT_EQ(podMemoryLimitBytes(podWith(R"([{"name": "a"}])")), 0);
   // An init container needing more than the app containers sets the floor; a sidecar adds up.
-  EXPECT_EQ(podMemoryLimitBytes(podWith(R"([{"name": "a", "resources": {"limits": {"memory": "100Mi"}}}])",
-                                        R"([{"name": "i", "resources": {"limits": {"memory": "300Mi"}}}])")),
+  EXPECT_EQ(podMemoryLimitBytes(
+                podWith(R"([{"name": "a", "resources": {"limits": {"memory": "100Mi"}}}])",
+                        R"([{"name": "i", "resources": {"limits": {"memory": "300Mi"}}}])")),
             300LL << 20);
-  EXPECT_EQ(podMemoryLimitBytes(podWith(R"([{"name": "a", "resources": {"limits": {"memory": "100Mi"}}}])",
-                                        R"([{"name": "s", "restartPolicy": "Always", "resources": {"limits": {"memory": "50Mi"}}}])")),
-            150LL << 20);
+  EXPECT_EQ(
+      podMemoryLimitBytes(podWith(
+          R"([{"name": "a", "resources": {"limits": {"memory": "100Mi"}}}])",
+          R"([{"name": "s", "restartPolicy": "Always", "resources": {"limits": {"memory": "50Mi"}}}])")),
+      150LL << 20);
   Json withOverhead = podWith(R"([{"name": "a", "resources": {"limits": {"memory": "100Mi"}}}])");
   withOverhead["spec"]["overhead"] = {{"memory", "10Mi"}};
   EXPECT_EQ(podMemoryLimitBytes(withOverhead), 110LL << 20);

@@ -27,8 +27,8 @@ class ScratchDir {
  public:
   ScratchDir() {
     const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/nave-podspec-XXXXXX";
+    std::string templ =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/nave-podspec-XXXXXX";
     char* made = ::mkdtemp(templ.data());
     if (made == nullptr) std::abort();
     char* real = ::realpath(made, nullptr);
@@ -69,7 +69,9 @@ inline mode_t modeOf(const std::string& path) {
   return st.st_mode & 07777;
 }
 
-inline bool isRoot() { return ::geteuid() == 0; }
+inline bool isRoot() {
+  return ::geteuid() == 0;
+}
 
 // Objects by "namespace/name" (claims, configMaps, secrets) or name (volumes). Missing ones
 // are kNotFound with the API server's wording, which the code under test rewords.

@@ -120,7 +120,8 @@ TEST_F(VolumesTest, EmptyDirMediumErrors) {
             "MountVolume.SetUp failed for volume \"data\" : unknown storage medium \"Disk\"");
   pod_["spec"]["volumes"][0]["emptyDir"]["medium"] = "HugePages-2Mi";
   EXPECT_NE(setUpError().find("emptyDir medium HugePages-2Mi is not supported"), std::string::npos);
-  pod_["spec"]["volumes"][0] = Json::parse(R"({"name": "data", "emptyDir": {"medium": "Memory", "sizeLimit": "1 Gi"}})");
+  pod_["spec"]["volumes"][0] =
+      Json::parse(R"({"name": "data", "emptyDir": {"medium": "Memory", "sizeLimit": "1 Gi"}})");
   EXPECT_NE(setUpError().find("invalid quantity \"1 Gi\""), std::string::npos);
 }
 
@@ -167,8 +168,9 @@ TEST_F(VolumesTest, EmptyDirFsGroup) {
 
 TEST_F(VolumesTest, BadVolumesAndPods) {
   addVolume(R"({"name": "share", "nfs": {"server": "x", "path": "/"}})");
-  EXPECT_EQ(setUpError(), "MountVolume.SetUp failed for volume \"share\" : no volume plugin "
-                          "matched: volume type \"nfs\" is not supported");
+  EXPECT_EQ(setUpError(),
+            "MountVolume.SetUp failed for volume \"share\" : no volume plugin "
+            "matched: volume type \"nfs\" is not supported");
   pod_["spec"]["volumes"] = Json::parse(R"([{"name": "../x", "emptyDir": {}}])");
   EXPECT_NE(setUpError().find("invalid volume name \"../x\""), std::string::npos);
   pod_["spec"]["volumes"] = Json::array();
@@ -193,25 +195,32 @@ TEST_F(VolumesTest, HostPathTypeChecks) {
       {base + "/dir", "Directory", ""},
       {base + "/dir", "DirectoryOrCreate", ""},
       {base + "/new/deeper", "DirectoryOrCreate", ""},
-      {base + "/file", "Directory", "hostPath type check failed: " + base + "/file is not a directory"},
-      {base + "/missing", "Directory", "hostPath type check failed: " + base + "/missing is not a directory"},
+      {base + "/file", "Directory",
+       "hostPath type check failed: " + base + "/file is not a directory"},
+      {base + "/missing", "Directory",
+       "hostPath type check failed: " + base + "/missing is not a directory"},
       {base + "/file", "File", ""},
       {base + "/file", "FileOrCreate", ""},
       {base + "/created", "FileOrCreate", ""},
-      {base + "/nodir/created", "FileOrCreate", "open " + base + "/nodir/created: No such file or directory"},
+      {base + "/nodir/created", "FileOrCreate",
+       "open " + base + "/nodir/created: No such file or directory"},
       {base + "/dir", "File", "hostPath type check failed: " + base + "/dir is not a file"},
       {base + "/sock", "Socket", ""},
-      {base + "/file", "Socket", "hostPath type check failed: " + base + "/file is not a socket file"},
+      {base + "/file", "Socket",
+       "hostPath type check failed: " + base + "/file is not a socket file"},
       {"/dev/null", "CharDevice", ""},
-      {base + "/file", "CharDevice", "hostPath type check failed: " + base + "/file is not a character device"},
+      {base + "/file", "CharDevice",
+       "hostPath type check failed: " + base + "/file is not a character device"},
       {"/dev/null", "BlockDevice", "hostPath type check failed: /dev/null is not a block device"},
       {base + "/file", "Weird", "Weird is an invalid volume type"},
       {base + "/whatever", "", ""},
-      {base + "/dir/../file", "", "invalid HostPath `" + base + "/dir/../file`: must not contain '..'"},
+      {base + "/dir/../file", "",
+       "invalid HostPath `" + base + "/dir/../file`: must not contain '..'"},
       {"relative/path", "", "invalid HostPath `relative/path`: must be an absolute path"},
   };
   for (const Case& c : cases) {
-    pod_["spec"]["volumes"] = Json::array({{{"name", "h"}, {"hostPath", {{"path", c.path}, {"type", c.type}}}}});
+    pod_["spec"]["volumes"] =
+        Json::array({{{"name", "h"}, {"hostPath", {{"path", c.path}, {"type", c.type}}}}});
     auto r = manager_->setUp(pod_, facts_);
     if (c.error.empty()) {
       ASSERT_TRUE(r.ok()) << c.path << " " << c.type << ": " << r.error().message();
@@ -229,8 +238,9 @@ TEST_F(VolumesTest, HostPathTypeChecks) {
 }
 
 TEST_F(VolumesTest, ConfigMapVolume) {
-  objects_.configMaps["ns1/cfg"] = configMapObject(
-      "ns1", "cfg", {{"app.conf", "x=1\n"}, {"other", "o"}}, {{"blob.bin", base64Encode(std::string("\0\1\2", 3))}});
+  objects_.configMaps["ns1/cfg"] =
+      configMapObject("ns1", "cfg", {{"app.conf", "x=1\n"}, {"other", "o"}},
+                      {{"blob.bin", base64Encode(std::string("\0\1\2", 3))}});
   addVolume(R"({"name": "cfg", "configMap": {"name": "cfg", "defaultMode": 256}})");
   std::string dir = setUpOk()["cfg"];
   EXPECT_EQ(dir, volumeDir("configmap", "cfg"));
@@ -256,9 +266,11 @@ TEST_F(VolumesTest, ConfigMapErrorsAndOptional) {
   EXPECT_EQ(setUpError(),
             "MountVolume.SetUp failed for volume \"cfg\" : configmap \"missing\" not found");
   EXPECT_FALSE(std::filesystem::exists(volumeDir("configmap", "cfg"))) << "nothing left behind";
-  pod_["spec"]["volumes"][0]["configMap"] = Json::parse(R"({"name": "cfg", "items": [{"key": "k", "path": "k"}]})");
-  EXPECT_EQ(setUpError(), "MountVolume.SetUp failed for volume \"cfg\" : configmap references "
-                          "non-existent config key: k");
+  pod_["spec"]["volumes"][0]["configMap"] =
+      Json::parse(R"({"name": "cfg", "items": [{"key": "k", "path": "k"}]})");
+  EXPECT_EQ(setUpError(),
+            "MountVolume.SetUp failed for volume \"cfg\" : configmap references "
+            "non-existent config key: k");
   pod_["spec"]["volumes"][0]["configMap"]["optional"] = true;
   EXPECT_TRUE(visibleNames(setUpOk()["cfg"]).empty()) << "optional: missing keys are skipped";
   pod_["spec"]["volumes"][0]["configMap"] = Json::parse(R"({"name": "missing", "optional": true})");
@@ -266,7 +278,8 @@ TEST_F(VolumesTest, ConfigMapErrorsAndOptional) {
   pod_["spec"]["volumes"][0]["configMap"] = Json::parse(R"({"name": "cfg", "defaultMode": 512})");
   EXPECT_NE(setUpError().find("invalid defaultMode 512: must be a number between 0 and 0777"),
             std::string::npos);
-  pod_["spec"]["volumes"][0]["configMap"] = Json::parse(R"({"name": "cfg", "items": [{"key": "a", "path": "../a"}]})");
+  pod_["spec"]["volumes"][0]["configMap"] =
+      Json::parse(R"({"name": "cfg", "items": [{"key": "a", "path": "../a"}]})");
   EXPECT_NE(setUpError().find("invalid path: must not contain '..': ../a"), std::string::npos);
 }
 
@@ -284,7 +297,8 @@ TEST_F(VolumesTest, AtomicVolumesGetFsGroupReadBits) {
 
 TEST_F(VolumesTest, SecretVolumeLivesOnATmpfs) {
   if (!testing::isRoot()) GTEST_SKIP() << "SKIPPED: secret volumes are tmpfs mounts (root)";
-  objects_.secrets["ns1/tls"] = secretObject("ns1", "tls", {{"tls.crt", "CERT"}, {"tls.key", "KEY"}});
+  objects_.secrets["ns1/tls"] =
+      secretObject("ns1", "tls", {{"tls.crt", "CERT"}, {"tls.key", "KEY"}});
   addVolume(R"({"name": "certs", "secret": {"secretName": "tls", "defaultMode": 288,
                 "items": [{"key": "tls.key", "path": "key.pem", "mode": 256}, {"key": "tls.crt", "path": "cert.pem"}]}})");
   std::string dir = setUpOk()["certs"];
@@ -304,13 +318,17 @@ TEST_F(VolumesTest, SecretErrorsLeaveNothingMounted) {
   addVolume(R"({"name": "s", "secret": {"secretName": "nope"}})");
   EXPECT_EQ(setUpError(), "MountVolume.SetUp failed for volume \"s\" : secret \"nope\" not found");
   objects_.secrets["ns1/one"] = secretObject("ns1", "one", {{"a", "1"}});
-  pod_["spec"]["volumes"][0]["secret"] = Json::parse(R"({"secretName": "one", "items": [{"key": "b", "path": "b"}]})");
-  EXPECT_EQ(setUpError(), "MountVolume.SetUp failed for volume \"s\" : references non-existent secret key: b");
-  objects_.secrets["ns1/bad"] = Json::parse(R"({"metadata": {"namespace": "ns1", "name": "bad"}, "data": {"k": "%%%"}})");
+  pod_["spec"]["volumes"][0]["secret"] =
+      Json::parse(R"({"secretName": "one", "items": [{"key": "b", "path": "b"}]})");
+  EXPECT_EQ(setUpError(),
+            "MountVolume.SetUp failed for volume \"s\" : references non-existent secret key: b");
+  objects_.secrets["ns1/bad"] =
+      Json::parse(R"({"metadata": {"namespace": "ns1", "name": "bad"}, "data": {"k": "%%%"}})");
   pod_["spec"]["volumes"][0]["secret"] = Json::parse(R"({"secretName": "bad"})");
   EXPECT_NE(setUpError().find("the value of key k is not valid base64"), std::string::npos);
   // A failure after the tmpfs was mounted (a payload path the writer refuses) unmounts it.
-  pod_["spec"]["volumes"][0]["secret"] = Json::parse(R"({"secretName": "one", "items": [{"key": "a", "path": "..a"}]})");
+  pod_["spec"]["volumes"][0]["secret"] =
+      Json::parse(R"({"secretName": "one", "items": [{"key": "a", "path": "..a"}]})");
   EXPECT_NE(setUpError().find("must not start with '..'"), std::string::npos);
   EXPECT_TRUE(hostfs::mountPointsUnder(pods_)->empty());
   EXPECT_FALSE(std::filesystem::exists(volumeDir("secret", "s")));
@@ -319,7 +337,8 @@ TEST_F(VolumesTest, SecretErrorsLeaveNothingMounted) {
 }
 
 TEST_F(VolumesTest, DownwardApiVolume) {
-  pod_["spec"]["containers"][0]["resources"] = {{"limits", {{"memory", "64Mi"}}}, {"requests", {{"cpu", "250m"}}}};
+  pod_["spec"]["containers"][0]["resources"] = {{"limits", {{"memory", "64Mi"}}},
+                                                {"requests", {{"cpu", "250m"}}}};
   addVolume(R"({"name": "info", "downwardAPI": {"defaultMode": 420, "items": [
       {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
       {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
@@ -349,13 +368,15 @@ TEST_F(VolumesTest, DownwardApiVolume) {
   pod_["spec"]["volumes"][0]["downwardAPI"]["items"] = Json::parse(R"([
       {"path": "a", "fieldRef": {"fieldPath": "spec.nodeName"}},
       {"path": "b", "resourceFieldRef": {"containerName": "ghost", "resource": "limits.cpu"}}])");
-  EXPECT_EQ(setUpError(), "MountVolume.SetUp failed for volume \"info\" : [unsupported fieldPath: "
-                          "spec.nodeName, container ghost not found]");
+  EXPECT_EQ(setUpError(),
+            "MountVolume.SetUp failed for volume \"info\" : [unsupported fieldPath: "
+            "spec.nodeName, container ghost not found]");
 }
 
 TEST_F(VolumesTest, ProjectedVolume) {
   if (!testing::isRoot()) GTEST_SKIP() << "SKIPPED: projected volumes are tmpfs mounts (root)";
-  objects_.configMaps["ns1/kube-root-ca.crt"] = configMapObject("ns1", "kube-root-ca.crt", {{"ca.crt", "CA"}});
+  objects_.configMaps["ns1/kube-root-ca.crt"] =
+      configMapObject("ns1", "kube-root-ca.crt", {{"ca.crt", "CA"}});
   objects_.secrets["ns1/s"] = secretObject("ns1", "s", {{"user", "u"}, {"pass", "p"}});
   addVolume(R"({"name": "kube-api-access", "projected": {"defaultMode": 420, "sources": [
       {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
@@ -375,8 +396,9 @@ TEST_F(VolumesTest, ProjectedVolume) {
 
   pod_["spec"]["volumes"][0]["projected"]["sources"] = Json::parse(R"([
       {"configMap": {"name": "gone"}}, {"secret": {"name": "gone"}}])");
-  EXPECT_EQ(setUpError(), "MountVolume.SetUp failed for volume \"kube-api-access\" : "
-                          "[configmap \"gone\" not found, secret \"gone\" not found]");
+  EXPECT_EQ(setUpError(),
+            "MountVolume.SetUp failed for volume \"kube-api-access\" : "
+            "[configmap \"gone\" not found, secret \"gone\" not found]");
   EXPECT_EQ(readFile(dir + "/ca.crt"), "CA") << "a volume that served before keeps its content";
 }
 
@@ -420,17 +442,24 @@ class ClaimsTest : public VolumesTest {
   void SetUp() override {
     VolumesTest::SetUp();
     std::filesystem::create_directories(scratch_ / "pv-data");
-    objects_.claims["ns1/claim"] = Json::parse(R"({"metadata": {"namespace": "ns1", "name": "claim", "uid": "claim-uid"},
+    objects_.claims["ns1/claim"] =
+        Json::parse(R"({"metadata": {"namespace": "ns1", "name": "claim", "uid": "claim-uid"},
         "spec": {"volumeName": "pv1"}, "status": {"phase": "Bound"}})");
-    objects_.volumes["pv1"] = {{"metadata", {{"name", "pv1"}}},
-                               {"spec", {{"claimRef", {{"uid", "claim-uid"}}},
-                                         {"hostPath", {{"path", scratch_ / "pv-data"}, {"type", "Directory"}}}}}};
+    objects_.volumes["pv1"] = {
+        {"metadata", {{"name", "pv1"}}},
+        {"spec",
+         {{"claimRef", {{"uid", "claim-uid"}}},
+          {"hostPath", {{"path", scratch_ / "pv-data"}, {"type", "Directory"}}}}}};
     addVolume(R"({"name": "data", "persistentVolumeClaim": {"claimName": "claim"}})");
   }
-  std::string prefix() { return "MountVolume.SetUp failed for volume \"data\" : error processing PVC ns1/claim: "; }
+  std::string prefix() {
+    return "MountVolume.SetUp failed for volume \"data\" : error processing PVC ns1/claim: ";
+  }
 };
 
-TEST_F(ClaimsTest, HostPathVolume) { EXPECT_EQ(setUpOk()["data"], scratch_ / "pv-data"); }
+TEST_F(ClaimsTest, HostPathVolume) {
+  EXPECT_EQ(setUpOk()["data"], scratch_ / "pv-data");
+}
 
 TEST_F(ClaimsTest, LocalVolumeWithFsGroup) {
   objects_.volumes["pv1"]["spec"].erase("hostPath");
@@ -441,8 +470,9 @@ TEST_F(ClaimsTest, LocalVolumeWithFsGroup) {
   setUpOk();
   EXPECT_EQ(groupOf(scratch_ / "pv-data"), 5000u);
   objects_.volumes["pv1"]["spec"]["local"]["path"] = scratch_ / "nope";
-  EXPECT_NE(setUpError().find("local volume pv1: path \"" + (scratch_ / "nope") + "\" does not exist"),
-            std::string::npos);
+  EXPECT_NE(
+      setUpError().find("local volume pv1: path \"" + (scratch_ / "nope") + "\" does not exist"),
+      std::string::npos);
 }
 
 TEST_F(ClaimsTest, ClaimErrors) {
@@ -452,16 +482,24 @@ TEST_F(ClaimsTest, ClaimErrors) {
   objects_.claims["ns1/claim"]["spec"]["volumeName"] = "";
   EXPECT_EQ(setUpError(), prefix() + "PVC has empty pvc.Spec.VolumeName");
   objects_.claims["ns1/claim"]["spec"]["volumeName"] = "pv2";
-  EXPECT_EQ(setUpError(), prefix() + "failed to fetch PV pv2 from API server: persistentvolumes \"pv2\" not found");
+  EXPECT_EQ(
+      setUpError(),
+      prefix() + "failed to fetch PV pv2 from API server: persistentvolumes \"pv2\" not found");
   objects_.claims["ns1/claim"]["spec"]["volumeName"] = "pv1";
   objects_.volumes["pv1"]["spec"]["claimRef"]["uid"] = "other";
-  EXPECT_EQ(setUpError(), prefix() + "found PV object pv1 but its pv.Spec.ClaimRef.UID other does not point to claim.UID claim-uid");
+  EXPECT_EQ(setUpError(), prefix() +
+                              "found PV object pv1 but its pv.Spec.ClaimRef.UID other does not "
+                              "point to claim.UID claim-uid");
   objects_.volumes["pv1"]["spec"].erase("claimRef");
-  EXPECT_EQ(setUpError(), prefix() + "found PV object pv1 but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim");
+  EXPECT_EQ(setUpError(), prefix() +
+                              "found PV object pv1 but it has a nil pv.Spec.ClaimRef indicating it "
+                              "is not yet bound to the claim");
   objects_.claims["ns1/claim"]["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
   EXPECT_EQ(setUpError(), prefix() + "PVC is being deleted");
   objects_.claims.clear();
-  EXPECT_EQ(setUpError(), prefix() + "failed to fetch PVC from API server: persistentvolumeclaims \"claim\" not found");
+  EXPECT_EQ(
+      setUpError(),
+      prefix() + "failed to fetch PVC from API server: persistentvolumeclaims \"claim\" not found");
 }
 
 TEST_F(ClaimsTest, OtherPersistentVolumesAreRefused) {
