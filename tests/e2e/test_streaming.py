@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import harness
@@ -211,6 +213,57 @@ print(out.decode(errors='replace'))
                 r = self.kv(v, "exec", "multi", "-c", "b", "--", "echo", "hi")
                 self.assertEqual(r.out, "hi\n")
 
+    def test_python_client_over_websocket_channels(self):
+        # The official Python client speaks v4.channel.k8s.io (exec) and the WebSocket channel
+        # protocol with ports in the query (port-forward).
+        echo = EchoServer(self.cluster.ns)
+        self.addCleanup(echo.close)
+        script = r"""
+import json, sys
+from kubernetes import client, config
+from kubernetes.stream import stream, portforward
+config.load_kube_config()
+api = client.CoreV1Api()
+r = stream(api.connect_get_namespaced_pod_exec, "web", "default",
+           command=["sh", "-c", "echo py-out; echo py-err >&2; exit 4"],
+           stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+r.run_forever(timeout=30)
+result = {"stdout": r.read_stdout(), "stderr": r.read_stderr(), "rc": r.returncode}
+port = int(sys.argv[1])
+pf = portforward(api.connect_get_namespaced_pod_portforward, "web", "default", ports=str(port))
+sock = pf.socket(port)
+sock.setblocking(True)
+sock.sendall(b"py-ping")
+got = b""
+while len(got) < 7:
+    got += sock.recv(100)
+result["pf"] = got.decode()
+sock.close()
+print(json.dumps(result))
+"""
+        r = self.cluster.python(script, args=[str(echo.port)])
+        result = json.loads(r.out.strip().splitlines()[-1])
+        self.assertEqual(result, {"stdout": "py-out\n", "stderr": "py-err\n", "rc": 4, "pf": "py-ping"})
+
+    def test_client_going_away_ends_the_exec(self):
+        for i, v in enumerate(["1.27", "1.32"]):
+            with self.subTest(kubectl=v):
+                marker = str(987650 + i)
+                proc = self.cluster.spawn_kubectl("exec", "web", "--", "sh", "-c",
+                                                  f"echo started; exec sleep {marker}", version=v)
+                proc.wait_for(lambda out: "started" in out, what="the command to start")
+                self.assertTrue(self.sleeping(marker))
+                proc.stop()
+                deadline = time.monotonic() + 30
+                while self.sleeping(marker) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                self.assertFalse(self.sleeping(marker), "the exec'd process outlived its client")
+
+    @staticmethod
+    def sleeping(marker):
+        r = subprocess.run(["pgrep", "-f", f"^sleep {marker}$"], capture_output=True)
+        return r.returncode == 0
+
     def test_api_errors_are_kubernetes_statuses(self):
         c = self.cluster
         r = c.request("POST", "/api/v1/namespaces/default/pods/multi/exec?command=true&stdout=true")
@@ -313,6 +366,21 @@ class PortForwardTest(StreamingTestBase):
                     self.assertEqual(first.recv(100), b"ping again\n")
                 pf.stop()
                 self.assertGreaterEqual(echo.connections, 2 * (i + 1))
+
+    def test_port_forward_to_a_closed_port_reports_the_error(self):
+        for i, v in enumerate(VERSIONS):
+            with self.subTest(kubectl=v):
+                local = 18180 + i
+                pf = self.cluster.spawn_kubectl("port-forward", "pod/web", f"{local}:1", version=v)
+                pf.wait_for(lambda out: f"Forwarding from 127.0.0.1:{local}" in out,
+                            what="port-forward to listen")
+                s = harness.run_in_netns(
+                    self.cluster.ns, lambda: socket.create_connection(("127.0.0.1", local), 20))
+                with s:
+                    s.sendall(b"x")
+                    pf.wait_for(lambda err: "error forwarding port 1 to pod web" in err,
+                                what="the forwarding error", stream="err")
+                pf.stop()
 
 
 class LogsTest(StreamingTestBase):
