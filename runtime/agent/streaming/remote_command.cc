@@ -295,7 +295,7 @@ void serveSpdy(http::ResponseWriter& response, StreamSession& session, Ends& end
     else if (type == "stderr") c.err = s;
     else if (type == "resize") c.resize = s;
     else log::v(2, "unexpected stream type", {{"streamType", type}});
-    if (type != "stdin" && type != "resize") s->discardInput();
+    if ((type != "stdin" && type != "resize") || (type == "resize" && !options.tty)) s->discardInput();
     return {};
   });
   conn.setRepliedHandler([&](const std::shared_ptr<SpdyStream>& s) {

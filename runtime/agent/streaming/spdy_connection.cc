@@ -44,7 +44,6 @@ bool SpdyStream::write(std::string_view data) {
 }
 
 void SpdyStream::closeWrite() {
-  std::shared_ptr<SpdyStream> self;
   {
     std::lock_guard lock(conn_.mu_);
     if (localClosed_ || reset_) return;
