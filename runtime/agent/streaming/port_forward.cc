@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -20,25 +21,43 @@ namespace {
 constexpr std::string_view kTunnelProtocol = "SPDY/3.1+portforward.k8s.io";
 const std::vector<std::string> kSpdyProtocols = {"portforward.k8s.io"};
 
-// The threads and the stop signal of one port-forward connection.
+// The threads and the stop signal of one port-forward connection. Finished threads are
+// joined as new ones start, so a long session forwarding many connections keeps few.
 struct ForwardSession {
   Wakeup stop;  // fired when the connection ended
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
   std::mutex mu;
-  std::vector<std::thread> threads;  // guarded by mu
+  std::vector<Worker> workers;  // guarded by mu
 
   void spawn(std::function<void()> fn) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
     std::lock_guard lock(mu);
-    threads.emplace_back(std::move(fn));
+    for (auto it = workers.begin(); it != workers.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = workers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    workers.push_back({std::thread([fn = std::move(fn), done] {
+                         fn();
+                         done->store(true);
+                       }),
+                       done});
   }
   void joinAll() {
     for (;;) {
-      std::vector<std::thread> batch;
+      std::vector<Worker> batch;
       {
         std::lock_guard lock(mu);
-        batch.swap(threads);
+        batch.swap(workers);
       }
       if (batch.empty()) return;
-      for (std::thread& t : batch) t.join();
+      for (Worker& w : batch) w.thread.join();
     }
   }
 };
