@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/yaml.h"
 #include "server/config.h"
+#include "runtime/agent/agent.h"
 #include "server/server.h"
 
 namespace nave::cmd {
@@ -40,12 +41,23 @@ void addServerFlags(cli::FlagSet& flags, ServerConfig& c, std::string& configFil
                       "Add additional hostnames or IPs as Subject Alternative Names in the serving "
                       "certificate (repeatable)");
   flags.addString("node-name", &c.nodeName, "Node name (default: the hostname)");
+  flags.addString("node-ip", &c.nodeIp, "IPv4 address to advertise for the node (default: the advertise address)");
+  flags.addInt("max-pods", &c.maxPods, "Number of pods the node can run");
+  flags.addStringList("node-label", &c.nodeLabels, "Labels of the node (key=value), at registration");
+  flags.addString("private-registry", &c.privateRegistry, "Private registry configuration file");
   flags.addString("cluster-cidr", &c.clusterCidr, "IPv4 network CIDR to use for pod IPs");
   flags.addString("service-cidr", &c.serviceCidr, "IPv4 network CIDR to use for service IPs");
   flags.addString("cluster-dns", &c.clusterDns, "IPv4 cluster IP for the DNS service");
   flags.addString("cluster-domain", &c.clusterDomain, "Cluster domain");
   flags.addBool("disable-agent", &c.disableAgent, "Do not run a local agent and register a node");
   flags.addString("token", &c.token, "Shared secret used to join agents to the cluster");
+}
+
+// The first node's pod network: the first /24 of the cluster CIDR (10.42.0.0/16 ->
+// 10.42.0.0/24), as k3s' node IPAM gives its first node.
+std::string firstNodeCidr(const std::string& clusterCidr) {
+  std::string base = clusterCidr.substr(0, clusterCidr.find('/'));
+  return base + "/24";
 }
 
 Result<Json> readConfigFile(const std::string& path) {
@@ -114,9 +126,45 @@ int serverCommand(const std::vector<std::string>& args) {
     log::error("server failed to start", {{"error", server.error().message()}});
     return 1;
   }
+  // The local agent: this machine becomes a node of its own cluster.
+  std::unique_ptr<client::Client> agentClient;
+  std::unique_ptr<agent::Agent> nodeAgent;
+  if (!config.disableAgent) {
+    const ServerConfig& c = (*server)->config();
+    agentClient = (*server)->newClient("system:node:" + c.nodeName, {"system:nodes"}, "kubelet");
+    agent::AgentOptions o;
+    o.dataDir = c.dataDir;
+    o.nodeName = c.nodeName;
+    o.nodeIp = c.nodeIp.empty() ? c.advertiseAddress : c.nodeIp;
+    o.clusterCidr = c.clusterCidr;
+    o.podCidr = firstNodeCidr(c.clusterCidr);
+    o.clusterDns = c.clusterDns;
+    o.clusterDomain = c.clusterDomain;
+    o.maxPods = c.maxPods;
+    o.registriesFile = c.privateRegistry;
+    o.controlPlane = true;
+    o.nodeLabels = c.nodeLabels;
+    auto serving = (*server)->kubeletServingCertificate(c.dataDir + "/agent", c.nodeName, {o.nodeIp});
+    if (!serving.ok()) {
+      log::error("the node API certificate failed", {{"error", serving.error().message()}});
+      (*server)->stop();
+      return 1;
+    }
+    o.servingCertPem = serving->certPem;
+    o.servingKeyPem = serving->keyPem;
+    o.clientCaPem = (*server)->clusterCaPem();
+    auto started = agent::Agent::start(*agentClient, o);
+    if (!started.ok()) {
+      log::error("the agent failed to start", {{"error", started.error().message()}});
+      (*server)->stop();
+      return 1;
+    }
+    nodeAgent = std::move(*started);
+  }
   int sig = 0;
   sigwait(&sigs, &sig);
   log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  if (nodeAgent) nodeAgent->stop();
   (*server)->stop();
   return 0;
 }

@@ -16,6 +16,10 @@ struct ServerConfig {
   std::string advertiseAddress;  // default: the node's primary IPv4
   std::vector<std::string> tlsSans;
   std::string nodeName;  // default: the hostname
+  std::string nodeIp;    // default: advertiseAddress
+  int maxPods = 110;
+  std::vector<std::string> nodeLabels;
+  std::string privateRegistry = "/etc/nave/registries.yaml";
   std::string clusterCidr = "10.42.0.0/16";
   std::string serviceCidr = "10.43.0.0/16";
   std::string clusterDns = "10.43.0.10";

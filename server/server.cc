@@ -133,6 +133,7 @@ class ServerImpl : public Server {
     for (const std::string& a : pki::localAddresses()) sans.push_back(a);
     for (const std::string& s : config_.tlsSans) sans.push_back(s);
     pki::ServerPki tls = TRY(pki::ensureServerPki(serverDir + "/tls", sans));
+    ca_ = tls.ca;
 
     std::string address = config_.advertiseAddress + ":" + std::to_string(config_.httpsListenPort);
     discovery_ = std::make_unique<api::Discovery>(types_, address);
@@ -167,6 +168,21 @@ class ServerImpl : public Server {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     log::info("nave server is ready", {{"startup_ms", static_cast<int64_t>(ms)}});
     return {};
+  }
+
+  const ServerConfig& config() const override { return config_; }
+
+  std::string clusterCaPem() const override { return ca_.certPem; }
+
+  Result<pki::KeyPair> kubeletServingCertificate(const std::string& dir, const std::string& nodeName,
+                                                 const std::vector<std::string>& addresses) override {
+    return pki::ensureKubeletServingCertificate(dir, ca_, nodeName, addresses);
+  }
+
+  std::unique_ptr<client::Client> newClient(const std::string& user,
+                                            const std::vector<std::string>& groups,
+                                            const std::string& userAgent) override {
+    return client::newInProcessClient(*api_, user, groups, userAgent);
   }
 
   void stop() override {
@@ -229,6 +245,7 @@ class ServerImpl : public Server {
   }
 
   ServerConfig config_;
+  pki::KeyPair ca_;
   bool stopped_ = false;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<cache::WatchCache> cache_;

@@ -1,0 +1,136 @@
+#include "runtime/agent/agent.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "common/log.h"
+#include "runtime/agent/agent_context.h"
+#include "runtime/agent/api_objects.h"
+#include "runtime/agent/node_streaming.h"
+#include "runtime/agent/pod_manager.h"
+#include "runtime/agent/streaming/streaming_server.h"
+
+namespace nave::agent {
+namespace {
+
+class AgentImpl : public Agent {
+ public:
+  AgentImpl(client::Client& client, AgentOptions options) {
+    ctx_.client = &client;
+    ctx_.options = std::move(options);
+  }
+  ~AgentImpl() override { stop(); }
+
+  Result<void> start() {
+    const AgentOptions& o = ctx_.options;
+    if (o.nodeName.empty()) return Error(ErrorCode::kInvalid, "the agent needs a node name");
+    if (o.nodeIp.empty()) return Error(ErrorCode::kInvalid, "the agent needs the node's IP");
+    std::string agentDir = o.dataDir + "/agent";
+    ctx_.podsDir = agentDir + "/pods";
+    ctx_.logsDir = agentDir + "/logs";
+    for (const std::string& d : {agentDir, ctx_.podsDir, ctx_.logsDir}) {
+      std::error_code ec;
+      std::filesystem::create_directories(d, ec);
+      if (ec) return Error(ErrorCode::kInternal, "create " + d + ": " + ec.message());
+    }
+    ::chmod(agentDir.c_str(), 0700);
+
+    runtime::NodeRuntimeOptions ro;
+    ro.dataDir = o.dataDir;
+    ro.registriesFile = o.registriesFile;
+    ro.shimBinary = o.shimBinary;
+    runtime_ = TRY(runtime::NodeRuntime::open(ro));
+    ctx_.runtime = runtime_.get();
+    // Airgap images (DATA/agent/images/*.tar[.gz|.zst]) before any pod asks for them.
+    runtime_->images().importAirgapDirectory();
+
+    network::PodNetworkOptions no;
+    no.podCidr = o.podCidr;
+    no.clusterCidr = o.clusterCidr;
+    no.stateDir = agentDir + "/podnet";
+    network_ = TRY(network::PodNetwork::open(no));
+    ctx_.network = network_.get();
+
+    objects_ = std::make_unique<ApiObjectSource>(*ctx_.client);
+    ctx_.objects = objects_.get();
+    volumes_ = TRY(VolumeManager::open(ctx_.podsDir, *objects_));
+    ctx_.volumes = volumes_.get();
+    events_ = std::make_unique<EventRecorder>(*ctx_.client, o.nodeName);
+    ctx_.events = events_.get();
+
+    NodeIdentity id;
+    id.name = o.nodeName;
+    id.ip = o.nodeIp;
+    id.podCidr = o.podCidr;
+    id.dataDir = o.dataDir;
+    id.maxPods = o.maxPods;
+    id.kubeletPort = o.kubeletPort;
+    id.controlPlane = o.controlPlane;
+    id.labels = o.nodeLabels;
+    runtime::ImageStore* images = &runtime_->images();
+    node_ = std::make_unique<NodeStatusReporter>(*ctx_.client, id, [images] {
+      Json list = Json::array();
+      for (const runtime::Image& img : images->list()) {
+        Json names = Json::array();
+        for (const auto& d : img.repoDigests) names.push_back(d);
+        for (const auto& t : img.repoTags) names.push_back(t);
+        list.push_back({{"names", names}, {"sizeBytes", img.size}});
+      }
+      return list;
+    });
+    ctx_.node = node_.get();
+    TRY(node_->start());
+
+    exits_ = std::make_unique<ExitWatcher>();
+    ctx_.exits = exits_.get();
+    pods_ = std::make_unique<PodManager>(ctx_);
+    ctx_.pods = pods_.get();
+    TRY(pods_->start());
+    streaming_ = std::make_unique<NodeStreaming>(ctx_);
+    StreamingServerOptions so;
+    so.bindAddress = o.kubeletBindAddress;
+    so.port = o.kubeletPort;
+    so.servingCertPem = o.servingCertPem;
+    so.servingKeyPem = o.servingKeyPem;
+    so.clientCaPem = o.clientCaPem;
+    so.allowedCommonName = o.apiServerCommonName;
+    so.allowedOrganization = o.apiServerOrganization;
+    nodeApi_ = TRY(StreamingServer::start(so, *streaming_));
+    log::info("The node agent is running", {{"node", o.nodeName}, {"ip", o.nodeIp}});
+    return {};
+  }
+
+  void stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    if (nodeApi_) nodeApi_->stop();
+    if (pods_) pods_->stop();
+    if (exits_) exits_->stop();
+    if (node_) node_->stop();
+  }
+
+ private:
+  AgentContext ctx_;
+  bool stopped_ = false;
+  std::unique_ptr<runtime::NodeRuntime> runtime_;
+  std::unique_ptr<network::PodNetwork> network_;
+  std::unique_ptr<ObjectSource> objects_;
+  std::unique_ptr<VolumeManager> volumes_;
+  std::unique_ptr<EventRecorder> events_;
+  std::unique_ptr<NodeStatusReporter> node_;
+  std::unique_ptr<ExitWatcher> exits_;
+  std::unique_ptr<PodManager> pods_;
+  std::unique_ptr<NodeStreaming> streaming_;
+  std::unique_ptr<StreamingServer> nodeApi_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Agent>> Agent::start(client::Client& client, AgentOptions options) {
+  auto agent = std::make_unique<AgentImpl>(client, std::move(options));
+  TRY(agent->start());
+  return std::unique_ptr<Agent>(std::move(agent));
+}
+
+}  // namespace nave::agent

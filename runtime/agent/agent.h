@@ -1,0 +1,53 @@
+// Agent: the node agent (the embedded kubelet). It makes this machine a Kubernetes node: it
+// registers the Node and keeps its status and Lease current, runs the pods bound to it (one
+// worker per pod) on the container runtime and the pod network, reports their status and
+// events, and serves the node API (exec, attach, port-forward, logs) that the API server
+// proxies to.
+//
+// It talks to the API only through client::Client, so the same code runs inside `nave server`
+// (in-process client) and as `nave agent` on another machine (remote client).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "server/client/client.h"
+
+namespace nave::agent {
+
+struct AgentOptions {
+  std::string dataDir = "/var/lib/nave";  // the agent's state lives in DATA/agent
+  std::string nodeName;                   // required
+  std::string nodeIp;                     // required: the node's InternalIP
+  std::string clusterCidr = "10.42.0.0/16";
+  std::string podCidr = "10.42.0.0/24";  // this node's
+  std::string clusterDns = "10.43.0.10";
+  std::string clusterDomain = "cluster.local";
+  int maxPods = 110;
+  std::string registriesFile = "/etc/nave/registries.yaml";
+  std::string shimBinary = "/proc/self/exe";
+  bool controlPlane = false;  // labels the node as a server node, as k3s does
+  std::vector<std::string> nodeLabels;  // "key=value"
+
+  // The node API (kubelet port): its serving certificate and the CA and identity of the only
+  // client it accepts (the API server's kubelet-client certificate).
+  int kubeletPort = 10250;
+  std::string kubeletBindAddress = "0.0.0.0";
+  std::string servingCertPem, servingKeyPem;
+  std::string clientCaPem;
+  std::string apiServerCommonName = "system:apiserver";
+  std::string apiServerOrganization = "system:masters";
+};
+
+class Agent {
+ public:
+  // Registers the node and starts every loop; returns once the node is registered.
+  static Result<std::unique_ptr<Agent>> start(client::Client& client, AgentOptions options);
+  virtual ~Agent() = default;
+  // Stops the loops. Pods keep running (their containers outlive the agent).
+  virtual void stop() = 0;
+};
+
+}  // namespace nave::agent

@@ -1,0 +1,96 @@
+#include "runtime/agent/events.h"
+
+#include <chrono>
+
+#include "common/log.h"
+#include "common/time.h"
+
+namespace nave::agent {
+namespace {
+
+const client::Resource kEvents{"", "v1", "events"};
+constexpr size_t kMaxRemembered = 4096;
+
+// The suffix client-go gives event names: the time in nanoseconds, in hex.
+std::string eventSuffix() {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(ns));
+  return buf;
+}
+
+}  // namespace
+
+EventRecorder::EventRecorder(client::Client& client, std::string nodeName)
+    : client_(client), nodeName_(std::move(nodeName)) {}
+
+void EventRecorder::pod(const Json& pod, const std::string& fieldPath, const std::string& type,
+                        const std::string& reason, const std::string& message) {
+  const Json& md = pod.value("metadata", Json::object());
+  Json involved = {{"kind", "Pod"},
+                   {"apiVersion", "v1"},
+                   {"namespace", getString(md, "namespace")},
+                   {"name", getString(md, "name")},
+                   {"uid", getString(md, "uid")},
+                   {"resourceVersion", getString(md, "resourceVersion")}};
+  if (!fieldPath.empty()) involved["fieldPath"] = fieldPath;
+  record(involved, getString(md, "namespace"), type, reason, message);
+}
+
+void EventRecorder::node(const std::string& nodeUid, const std::string& type,
+                         const std::string& reason, const std::string& message) {
+  Json involved = {{"kind", "Node"}, {"name", nodeName_}, {"uid", nodeUid}};
+  record(involved, "default", type, reason, message);
+}
+
+void EventRecorder::record(const Json& involved, const std::string& ns, const std::string& type,
+                           const std::string& reason, const std::string& message) {
+  std::string now = formatRfc3339(std::chrono::system_clock::now());
+  std::string key = getString(involved, "uid") + "/" + getString(involved, "fieldPath") + "/" +
+                    reason + "/" + message;
+  std::string name;
+  int64_t count = 1;
+  {
+    std::lock_guard lock(mu_);
+    auto it = seen_.find(key);
+    if (it != seen_.end()) {
+      name = it->second.name;
+      count = ++it->second.count;
+    } else {
+      if (seen_.size() >= kMaxRemembered) seen_.clear();
+      name = getString(involved, "name") + "." + eventSuffix();
+      seen_[key] = Seen{name, 1};
+    }
+  }
+  if (count > 1) {
+    Json patch = {{"count", count}, {"lastTimestamp", now}};
+    auto r = client_.patch(kEvents, ns, name, api::PatchType::kMerge, dumpJson(patch));
+    if (r.ok()) return;
+    // Gone (the TTL removed it): start over with a new object.
+    std::lock_guard lock(mu_);
+    name = getString(involved, "name") + "." + eventSuffix();
+    seen_[key] = Seen{name, 1};
+    count = 1;
+  }
+  Json event = {{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", name}, {"namespace", ns}}},
+                {"involvedObject", involved},
+                {"reason", reason},
+                {"message", message},
+                {"type", type},
+                {"source", {{"component", "kubelet"}, {"host", nodeName_}}},
+                {"firstTimestamp", now},
+                {"lastTimestamp", now},
+                {"count", count},
+                {"reportingComponent", "kubelet"},
+                {"reportingInstance", nodeName_}};
+  auto r = client_.create(kEvents, ns, event);
+  if (!r.ok()) {
+    log::v(2, "recording an event failed", {{"reason", reason}, {"error", r.error().message()}});
+  }
+}
+
+}  // namespace nave::agent
