@@ -383,10 +383,22 @@ int psCommand(const std::vector<std::string>& args) {
                     all = v == "true";
                     return {};
                   }});
-  auto parsed = parse(f, args, "List containers.\n\nUsage:\n  nave ps [-a]", false);
+  bool quiet = false;
+  f.add(cli::Flag{"quiet", "q", cli::FlagKind::kBool, "Only display container IDs (in full)", "",
+                  [&quiet](const std::string& v) -> Result<void> {
+                    quiet = v == "true";
+                    return {};
+                  }});
+  auto parsed = parse(f, args, "List containers.\n\nUsage:\n  nave ps [-a] [-q]", false);
   if (parsed.index() == 1) return std::get<1>(parsed);
   auto rt = openRuntime(c);
   if (!rt.ok()) return fail(rt.error());
+  if (quiet) {
+    for (const auto& s : (*rt)->containers().list()) {
+      if (all || s.state == runtime::ContainerState::kRunning) std::printf("%s\n", s.id.c_str());
+    }
+    return 0;
+  }
   std::printf("%-14s %-30s %-22s %-16s %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
               "STATUS");
   for (const auto& s : (*rt)->containers().list()) {

@@ -231,7 +231,7 @@ class HttpResponse:
 class Cluster:
     """One nave server in its own network namespace, with its own data dir and kubeconfig."""
 
-    def __init__(self, name, extra_args=(), config_yaml=None):
+    def __init__(self, name, extra_args=(), config_yaml=None, agent=False, images=()):
         with _live_lock:
             _counter[0] += 1
             n = _counter[0]
@@ -251,6 +251,11 @@ class Cluster:
         self._ssl = None
         self.starts = 0
         self.extra_args = list(extra_args)
+        # With the agent the server is also a node: it runs pods, so it is entered with nsenter
+        # (`ip netns exec` remounts /sys, hiding the cgroup hierarchies), and `images` (archive
+        # paths) are placed in DATA/agent/images for the airgap import at start.
+        self.agent = agent
+        self.images = list(images)
         if config_yaml is not None:
             self.extra_args += ["--config", self.write_file("config.yaml", config_yaml)]
         with _live_lock:
@@ -260,6 +265,7 @@ class Cluster:
 
     def start(self):
         self._create_netns()
+        self._place_images()
         self._start_server()
 
     def _ip(self, *args):
@@ -284,9 +290,41 @@ class Cluster:
         self._ip("-n", self.ns, "route", "add", "default", "dev", "eth0")
 
     def server_args(self):
+        if self.agent:
+            return ["nsenter", f"--net=/run/netns/{self.ns}", NAVE, "server",
+                    "--node-name", "node-" + self.name.lower()[:40],
+                    "--data-dir", self.data_dir, "--write-kubeconfig", self.kubeconfig,
+                    *self.extra_args]
         return ["ip", "netns", "exec", self.ns, NAVE, "server", "--disable-agent",
                 "--data-dir", self.data_dir, "--write-kubeconfig", self.kubeconfig,
                 *self.extra_args]
+
+    def _place_images(self):
+        if not self.images:
+            return
+        target = os.path.join(self.data_dir, "agent", "images")
+        os.makedirs(target, exist_ok=True)
+        for path in self.images:
+            shutil.copy(path, target)
+
+    def remove_agent_leftovers(self):
+        """Pods outlive the server by design: after it stopped, remove their containers
+        (shims, cgroups, overlays) and every mount left under the data dir (namespace files,
+        tmpfs volumes)."""
+        if not self.agent or not os.path.isdir(self.data_dir):
+            return
+        ps = subprocess.run([NAVE, "ps", "-a", "-q", "--data-dir", self.data_dir],
+                            capture_output=True, text=True, timeout=60)
+        for cid in ps.stdout.split():
+            subprocess.run([NAVE, "rm", "-f", "--data-dir", self.data_dir, cid],
+                           capture_output=True, timeout=60)
+        for _ in range(3):
+            with open("/proc/self/mountinfo") as f:
+                mounts = [l.split()[4] for l in f if self.data_dir in l.split()[4]]
+            if not mounts:
+                break
+            for m in sorted(mounts, key=len, reverse=True):
+                subprocess.run(["umount", "-l", m], capture_output=True)
 
     def _start_server(self):
         self.starts += 1
@@ -365,6 +403,10 @@ class Cluster:
         try:
             self.stop_server()
         finally:
+            try:
+                self.remove_agent_leftovers()
+            except Exception as e:  # keep cleaning
+                log(f"    [{self.name}] removing the agent's leftovers failed: {e}")
             if self.ns_created:
                 subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
                 self.ns_created = False
@@ -540,6 +582,29 @@ class Cluster:
             conn.close()
 
 
+_busybox = {}
+
+
+def busybox_images():
+    """The busybox test images (docker-archive, OCI archive, OCI layout), built once per run by
+    umoci and skopeo from Debian's busybox-static (tests/runtime/testdata/make-busybox-image.sh)."""
+    with _live_lock:
+        if _busybox:
+            return dict(_busybox)
+    out = tempfile.mkdtemp(prefix="nave-e2e-images-")
+    register_cleanup(lambda: shutil.rmtree(out, ignore_errors=True))
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runtime", "testdata",
+                          "make-busybox-image.sh")
+    r = subprocess.run(["sh", script, out], capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise AssertionError(f"building the test image failed:\n{r.stdout}\n{r.stderr}")
+    with _live_lock:
+        _busybox.update(docker=os.path.join(out, "busybox-docker.tar"),
+                        oci=os.path.join(out, "busybox-oci.tar"),
+                        layout=os.path.join(out, "layout"))
+        return dict(_busybox)
+
+
 _cleanups = []  # functions registered by tests for things outside clusters
 
 
@@ -576,11 +641,14 @@ class ClusterTestCase(unittest.TestCase):
     expect_server_down = False
     server_args = ()  # extra `nave server` flags for this class
     server_config = None  # YAML for --config, if any
+    agent = False  # run the server with its agent (a node that runs pods)
+    images = ()  # archives for DATA/agent/images (with agent), or a callable returning them
 
     @classmethod
     def setUpClass(cls):
         require_environment()
-        cls.cluster = Cluster(cls.__name__, cls.server_args, cls.server_config)
+        images = cls.images() if callable(cls.images) else cls.images
+        cls.cluster = Cluster(cls.__name__, cls.server_args, cls.server_config, cls.agent, images)
         cls.addClassCleanup(cls.cluster.destroy)
         cls.cluster.start()
 

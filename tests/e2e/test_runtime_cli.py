@@ -14,23 +14,10 @@ import unittest
 
 import harness
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAKE_IMAGE = os.path.join(HERE, "..", "runtime", "testdata", "make-busybox-image.sh")
-_images = {}
 
 
 def test_images():
-    """Builds the busybox test images once per run (docker-archive, OCI archive, OCI layout)."""
-    if not _images:
-        out = tempfile.mkdtemp(prefix="nave-e2e-images-")
-        harness.register_cleanup(lambda: shutil.rmtree(out, ignore_errors=True))
-        r = subprocess.run(["sh", MAKE_IMAGE, out], capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            raise AssertionError(f"building the test image failed:\n{r.stdout}\n{r.stderr}")
-        _images.update(docker=os.path.join(out, "busybox-docker.tar"),
-                       oci=os.path.join(out, "busybox-oci.tar"),
-                       layout=os.path.join(out, "layout"))
-    return _images
+    return harness.busybox_images()
 
 
 class RuntimeCliTest(unittest.TestCase):

@@ -151,7 +151,7 @@ TEST_F(PkiTest, CreatesACaAndCertificatesThatVerifyAgainstIt) {
   // No temporary files are left behind.
   int entries = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_)) ++entries;
-  EXPECT_EQ(entries, 6);
+  EXPECT_EQ(entries, 8);  // ca, serving, admin and the kubelet-client pair
   // The key is an ECDSA P-256 key.
   auto key = parsePrivateKeyPem(pki->serving.keyPem);
   ASSERT_TRUE(key.ok());

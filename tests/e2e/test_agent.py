@@ -1,0 +1,315 @@
+"""The node agent end to end: `nave server` with its agent in a test network namespace, the
+busybox test image imported from DATA/agent/images at start, pods driven with real kubectl."""
+
+import json
+import os
+import re
+import subprocess
+import time
+import unittest
+
+import harness
+
+POD_TIMEOUT = 90
+
+
+def busybox_archive():
+    return [harness.busybox_images()["docker"]]
+
+
+class AgentTestCase(harness.ClusterTestCase):
+    agent = True
+    images = busybox_archive
+
+    def apply(self, manifest, ns="default"):
+        return self.k("apply", "-n", ns, "-f", "-", input=manifest)
+
+    def pod(self, name, ns="default"):
+        return json.loads(self.k("get", "pod", name, "-n", ns, "-o", "json").out)
+
+    def wait_pod(self, name, predicate, what, ns="default", timeout=POD_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            r = self.k("get", "pod", name, "-n", ns, "-o", "json", check=False)
+            if r.rc == 0:
+                last = json.loads(r.out)
+                if predicate(last):
+                    return last
+            time.sleep(0.3)
+        events = self.k("get", "events", "-n", ns, check=False).out
+        self.fail(f"pod {name} did not become {what}:\n"
+                  f"{json.dumps(last.get('status') if last else None, indent=1)}\n{events}\n"
+                  f"{self.cluster.log_tail()}")
+
+    def wait_ready(self, name, ns="default"):
+        def ready(p):
+            return any(c["type"] == "Ready" and c["status"] == "True"
+                       for c in p.get("status", {}).get("conditions", []))
+        return self.wait_pod(name, ready, "Ready", ns)
+
+    def container_status(self, pod, name):
+        for s in pod.get("status", {}).get("containerStatuses", []):
+            if s["name"] == name:
+                return s
+        return None
+
+    def node_name(self):
+        return "node-" + self.cluster.name.lower()[:40]
+
+
+class NodeTest(AgentTestCase):
+    def test_node_registers_ready_with_capacity_and_lease(self):
+        deadline = time.monotonic() + 30
+        node = None
+        while time.monotonic() < deadline:
+            r = self.k("get", "node", self.node_name(), "-o", "json", check=False)
+            if r.rc == 0:
+                node = json.loads(r.out)
+                conds = {c["type"]: c["status"] for c in node["status"].get("conditions", [])}
+                if conds.get("Ready") == "True":
+                    break
+            time.sleep(0.2)
+        self.assertIsNotNone(node, "the node was not registered")
+        status = node["status"]
+        conds = {c["type"]: c for c in status["conditions"]}
+        self.assertEqual(conds["Ready"]["status"], "True")
+        self.assertEqual(conds["Ready"]["reason"], "KubeletReady")
+        for t in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+            self.assertEqual(conds[t]["status"], "False", t)
+        self.assertEqual(status["capacity"]["pods"], "110")
+        self.assertIn("cpu", status["allocatable"])
+        self.assertIn("ephemeral-storage", status["capacity"])
+        self.assertEqual(status["nodeInfo"]["containerRuntimeVersion"].split(":")[0], "nave")
+        self.assertIn({"type": "InternalIP", "address": self.cluster.node_ip}, status["addresses"])
+        self.assertTrue(any("busybox" in n for i in status["images"] for n in i["names"]),
+                        "the airgap image is listed")
+        self.assertEqual(node["spec"]["podCIDR"], "10.42.0.0/24")
+        labels = node["metadata"]["labels"]
+        self.assertEqual(labels["kubernetes.io/hostname"], self.node_name())
+        self.assertEqual(labels["node-role.kubernetes.io/control-plane"], "true")
+        lease = json.loads(self.k("get", "lease", self.node_name(), "-n", "kube-node-lease",
+                                  "-o", "json").out)
+        self.assertEqual(lease["spec"]["holderIdentity"], self.node_name())
+        out = self.k("get", "nodes").out
+        self.assertRegex(out, rf"{self.node_name()}\s+Ready\s+control-plane")
+
+
+FULL_POD = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config}
+data: {GREETING: hello, index.html: "<h1>served</h1>"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: app-secret}
+stringData: {PASSWORD: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: full}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 5
+  volumes:
+  - {name: shared, emptyDir: {}}
+  - name: web
+    configMap: {name: app-config, items: [{key: index.html, path: index.html}]}
+  initContainers:
+  - name: prepare
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo prepared-by-init > /shared/state"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "cat /shared/state; echo greeting=$GREETING password=$PASSWORD; exec httpd -f -p 8080 -h /www"]
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: app-config, key: GREETING}}
+    - name: PASSWORD
+      valueFrom: {secretKeyRef: {name: app-secret, key: PASSWORD}}
+    ports: [{containerPort: 8080, name: http}]
+    volumeMounts:
+    - {name: shared, mountPath: /shared}
+    - {name: web, mountPath: /www}
+    readinessProbe:
+      httpGet: {path: /index.html, port: http}
+      periodSeconds: 1
+    livenessProbe:
+      exec: {command: ["cat", "/shared/state"]}
+      periodSeconds: 2
+"""
+
+
+class PodLifecycleTest(AgentTestCase):
+    def test_a_full_pod_becomes_ready_and_reports_status(self):
+        self.apply(FULL_POD.replace("NODE", self.node_name()))
+        pod = self.wait_ready("full")
+        status = pod["status"]
+        self.assertEqual(status["phase"], "Running")
+        self.assertTrue(status["podIP"].startswith("10.42.0."), status.get("podIP"))
+        self.assertEqual(status["hostIP"], self.cluster.node_ip)
+        self.assertEqual(status["qosClass"], "BestEffort")
+        conds = {c["type"]: c["status"] for c in status["conditions"]}
+        for t in ("PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady",
+                  "Ready"):
+            self.assertEqual(conds.get(t), "True", t)
+        init = status["initContainerStatuses"][0]
+        self.assertEqual(init["state"]["terminated"]["reason"], "Completed")
+        main = self.container_status(pod, "main")
+        self.assertTrue(main["ready"])
+        self.assertTrue(main["started"])
+        self.assertEqual(main["restartCount"], 0)
+        self.assertTrue(main["containerID"].startswith("nave://"))
+        self.assertEqual(main["image"], "docker.io/library/busybox:latest")
+        self.assertIn("running", main["state"])
+        out = self.k("get", "pod", "full").out
+        self.assertRegex(out, r"full\s+1/1\s+Running\s+0")
+        # The container's output, through the node API.
+        logs = self.k("logs", "full", "-c", "main").out
+        self.assertIn("prepared-by-init", logs)
+        self.assertIn("greeting=hello password=s3cret", logs)
+        # The pod IP answers from the node.
+        r = self.cluster.run(["curl", "-s", "-m", "10", f"http://{status['podIP']}:8080/index.html"],
+                             check=False)
+        self.assertIn("<h1>served</h1>", r.out, r.err)
+        events = self.k("get", "events", "--field-selector", "involvedObject.name=full").out
+        for reason in ("Pulled", "Created", "Started"):
+            self.assertIn(reason, events)
+
+    def test_restart_policy_crash_loop_and_oom(self):
+        node = self.node_name()
+        self.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: crasher}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo dying; exit 3"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: hog}}
+spec:
+  nodeName: {node}
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"]
+    resources: {{limits: {{memory: 32Mi}}}}
+""")
+        def crash_looping(p):
+            s = self.container_status(p, "c")
+            return (s is not None and s["restartCount"] >= 2 and
+                    s["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff")
+        pod = self.wait_pod("crasher", crash_looping, "CrashLoopBackOff")
+        s = self.container_status(pod, "c")
+        self.assertEqual(s["lastState"]["terminated"]["exitCode"], 3)
+        self.assertEqual(s["lastState"]["terminated"]["reason"], "Error")
+        self.assertIn("back-off", s["state"]["waiting"]["message"])
+        self.assertEqual(pod["status"]["phase"], "Running")
+        self.assertIn("dying", self.k("logs", "crasher", "--previous").out)
+        self.assertRegex(self.k("get", "pod", "crasher").out, r"crasher\s+0/1\s+CrashLoopBackOff")
+
+        pod = self.wait_pod("hog", lambda p: p["status"].get("phase") == "Failed", "Failed")
+        s = self.container_status(pod, "c")
+        self.assertEqual(s["state"]["terminated"]["reason"], "OOMKilled")
+        self.assertEqual(s["state"]["terminated"]["exitCode"], 137)
+        self.assertRegex(self.k("get", "pod", "hog").out, r"hog\s+0/1\s+OOMKilled")
+
+    def test_delete_ends_processes_and_leaves_nothing(self):
+        self.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: sleeper}}
+spec:
+  nodeName: {self.node_name()}
+  terminationGracePeriodSeconds: 30
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+""")
+        pod = self.wait_ready("sleeper")
+        cid = self.container_status(pod, "c")["containerID"].split("//")[1]
+        uid = pod["metadata"]["uid"]
+        self.assertTrue(self.processes_of(cid), "the container's shim runs")
+        t0 = time.monotonic()
+        self.k("delete", "pod", "sleeper", "--wait=true", timeout=60)
+        self.assertLess(time.monotonic() - t0, 30, "ended within the grace period")
+        self.assertEqual(self.processes_of(cid), [])
+        with open("/proc/self/mountinfo") as f:
+            mounts = [l.split()[4] for l in f if cid in l or uid in l]
+        self.assertEqual(mounts, [])
+        left = []
+        for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+            left += [os.path.join(root, d) for d in dirs if d == cid]
+            if root.count("/") > 5:
+                dirs[:] = []
+        self.assertEqual(left, [])
+        self.assertFalse(os.path.exists(os.path.join(self.cluster.data_dir, "agent", "pods", uid)))
+
+    def processes_of(self, cid):
+        r = subprocess.run(["pgrep", "-f", f"shim.*{cid}"], capture_output=True, text=True)
+        return r.stdout.split()
+
+
+class RestartTest(AgentTestCase):
+    def test_pods_survive_a_kill_and_restart_of_the_server(self):
+        self.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: survivor}}
+spec:
+  nodeName: {self.node_name()}
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo up; sleep 1000"]
+""")
+        pod = self.wait_ready("survivor")
+        before = self.container_status(pod, "c")
+        shims = self.shims_of(before)
+        self.assertTrue(shims)
+        self.cluster.kill9()
+        self.cluster.restart()
+        pod = self.wait_ready("survivor")
+        after = self.container_status(pod, "c")
+        self.assertEqual(after["containerID"], before["containerID"])
+        self.assertEqual(after["restartCount"], 0)
+        self.assertEqual(self.shims_of(before), shims, "the same processes")
+        # A pod deleted while no agent runs (the server alone, then force-deleted) is stopped
+        # when the agent returns.
+        self.cluster.kill9()
+        self.cluster.agent = False
+        try:
+            self.cluster.restart()
+            self.k("delete", "pod", "survivor", "--grace-period=0", "--force")
+            self.cluster.stop_server()
+        finally:
+            self.cluster.agent = True
+        self.cluster.restart()
+        deadline = time.monotonic() + 30
+        while self.shims_of(before) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.shims_of(before), [])
+
+    def shims_of(self, status):
+        cid = status["containerID"].split("//")[1]
+        return subprocess.run(["pgrep", "-f", "shim.*" + cid], capture_output=True,
+                              text=True).stdout.split()
+
+if __name__ == "__main__":
+    unittest.main()
