@@ -3,8 +3,10 @@ busybox test image imported from DATA/agent/images at start, pods driven with re
 
 import json
 import os
-import re
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -263,6 +265,113 @@ spec:
     def processes_of(self, cid):
         r = subprocess.run(["pgrep", "-f", f"shim.*{cid}"], capture_output=True, text=True)
         return r.stdout.split()
+
+
+VERSIONS = ("1.27", "1.33")  # SPDY, and WebSocket (with SPDY tunnelled for port-forward)
+
+
+class StreamingTest(AgentTestCase):
+    """exec, attach, cp, port-forward and logs reach real containers through the node API."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        node = "node-" + cls.cluster.name.lower()[:40]
+        cls.cluster.kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: web}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "mkdir -p /www && echo '<p>forwarded</p>' > /www/index.html && echo serving && exec httpd -f -p 8080 -h /www"]
+  - name: talker
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    stdin: true
+    command: ["sh", "-c", "while read line; do echo heard:$line; [ $line = bye ] && exit 0; done"]
+""")
+
+    def setUp(self):
+        self.wait_ready("web")
+
+    def kv(self, version, *args, **kw):
+        return self.cluster.kubectl(*args, version=version, **kw)
+
+    def test_exec(self):
+        for v in VERSIONS:
+            with self.subTest(kubectl=v):
+                self.assertEqual(self.kv(v, "exec", "web", "-c", "httpd", "--", "hostname").out, "web\n")
+                r = self.kv(v, "exec", "web", "-c", "httpd", "--", "sh", "-c", "echo out; echo err >&2; exit 3",
+                            check=False)
+                self.assertEqual(r.rc, 3, str(r))
+                self.assertEqual(r.out, "out\n")
+                self.assertIn("err", r.err)
+                r = self.kv(v, "exec", "-i", "web", "-c", "httpd", "--", "sh", "-c", "tr a-z A-Z",
+                            input="piped through\n")
+                self.assertEqual(r.out, "PIPED THROUGH\n")
+                r = self.kv(v, "exec", "web", "-c", "httpd", "--", "ps", "-o", "pid,args")
+                self.assertIn("httpd -f -p 8080", r.out)
+                self.assertNotIn("sleep", r.out, "only the pod's processes are seen")
+
+    def test_cp_both_ways(self):
+        local = tempfile.mkdtemp(prefix="nave-e2e-cp-")
+        self.addCleanup(shutil.rmtree, local, True)
+        payload = "".join(f"line {i}\n" for i in range(5000))
+        with open(os.path.join(local, "up.txt"), "w") as f:
+            f.write(payload)
+        for v in VERSIONS:
+            with self.subTest(kubectl=v):
+                self.kv(v, "cp", "-c", "httpd", os.path.join(local, "up.txt"), f"default/web:/tmp/up-{v}.txt")
+                self.assertEqual(self.kv(v, "exec", "web", "-c", "httpd", "--", "cat", f"/tmp/up-{v}.txt").out, payload)
+                self.kv(v, "cp", "-c", "httpd", "default/web:/www/index.html", os.path.join(local, f"down-{v}.html"))
+                with open(os.path.join(local, f"down-{v}.html")) as f:
+                    self.assertEqual(f.read(), "<p>forwarded</p>\n")
+
+    def test_port_forward_reaches_busybox_httpd(self):
+        for i, v in enumerate(VERSIONS):
+            with self.subTest(kubectl=v):
+                local = 19080 + i
+                pf = self.cluster.spawn_kubectl("port-forward", "pod/web", f"{local}:8080", version=v)
+                pf.wait_for(lambda out: f"Forwarding from 127.0.0.1:{local}" in out,
+                            what="port-forward to listen")
+
+                def get():
+                    s = socket.create_connection(("127.0.0.1", local), 20)
+                    with s:
+                        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                        data = b""
+                        while True:
+                            chunk = s.recv(65536)
+                            if not chunk:
+                                return data.decode()
+                            data += chunk
+
+                self.assertIn("<p>forwarded</p>", harness.run_in_netns(self.cluster.ns, get))
+                self.assertIn("<p>forwarded</p>", harness.run_in_netns(self.cluster.ns, get))
+                pf.stop()
+
+    def test_attach_and_logs(self):
+        for v in VERSIONS:
+            with self.subTest(kubectl=v):
+                self.wait_ready("web")
+                # "bye" ends the container, which ends the attachment (kubectl attach waits for
+                # the container's output to end, not for its own stdin to).
+                r = self.kv(v, "attach", "-i", "web", "-c", "talker", input=f"hello-{v}\nbye\n",
+                            timeout=60)
+                self.assertIn(f"heard:hello-{v}", r.out)
+        self.wait_ready("web")
+        logs = self.k("logs", "web", "-c", "talker", "--previous").out
+        self.assertIn("heard:hello-1.33", logs)
+        self.assertEqual(self.k("logs", "web", "-c", "httpd", "--tail=1").out, "serving\n")
+        stamped = self.k("logs", "web", "-c", "httpd", "--timestamps").out
+        self.assertRegex(stamped, r"^\d{4}-\d\d-\d\dT[\d:.]+Z serving\n$")
+        r = self.k("logs", "web")
+        self.assertIn('Defaulted container "httpd" out of: httpd, talker', r.err)
 
 
 class RestartTest(AgentTestCase):
