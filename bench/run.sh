@@ -27,3 +27,9 @@ echo "== containers ($build/bench/container_bench)"
 sync  # the unpacking's writeback would slow the containers' file operations
 # nsenter rather than `ip netns exec`, which remounts /sys and so hides the cgroup hierarchies.
 nsenter --net="/run/netns/$ns" "$build/bench/container_bench" --dir "$dir" --shim "$build/nave" --runs 100
+echo "== pods ($build/bench/pod_bench)"
+images=$(mktemp -d /var/tmp/nave-bench-images.XXXXXX)
+sh tests/runtime/testdata/make-busybox-image.sh "$images" >/dev/null
+nsenter --net="/run/netns/$ns" "$build/bench/pod_bench" --nave "$build/nave" --dir "$dir" \
+  --image "$images/busybox-docker.tar" --pods 100 || true
+rm -rf "$images"

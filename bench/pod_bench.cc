@@ -1,0 +1,336 @@
+// pod_bench: `nave server` with its agent, as a single-node cluster: start to a Ready node,
+// idle RSS with no pods, then 100 pods created at once (a local busybox image, imported from
+// DATA/agent/images at start) and the latency from each pod's creation to its Ready condition
+// seen through a watch, and the RSS with those pods running.
+//
+//   pod_bench --nave build/nave --image busybox-docker.tar [--dir DIR] [--pods N] [--port P]
+//
+// Needs root; run it inside a throw-away network namespace (bench/run.sh does), since the agent
+// sets up a bridge and nftables rules. The creation time is the client's clock when it sent the
+// create (creationTimestamp has only second precision); Ready is the first watch event with
+// condition Ready=True.
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/json.h"
+#include "common/strings.h"
+#include "common/yaml.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Tls {
+  std::string url, ca, cert, key;
+};
+
+Tls readKubeconfig(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Tls t;
+  auto kc = nave::parseYaml(ss.str());
+  // Not written completely yet: the caller tries again.
+  if (!kc.ok() || !kc->is_object() || !(*kc)["clusters"].is_array() || !(*kc)["users"].is_array()) {
+    return t;
+  }
+  const nave::Json& cluster = (*kc)["clusters"][0]["cluster"];
+  const nave::Json& user = (*kc)["users"][0]["user"];
+  t.url = cluster.value("server", "");
+  nave::base64Decode(cluster.value("certificate-authority-data", ""), t.ca);
+  nave::base64Decode(user.value("client-certificate-data", ""), t.cert);
+  nave::base64Decode(user.value("client-key-data", ""), t.key);
+  return t;
+}
+
+size_t appendTo(char* d, size_t s, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(d, s * n);
+  return s * n;
+}
+
+void setBlob(CURL* c, CURLoption o, const std::string& v) {
+  curl_blob b{const_cast<char*>(v.data()), v.size(), CURL_BLOB_COPY};
+  curl_easy_setopt(c, o, &b);
+}
+
+CURL* newHandle(const Tls& tls) {
+  CURL* c = curl_easy_init();
+  setBlob(c, CURLOPT_CAINFO_BLOB, tls.ca);
+  setBlob(c, CURLOPT_SSLCERT_BLOB, tls.cert);
+  setBlob(c, CURLOPT_SSLKEY_BLOB, tls.key);
+  curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+  curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  return c;
+}
+
+long request(CURL* c, const std::string& url, const char* method, const std::string& body,
+             std::string* out) {
+  static curl_slist* json = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, json);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &appendTo);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  if (!body.empty()) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  } else {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (curl_easy_perform(c) != CURLE_OK) return -1;
+  long code = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  return code;
+}
+
+long rssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
+bool podReady(const nave::Json& pod) {
+  if (!pod.is_object() || !pod.value("status", nave::Json::object()).is_object()) return false;
+  for (const nave::Json& c : pod.value("status", nave::Json::object()).value("conditions", nave::Json::array())) {
+    if (c.value("type", "") == "Ready" && c.value("status", "") == "True") return true;
+  }
+  return false;
+}
+
+// Watches the namespace's pods and records when each first shows Ready=True.
+struct ReadyWatch {
+  std::mutex mu;
+  std::map<std::string, Clock::time_point> readyAt;  // by name
+  std::string buffer;
+  std::atomic<bool> stop{false};
+
+  static size_t onData(char* d, size_t s, size_t n, void* self) {
+    auto* w = static_cast<ReadyWatch*>(self);
+    w->buffer.append(d, s * n);
+    size_t nl;
+    while ((nl = w->buffer.find('\n')) != std::string::npos) {
+      auto ev = nave::parseJson(w->buffer.substr(0, nl));
+      w->buffer.erase(0, nl + 1);
+      if (!ev.ok()) continue;
+      const nave::Json pod = ev->value.value("object", nave::Json::object());
+      if (podReady(pod)) {
+        std::string name = pod["metadata"].value("name", "");
+        std::lock_guard lock(w->mu);
+        w->readyAt.emplace(name, Clock::now());
+      }
+    }
+    return w->stop ? 0 : s * n;
+  }
+  static int onProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<ReadyWatch*>(self)->stop ? 1 : 0;
+  }
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string nave = "build/nave", dir = "/var/tmp", image;
+  int pods = 100, port = 16443;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--nave") nave = v;
+    else if (k == "--dir") dir = v;
+    else if (k == "--pods") pods = std::atoi(v.c_str());
+    else if (k == "--port") port = std::atoi(v.c_str());
+    else if (k == "--image") image = v;
+  }
+  if (image.empty()) {
+    std::fprintf(stderr, "usage: pod_bench --nave NAVE --image BUSYBOX-ARCHIVE [--dir D] [--pods N]\n");
+    return 2;
+  }
+  // The agent sets up a bridge, routes and nftables rules: never in the machine's own namespace
+  // (the initial network namespace has the kernel's fixed inode number, PROC_NET_INIT_INO).
+  struct stat self{};
+  if (::stat("/proc/self/ns/net", &self) != 0 || self.st_ino == 0xEFFFFFF9u) {
+    std::fprintf(stderr, "pod_bench: run me inside a throw-away network namespace (bench/run.sh does)\n");
+    return 2;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  std::string work = dir + "/nave-pod-bench-" + std::to_string(::getpid());
+  std::string data = work + "/data", kubeconfig = work + "/kubeconfig.yaml";
+  std::system(("mkdir -p '" + data + "/agent/images' && cp '" + image + "' '" + data +
+               "/agent/images/'").c_str());
+
+  auto t0 = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open((work + "/server.log").c_str(), O_WRONLY | O_CREAT, 0600);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::string p = std::to_string(port);
+    execl(nave.c_str(), nave.c_str(), "server", "--data-dir", data.c_str(), "--node-name", "bench",
+          "--write-kubeconfig", kubeconfig.c_str(), "--https-listen-port", p.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  Tls tls;
+  double readyMs = -1;
+  CURL* c = nullptr;
+  while (Clock::now() - t0 < std::chrono::seconds(60)) {
+    struct stat st{};
+    if (!c && ::stat(kubeconfig.c_str(), &st) == 0) {
+      tls = readKubeconfig(kubeconfig);
+      if (!tls.url.empty()) c = newHandle(tls);
+    }
+    if (c) {
+      std::string out;
+      if (request(c, tls.url + "/api/v1/nodes/bench", "GET", "", &out) == 200) {
+        auto node = nave::parseJson(out);
+        bool ready = false;
+        if (node.ok() && node->value.value("status", nave::Json::object()).is_object()) {
+          for (const auto& cond : node->value.value("status", nave::Json::object())
+                                      .value("conditions", nave::Json::array())) {
+            if (cond.value("type", "") == "Ready" && cond.value("status", "") == "True") ready = true;
+          }
+        }
+        if (ready) {
+          readyMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+          break;
+        }
+      }
+    }
+    usleep(2000);
+  }
+  int failures = 0;
+  if (readyMs < 0) {
+    std::fprintf(stderr, "the node did not become Ready (see %s/server.log)\n", work.c_str());
+    failures++;
+  } else {
+    std::printf("nave server start to a Ready node: %.0f ms (target < 1000 ms)\n", readyMs);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    std::printf("idle RSS, server + agent, no pods: %.1f MB (target < 40 MB)\n", rssKb(pid) / 1024.0);
+
+    // The watch first, so that no Ready transition is missed.
+    ReadyWatch watch;
+    std::thread watcher([&] {
+      CURL* w = newHandle(tls);
+      curl_easy_setopt(w, CURLOPT_URL, (tls.url + "/api/v1/namespaces/default/pods?watch=1").c_str());
+      curl_easy_setopt(w, CURLOPT_WRITEFUNCTION, &ReadyWatch::onData);
+      curl_easy_setopt(w, CURLOPT_WRITEDATA, &watch);
+      curl_easy_setopt(w, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(w, CURLOPT_XFERINFOFUNCTION, &ReadyWatch::onProgress);
+      curl_easy_setopt(w, CURLOPT_XFERINFODATA, &watch);
+      curl_easy_perform(w);
+      curl_easy_cleanup(w);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+    std::vector<Clock::time_point> createdAt(static_cast<size_t>(pods));
+    std::atomic<int> next{0}, createFailures{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 16; ++t) {
+      clients.emplace_back([&] {
+        CURL* h = newHandle(tls);
+        for (int i; (i = next++) < pods;) {
+          nave::Json pod = {
+              {"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "p" + std::to_string(i)}}},
+              {"spec",
+               {{"nodeName", "bench"},
+                {"terminationGracePeriodSeconds", 1},
+                {"containers",
+                 {{{"name", "c"},
+                   {"image", "busybox"},
+                   {"imagePullPolicy", "IfNotPresent"},
+                   {"command", {"sleep", "3600"}}}}}}}};
+          createdAt[static_cast<size_t>(i)] = Clock::now();
+          std::string out;
+          if (request(h, tls.url + "/api/v1/namespaces/default/pods", "POST", nave::dumpJson(pod), &out) != 201) {
+            createFailures++;
+          }
+        }
+        curl_easy_cleanup(h);
+      });
+    }
+    for (auto& t : clients) t.join();
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    for (;;) {
+      {
+        std::lock_guard lock(watch.mu);
+        if (static_cast<int>(watch.readyAt.size()) >= pods) break;
+      }
+      if (Clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::vector<double> latencies;
+    {
+      std::lock_guard lock(watch.mu);
+      for (int i = 0; i < pods; ++i) {
+        auto it = watch.readyAt.find("p" + std::to_string(i));
+        if (it != watch.readyAt.end()) {
+          latencies.push_back(std::chrono::duration<double, std::milli>(it->second - createdAt[static_cast<size_t>(i)]).count());
+        }
+      }
+    }
+    if (static_cast<int>(latencies.size()) < pods || createFailures > 0) {
+      std::fprintf(stderr, "%zu of %d pods became Ready (%d creates failed)\n", latencies.size(), pods,
+                   createFailures.load());
+      failures++;
+    }
+    std::printf("pod startup, %d pods created at once (create sent -> Ready seen in a watch): "
+                "p50 %.0f ms, p99 %.0f ms, max %.0f ms (target p99 < 1000 ms)\n",
+                pods, percentile(latencies, 0.5), percentile(latencies, 0.99),
+                latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    std::printf("RSS, server + agent, %d pods running: %.1f MB\n", pods, rssKb(pid) / 1024.0);
+    watch.stop = true;
+    watcher.join();
+
+    // Clean up: delete the pods and wait until they are gone.
+    std::string out;
+    request(c, tls.url + "/api/v1/namespaces/default/pods", "DELETE", "", &out);
+    auto gone = Clock::now() + std::chrono::seconds(120);
+    while (Clock::now() < gone) {
+      out.clear();
+      if (request(c, tls.url + "/api/v1/namespaces/default/pods", "GET", "", &out) == 200) {
+        auto list = nave::parseJson(out);
+        if (list.ok() && list->value.value("items", nave::Json::array()).empty()) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  if (c) curl_easy_cleanup(c);
+  ::kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  // Anything the agent left (its containers outlive it by design).
+  std::system(("for id in $(" + nave + " ps -a -q --data-dir '" + data + "' 2>/dev/null); do " + nave +
+               " rm -f --data-dir '" + data + "' $id >/dev/null 2>&1; done").c_str());
+  std::system(("grep -o '" + data + "[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null; rm -rf '" +
+               work + "'").c_str());
+  return failures ? 1 : 0;
+}
