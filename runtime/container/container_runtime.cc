@@ -24,6 +24,7 @@
 #include "runtime/container/linux_runtime.h"
 #include "runtime/container/shim_socket.h"
 #include "runtime/container/spec_json.h"
+#include "common/log.h"
 #include "runtime/container/sys/launcher.h"
 
 namespace nave::runtime {
@@ -102,6 +103,15 @@ Result<std::unique_ptr<ContainerRuntime>> ContainerRuntime::open(const std::stri
     return Error::fromErrno("shim binary " + shimBinary, errno);
   auto rt = std::make_unique<LinuxContainerRuntime>(absRoot, shimBinary);
   rt->recover();
+  // Shims that are this binary find the default seccomp program compiled (its cache key
+  // includes the binary's build ID, so warming for another binary would be wasted).
+  struct stat self{}, shim{};
+  if (::stat("/proc/self/exe", &self) == 0 && ::stat(shimBinary.c_str(), &shim) == 0 &&
+      self.st_dev == shim.st_dev && self.st_ino == shim.st_ino) {
+    if (auto r = sys::warmSeccompCache(absRoot + "/.seccomp"); !r.ok()) {
+      log::warning("compiling the default seccomp profile failed", {{"error", r.error().message()}});
+    }
+  }
   return std::unique_ptr<ContainerRuntime>(std::move(rt));
 }
 

@@ -93,6 +93,9 @@ Result<pid_t> launchExec(pid_t containerPid, const ProcessSpec& process,
 // DATA/agent/seccomp. Entries are keyed by a hash of everything they depend on (profile,
 // capabilities, libseccomp version, architecture, kernel), so stale ones are never used.
 void setSeccompCacheDirectory(const std::string& dir);
+// Sets the directory and compiles the default program (Docker's profile with Docker's default
+// capabilities) into it unless it is there: a node's first containers then find it compiled.
+Result<void> warmSeccompCache(const std::string& dir);
 
 // Creates a sandbox's namespaces (net with loopback up, ipc, uts with `hostname`) in a
 // short-lived child and bind-mounts them to the given files (which must not exist; their

@@ -2,9 +2,11 @@
 
 #include <elf.h>
 #include <link.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,6 +20,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/fd.h"
 #include "common/json.h"
 #include "common/strings.h"
 #include "runtime/container/sys/launcher.h"
@@ -638,10 +641,22 @@ Result<SeccompProgram> cachedProgram(const std::string& key, uint64_t caps,
   }
   std::optional<SeccompProgram> program;
   if (!dir.empty()) program = readCachedProgram(dir + "/" + programFileName(key), key);
-  if (!program) {
-    program = TRY(compileSeccompProfile(profile(), caps));
-    if (!dir.empty()) writeCachedProgram(dir, key, *program);
+  if (!program && !dir.empty()) {
+    // Many shims starting at once (pods created together) would each compile the same
+    // program: one does, under a lock, and the others read what it wrote.
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::fromErrno("mkdir " + dir, errno);
+    UniqueFd lock(::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (lock) {
+      while (::flock(lock.get(), LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+    program = readCachedProgram(dir + "/" + programFileName(key), key);
+    if (!program) {
+      program = TRY(compileSeccompProfile(profile(), caps));
+      writeCachedProgram(dir, key, *program);
+    }
   }
+  if (!program) program = TRY(compileSeccompProfile(profile(), caps));
   std::lock_guard<std::mutex> lock(cache.mu);
   if (cache.programs.size() >= 64) cache.programs.clear();
   cache.programs[key] = *program;
@@ -654,6 +669,13 @@ void setSeccompCacheDirectory(const std::string& dir) {
   ProgramCache& cache = programCache();
   std::lock_guard<std::mutex> lock(cache.mu);
   cache.directory = dir;
+}
+
+Result<void> warmSeccompCache(const std::string& dir) {
+  setSeccompCacheDirectory(dir);
+  SecurityOptions defaults;
+  TRY(seccompProgramFor(defaults, TRY(containerCapabilities(defaults))));
+  return {};
 }
 
 Result<std::optional<SeccompProgram>> seccompProgramFor(const SecurityOptions& security,
