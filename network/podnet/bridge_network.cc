@@ -137,6 +137,7 @@ class BridgePodNetwork final : public PodNetwork {
   RtnlSocket rtnl_;
   nft::NftSocket nft_;
   bool destroyed_ = false;
+  int bridgeIndex_ = 0;  // guarded by mu_; 0 until attach checked it
 };
 
 Result<int> BridgePodNetwork::ensureBridge() {
@@ -229,9 +230,18 @@ Result<PodAttachment> BridgePodNetwork::attach(const std::string& sandboxId,
   Ipv4Address ip = TRY(ipam_.allocate(sandboxId));
   Veth veth;
   Result<void> done = [&]() -> Result<void> {
-    int bridge = TRY(ensureBridge());
-    veth = TRY(ensureVeth(sandboxId, *podNs, bridge));
+    // The bridge was made by open(); it is checked again only when it seems to be gone.
+    if (bridgeIndex_ <= 0) bridgeIndex_ = TRY(ensureBridge());
+    auto created = ensureVeth(sandboxId, *podNs, bridgeIndex_);
+    if (!created.ok()) {
+      bridgeIndex_ = TRY(ensureBridge());
+      created = ensureVeth(sandboxId, *podNs, bridgeIndex_);
+    }
+    veth = TRY(std::move(created));
     TRY(configurePod(*podNs, ip));
+    // A fresh address has no mappings (detach removes them before it frees the address):
+    // without hostPorts there is nothing to change.
+    if (mappings.empty() && !hadAddress) return {};
     return nat_.setHostPorts(nft_, ip, mappings);
   }();
   if (!done.ok()) {

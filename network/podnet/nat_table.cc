@@ -185,6 +185,9 @@ Result<void> NatTable::setHostPorts(nft::NftSocket& nft, Ipv4Address podIp,
     nft::SetElement e{mapKey(m), Concat().ipv4(podIp).inetService(m.containerPort).bytes(), {}};
     tx.addElements(Family::kIp, kName, m.hostIp ? kIpMap : kAnyMap, {e}, true);
   }
+  // Most pods have no hostPorts: nothing to change is no transaction (a commit waits for the
+  // kernel's RCU grace period, milliseconds each, and attaches are serialised).
+  if (tx.empty()) return {};
   auto r = nft.commit(tx);
   if (!r.ok()) {
     if (r.error().is(ErrorCode::kAlreadyExists))

@@ -81,6 +81,22 @@ int64_t seconds(const Json& probe, const char* field, int64_t fallback) {
   return getInt(probe, field, fallback);
 }
 
+// Logs how long a step took at -v=2, for finding where a pod's start goes.
+class StepTimer {
+ public:
+  StepTimer(const std::string& uid, const char* step) : uid_(uid), step_(step) {}
+  ~StepTimer() {
+    if (!log::enabled(2)) return;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0_).count();
+    log::v(2, "pod step", {{"pod", uid_}, {"step", step_}, {"ms", static_cast<double>(us) / 1000.0}});
+  }
+
+ private:
+  const std::string& uid_;
+  const char* step_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace
 
 PodWorker::PodWorker(AgentContext& ctx, Json pod)
@@ -359,6 +375,7 @@ bool PodWorker::ensureSandbox() {
     s.labels = {{kLabelPodUid, uid_},
                 {kLabelPodName, getString(md, "name")},
                 {kLabelPodNamespace, getString(md, "namespace")}};
+    StepTimer timer(uid_, "createSandbox");
     auto created = ctx_.runtime->containers().createSandbox(s);
     if (!created.ok()) {
       event(nullptr, "Warning", "FailedCreatePodSandBox",
@@ -386,6 +403,7 @@ bool PodWorker::ensureSandbox() {
           hostPorts.push_back(hp);
         }
       }
+      StepTimer timer(uid_, "attachNetwork");
       auto attached = ctx_.network->attach(sandboxId, netnsPath(), hostPorts);
       if (!attached.ok()) {
         event(nullptr, "Warning", "FailedCreatePodSandBox",
@@ -404,6 +422,7 @@ bool PodWorker::ensureSandbox() {
     DnsSettings dns;
     dns.clusterDns = ctx_.options.clusterDns;
     dns.clusterDomain = ctx_.options.clusterDomain;
+    StepTimer timer(uid_, "writePodFiles");
     auto files = writePodFiles(ctx_.podsDir, pod(), facts, dns);
     if (!files.ok()) {
       event(nullptr, "Warning", "FailedCreatePodSandBox", files.error().message());
@@ -432,6 +451,7 @@ bool PodWorker::ensureVolumes() {
     return true;
   }
   if (Clock::now() < volumesRetry_) return false;
+  StepTimer timer(uid_, "setUpVolumes");
   auto r = ctx_.volumes->setUp(pod(), facts);
   if (!r.ok()) {
     volumesRetry_ = Clock::now() + kVolumeRetry;
@@ -627,7 +647,11 @@ void PodWorker::startContainer(Container& c) {
     c.backoff = c.backoff.count() == 0 ? kInitialBackoff : std::min(c.backoff * 2, kMaxBackoff);
     c.backoffUntil = Clock::time_point{};
   }
-  if (!pullImage(c)) return;
+  {
+    StepTimer timer(uid_, "image");
+    if (!pullImage(c)) return;
+  }
+  StepTimer prepareTimer(uid_, "prepareContainer");
 
   PodFacts facts;
   facts.nodeName = ctx_.options.nodeName;
@@ -739,7 +763,9 @@ void PodWorker::startContainer(Container& c) {
                                                                  : "sidecar"},
                  {kLabelSandboxId, sandboxId_}};
 
+  std::optional<StepTimer> createTimer(std::in_place, uid_, "createContainer");
   auto created = ctx_.runtime->createContainer(req);
+  createTimer.reset();
   if (!created.ok()) {
     c.waitingReason = "CreateContainerError";
     c.waitingMessage = created.error().message();
@@ -765,7 +791,10 @@ void PodWorker::startContainer(Container& c) {
   c.nextLiveness = delay("livenessProbe");
   c.nextReadiness = delay("readinessProbe");
   c.nextStartup = delay("startupProbe");
-  if (auto started = ctx_.runtime->containers().start(id); !started.ok()) {
+  std::optional<StepTimer> startTimer(std::in_place, uid_, "startContainer");
+  auto startedOk = ctx_.runtime->containers().start(id);
+  startTimer.reset();
+  if (auto& started = startedOk; !started.ok()) {
     c.waitingReason = "RunContainerError";
     c.waitingMessage = started.error().message();
     event(&c, "Warning", "Failed", "Error: " + started.error().message());
@@ -1180,6 +1209,7 @@ void PodWorker::postStatus() {
 
   std::string text = dumpJson(status);
   if (text == lastStatus_) return;
+  StepTimer timer(uid_, "postStatus");
   Json patch = {{"status", status}};
   // Fields this status does not set are cleared (a merge patch keeps what it does not name).
   for (const char* field : {"reason", "message", "podIP", "podIPs", "initContainerStatuses",
