@@ -17,7 +17,6 @@
 #include <thread>
 #include <variant>
 
-#include <openssl/rand.h>
 
 #include "cmd/commands.h"
 #include "cmd/flags.h"
@@ -104,17 +103,6 @@ std::string shortId(const std::string& id) {
   return id.substr(0, 12);
 }
 
-std::string randomId() {
-  unsigned char b[32];
-  RAND_bytes(b, sizeof b);
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s += kHex[c >> 4];
-    s += kHex[c & 15];
-  }
-  return s;
-}
 
 std::string ago(std::chrono::system_clock::time_point t) {
   if (t.time_since_epoch().count() == 0) return "";
@@ -310,7 +298,7 @@ int runCommand(const std::vector<std::string>& args) {
     return kUsageError;
   }
   runtime::ContainerRequest req;
-  req.id = name.empty() ? randomId() : name;
+  req.id = name.empty() ? randomHex(32) : name;
   req.image = pos[0];
   if (pos.size() > 1) req.args = std::vector<std::string>(pos.begin() + 1, pos.end());
   req.env = env;

@@ -1,5 +1,7 @@
 #include "common/strings.h"
 
+#include <openssl/rand.h>
+
 #include <cctype>
 #include <cstdint>
 
@@ -213,6 +215,19 @@ bool isValidUtf8(std::string_view s) {
     i += static_cast<size_t>(n) + 1;
   }
   return true;
+}
+
+std::string randomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
 }
 
 }  // namespace nave

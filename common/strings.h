@@ -15,6 +15,8 @@ std::string toLower(std::string_view s);
 std::string urlDecode(std::string_view s, bool formDecode = false);
 std::string urlEncode(std::string_view s);
 std::string base64Encode(std::string_view data);
+// `bytes` random bytes (OpenSSL's generator) as lowercase hex: container and sandbox IDs.
+std::string randomHex(size_t bytes);
 // Returns false on invalid input (standard alphabet, padding optional).
 bool base64Decode(std::string_view text, std::string& out);
 std::string base64UrlEncode(std::string_view data);  // no padding

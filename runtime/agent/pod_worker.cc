@@ -1,6 +1,5 @@
 #include "runtime/agent/pod_worker.h"
 
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -24,17 +23,6 @@ constexpr auto kVolumeRetry = std::chrono::seconds(2);
 constexpr auto kVolumeRefresh = std::chrono::seconds(60);  // configMap/secret volume resync
 constexpr size_t kTerminationMessageMax = 4096;
 
-std::string randomId() {
-  unsigned char b[32];
-  RAND_bytes(b, sizeof b);
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s.push_back(kHex[c >> 4]);
-    s.push_back(kHex[c & 15]);
-  }
-  return s;
-}
 
 std::string rfc3339(std::chrono::system_clock::time_point t) {
   return t.time_since_epoch().count() == 0 ? "" : formatRfc3339(t);
@@ -361,7 +349,7 @@ bool PodWorker::ensureSandbox() {
   const Json& md = pod().value("metadata", Json::object());
   if (sandboxId.empty()) {
     runtime::SandboxSpec s;
-    s.id = randomId();
+    s.id = randomHex(32);
     DnsSettings dns;
     dns.clusterDomain = ctx_.options.clusterDomain;
     auto hostname = podHostname(pod(), dns);
@@ -672,7 +660,7 @@ void PodWorker::startContainer(Container& c) {
   if (!resources.ok()) return configError(resources.error().message());
 
   int attempt = c.instances.empty() ? 0 : c.instances.back().attempt + 1;
-  std::string id = randomId();
+  std::string id = randomHex(32);
   std::string logDir = ctx_.logsDir + "/" + ns + "_" + podName + "_" + uid_ + "/" + c.name;
   std::string runDir = ctx_.podsDir + "/" + uid_ + "/containers/" + c.name;
   for (const std::string& d : {logDir, runDir}) {

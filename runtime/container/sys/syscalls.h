@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "common/fs.h"
 #include "common/result.h"
 
 namespace nave::runtime::sys {
@@ -19,8 +20,8 @@ Result<void> mountFs(const std::string& source, const std::string& target, const
                      unsigned long flags, const std::string& data = "");
 Result<void> unmount(const std::string& target, int flags);
 
-// Reads a whole (small or procfs/sysfs) file.
-Result<std::string> readFile(const std::string& path);
+// Reads a whole (small or procfs/sysfs) file: common/fs.h's.
+using nave::readFile;
 // Writes `data` with one write(2) to an existing file (cgroup and proc files want that).
 Result<void> writeFile(const std::string& path, std::string_view data);
 // Creates or truncates a regular file with `data`.
