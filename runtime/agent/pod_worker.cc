@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <deque>
 #include <csignal>
 
 #include "common/fs.h"
@@ -11,6 +12,7 @@
 #include "common/time.h"
 #include "runtime/agent/pod_manager.h"
 #include "runtime/agent/probes.h"
+#include "runtime/log_reader.h"
 
 namespace nave::agent {
 namespace {
@@ -1038,8 +1040,16 @@ Json PodWorker::containerStatusJson(const Container& c) const {
     if (auto text = readFile(runDir); text.ok()) message = text->substr(0, kTerminationMessageMax);
     if (message.empty() && st.exitCode != 0 &&
         getString(c.spec, "terminationMessagePolicy") == "FallbackToLogsOnError") {
-      message = st.message;
+      // The end of the log: the last 80 lines, at most 2048 bytes (the kubelet's limits).
+      std::deque<std::string> lines;
+      (void)runtime::readContainerLog(st.logPath, false, false, [&](const runtime::LogLine& l) {
+        lines.push_back(l.text);
+        if (lines.size() > 80) lines.pop_front();
+      });
+      for (const std::string& l : lines) message += l + "\n";
+      if (message.size() > 2048) message = message.substr(message.size() - 2048);
     }
+    if (message.empty()) message = st.message;  // why the process did not start
     if (!message.empty()) t["message"] = message;
     return Json{{"terminated", t}};
   };

@@ -267,6 +267,150 @@ spec:
         return r.stdout.split()
 
 
+class PodSpecTest(AgentTestCase):
+    """More of the container spec, with pods started side by side."""
+
+    def test_spec_features(self):
+        node = self.node_name()
+        ip = self.cluster.node_ip
+        self.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: hostnet}}
+spec:
+  nodeName: {node}
+  hostNetwork: true
+  containers:
+  - {{name: c, image: busybox, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: hostport}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "mkdir /www && echo via-hostport > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: [{{containerPort: 80, hostPort: 30080}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: unhealthy}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1  # sleep as PID 1 ignores SIGTERM
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    livenessProbe:
+      exec: {{command: ["test", "-e", "/nonexistent"]}}
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: sidecar}}
+spec:
+  nodeName: {node}
+  initContainers:
+  - {{name: helper, image: busybox, imagePullPolicy: IfNotPresent, restartPolicy: Always, command: ["sleep", "3600"]}}
+  - {{name: once, image: busybox, imagePullPolicy: IfNotPresent, command: ["true"]}}
+  containers:
+  - {{name: main, image: busybox, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: neverpull}}
+spec:
+  nodeName: {node}
+  containers:
+  - {{name: c, image: "example.invalid/nothing:1", imagePullPolicy: Never}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: nonroot}}
+spec:
+  nodeName: {node}
+  securityContext: {{runAsNonRoot: true}}
+  containers:
+  - {{name: c, image: busybox, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: message}}
+spec:
+  nodeName: {node}
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo first; echo last words; exit 2"]
+    terminationMessagePolicy: FallbackToLogsOnError
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: user}}
+spec:
+  nodeName: {node}
+  restartPolicy: Never
+  securityContext: {{runAsUser: 65534, runAsGroup: 65534, supplementalGroups: [1234]}}
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "id -u; id -G; cat /etc/resolv.conf; cat /etc/hostname"]
+""")
+        pod = self.wait_ready("hostnet")
+        self.assertEqual(pod["status"]["podIP"], ip)
+        self.wait_ready("hostport")
+        r = self.cluster.run(["curl", "-s", "-m", "10", f"http://{ip}:30080/index.html"], check=False)
+        self.assertIn("via-hostport", r.out, r.err)
+
+        def restarted(p):
+            s = self.container_status(p, "c")
+            return s is not None and s["restartCount"] >= 1
+        self.wait_pod("unhealthy", restarted, "restarted by its liveness probe")
+        events = self.k("get", "events", "--field-selector", "involvedObject.name=unhealthy").out
+        self.assertIn("Liveness probe failed", events)
+        self.assertIn("failed liveness probe, will be restarted", events)
+
+        pod = self.wait_ready("sidecar")
+        inits = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+        self.assertIn("running", inits["helper"]["state"])
+        self.assertEqual(inits["once"]["state"]["terminated"]["reason"], "Completed")
+
+        def waiting(reason):
+            def check(p):
+                s = self.container_status(p, "c")
+                return s is not None and s["state"].get("waiting", {}).get("reason") == reason
+            return check
+        pod = self.wait_pod("neverpull", waiting("ErrImageNeverPull"), "ErrImageNeverPull")
+        self.assertIn("is not present with pull policy of Never",
+                      self.container_status(pod, "c")["state"]["waiting"]["message"])
+        pod = self.wait_pod("nonroot", waiting("CreateContainerConfigError"), "refused")
+        self.assertIn("runAsNonRoot and image will run as root",
+                      self.container_status(pod, "c")["state"]["waiting"]["message"])
+
+        pod = self.wait_pod("message", lambda p: p["status"].get("phase") == "Failed", "Failed")
+        term = self.container_status(pod, "c")["state"]["terminated"]
+        self.assertEqual(term["exitCode"], 2)
+        self.assertEqual(term["message"], "first\nlast words\n")
+
+        self.wait_pod("user", lambda p: p["status"].get("phase") == "Succeeded", "Succeeded")
+        out = self.k("logs", "user").out.splitlines()
+        self.assertEqual(out[0], "65534")
+        self.assertIn("1234", out[1].split())
+        self.assertIn("nameserver 10.43.0.10", out)
+        self.assertIn("search default.svc.cluster.local svc.cluster.local cluster.local", out)
+        self.assertIn("options ndots:5", out)
+        self.assertEqual(out[-1], "user")
+
+
 VERSIONS = ("1.27", "1.33")  # SPDY, and WebSocket (with SPDY tunnelled for port-forward)
 
 
