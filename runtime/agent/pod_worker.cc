@@ -226,6 +226,7 @@ void PodWorker::sync() {
     pod = pod_;
     gone = podGone_;
   }
+  current_ = pod;
   spec_ = pod.value("spec", Json::object());
   hostNetwork_ = getBool(spec_, "hostNetwork");
   order_.clear();
@@ -348,13 +349,13 @@ bool PodWorker::ensureSandbox() {
     std::lock_guard lock(mu_);
     sandboxId = sandboxId_;
   }
-  const Json& md = pod().value("metadata", Json::object());
+  const Json& md = current_.value("metadata", Json::object());
   if (sandboxId.empty()) {
     runtime::SandboxSpec s;
     s.id = randomHex(32);
     DnsSettings dns;
     dns.clusterDomain = ctx_.options.clusterDomain;
-    auto hostname = podHostname(pod(), dns);
+    auto hostname = podHostname(current_, dns);
     if (!hostname.ok()) {
       event(nullptr, "Warning", "FailedCreatePodSandBox", hostname.error().message());
       return false;
@@ -413,7 +414,7 @@ bool PodWorker::ensureSandbox() {
     dns.clusterDns = ctx_.options.clusterDns;
     dns.clusterDomain = ctx_.options.clusterDomain;
     StepTimer timer(uid_, "writePodFiles");
-    auto files = writePodFiles(ctx_.podsDir, pod(), facts, dns);
+    auto files = writePodFiles(ctx_.podsDir, current_, facts, dns);
     if (!files.ok()) {
       event(nullptr, "Warning", "FailedCreatePodSandBox", files.error().message());
       return false;
@@ -434,7 +435,7 @@ bool PodWorker::ensureVolumes() {
   if (volumesReady_) {
     if (Clock::now() >= nextVolumeRefresh_) {
       nextVolumeRefresh_ = Clock::now() + kVolumeRefresh;
-      if (auto r = ctx_.volumes->refresh(pod(), facts); !r.ok()) {
+      if (auto r = ctx_.volumes->refresh(current_, facts); !r.ok()) {
         log::v(1, "refreshing volumes failed", {{"pod", uid_}, {"error", r.error().message()}});
       }
     }
@@ -442,7 +443,7 @@ bool PodWorker::ensureVolumes() {
   }
   if (Clock::now() < volumesRetry_) return false;
   StepTimer timer(uid_, "setUpVolumes");
-  auto r = ctx_.volumes->setUp(pod(), facts);
+  auto r = ctx_.volumes->setUp(current_, facts);
   if (!r.ok()) {
     volumesRetry_ = Clock::now() + kVolumeRetry;
     event(nullptr, "Warning", "FailedMount", r.error().message());
@@ -570,7 +571,7 @@ bool PodWorker::pullImage(Container& c) {
   event(&c, "Normal", "Pulling", "Pulling image \"" + image + "\"");
   runtime::PullOptions options;
   for (const Json& ref : spec_.value("imagePullSecrets", Json::array())) {
-    const Json& md = pod().value("metadata", Json::object());
+    const Json& md = current_.value("metadata", Json::object());
     auto secret = ctx_.objects->secret(getString(md, "namespace"), getString(ref, "name"));
     if (!secret.ok()) continue;
     std::string encoded = getString(secret->value("data", Json::object()), ".dockerconfigjson");
@@ -613,7 +614,7 @@ bool PodWorker::pullImage(Container& c) {
 }
 
 void PodWorker::startContainer(Container& c) {
-  const Json& md = pod().value("metadata", Json::object());
+  const Json& md = current_.value("metadata", Json::object());
   std::string ns = getString(md, "namespace"), podName = getString(md, "name");
   // CrashLoopBackOff, as the kubelet's backoff: the first restart is immediate, each further
   // one waits 10 s, 20 s, 40 s ... up to 5 minutes after the container finished; a container
@@ -656,7 +657,7 @@ void PodWorker::startContainer(Container& c) {
     c.waitingMessage = message;
     event(&c, "Warning", "Failed", "Error: " + message);
   };
-  auto env = containerEnv(pod(), c.spec, *ctx_.objects, facts);
+  auto env = containerEnv(current_, c.spec, *ctx_.objects, facts);
   if (!env.ok()) return configError(env.error().message());
   auto resources = containerResources(c.spec);
   if (!resources.ok()) return configError(resources.error().message());
@@ -673,7 +674,7 @@ void PodWorker::startContainer(Container& c) {
   if (auto r = writeFileAtomic(terminationLog, "", 0666); !r.ok()) {
     return configError(r.error().message());
   }
-  auto mounts = containerMounts(pod(), c.spec, volumes_, *env, podFiles_, terminationLog);
+  auto mounts = containerMounts(current_, c.spec, volumes_, *env, podFiles_, terminationLog);
   if (!mounts.ok()) return configError(mounts.error().message());
 
   runtime::ContainerRequest req;
@@ -918,7 +919,7 @@ void PodWorker::runProbes() {
 // ---- termination ----------------------------------------------------------------------
 
 void PodWorker::terminate(bool podGone) {
-  Json pod = this->pod();
+  const Json& pod = current_;
   const Json& md = pod.value("metadata", Json::object());
   int64_t grace = podGone ? 2 : getInt(md, "deletionGracePeriodSeconds",
                                        getInt(spec_, "terminationGracePeriodSeconds", 30));
@@ -978,7 +979,7 @@ void PodWorker::cleanUp() {
   if (auto r = ctx_.volumes->tearDown(uid_); !r.ok()) {
     log::warning("removing the pod's volumes failed", {{"pod", uid_}, {"error", r.error().message()}});
   }
-  const Json& md = pod().value("metadata", Json::object());
+  const Json& md = current_.value("metadata", Json::object());
   (void)removeTree(ctx_.logsDir + "/" + getString(md, "namespace") + "_" + getString(md, "name") +
                    "_" + uid_);
   (void)removeTree(ctx_.podsDir + "/" + uid_);
@@ -996,7 +997,7 @@ std::string PodWorker::fieldPath(const Container& c) const {
 
 void PodWorker::event(const Container* c, const std::string& type, const std::string& reason,
                       const std::string& message) {
-  ctx_.events->pod(pod(), c ? fieldPath(*c) : "", type, reason, message);
+  ctx_.events->pod(current_, c ? fieldPath(*c) : "", type, reason, message);
 }
 
 void PodWorker::publish() {
@@ -1093,7 +1094,7 @@ Json PodWorker::containerStatusJson(const Container& c) const {
 }
 
 void PodWorker::postStatus() {
-  Json pod = this->pod();
+  const Json& pod = current_;
   const Json& old = pod.value("status", Json::object());
   std::string now = formatRfc3339(std::chrono::system_clock::now());
   Json status = Json::object();

@@ -135,6 +135,7 @@ class PodWorker {
 
   // Worker-thread state.
   std::map<std::string, Container> containers_;  // by name
+  Json current_;  // the pod object this sync works on (a copy of pod_)
   Json spec_;
   std::vector<std::string> order_;  // init containers, then app containers
   std::string podIp_;
