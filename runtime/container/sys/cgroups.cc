@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -381,7 +383,24 @@ Result<std::unique_ptr<CgroupSetImpl>> makeSet(const std::string& parent, const 
 
 }  // namespace
 
+Result<std::vector<CgroupHierarchy>> readCgroupHierarchies();
+
 Result<std::vector<CgroupHierarchy>> cgroupHierarchies() {
+  // Read once per few seconds: a shim asks twice while it sets a container up, and on a node
+  // with many pods /proc/self/mountinfo is hundreds of lines (~1 ms to produce). Hierarchies
+  // are mounted at boot, not while containers start.
+  static std::mutex mu;
+  static std::vector<CgroupHierarchy> cached;
+  static std::chrono::steady_clock::time_point readAt;
+  std::lock_guard lock(mu);
+  auto now = std::chrono::steady_clock::now();
+  if (!cached.empty() && now - readAt < std::chrono::seconds(5)) return cached;
+  cached = TRY(readCgroupHierarchies());
+  readAt = now;
+  return cached;
+}
+
+Result<std::vector<CgroupHierarchy>> readCgroupHierarchies() {
   auto mounts = TRY(readMountInfo());
   std::vector<CgroupHierarchy> out;
   std::set<std::string> seen;  // a hierarchy mounted twice is listed once

@@ -27,6 +27,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -528,11 +530,33 @@ const MountInfo* containingMount(const std::vector<MountInfo>& mounts, const std
 // Namespace bind mounts in a shared mount would propagate to its peers (other mount
 // namespaces keeping the namespaces alive): give their directory a private mount of its own
 // first, as ip-netns does for /run/netns.
+// Whether the mount holding a directory's children is shared, learned once per parent
+// directory (sandboxes are siblings: /proc/self/mountinfo, hundreds of lines on a busy node,
+// is read for the first one only).
+std::mutex gPropagationMu;
+std::map<std::string, bool> gParentShared;  // guarded by gPropagationMu
+
 Result<void> ensurePrivateDir(const std::string& dir) {
-  auto mounts = TRY(readMountInfo());
-  const MountInfo* m = containingMount(mounts, dir);
-  if (!m || m->propagation.find("shared:") == std::string::npos) return {};
-  if (m->mountPoint != dir) TRY(mountFs(dir, dir, nullptr, MS_BIND));
+  const std::string parent = dirName(dir);
+  std::optional<bool> shared;
+  {
+    std::lock_guard lock(gPropagationMu);
+    if (auto it = gParentShared.find(parent); it != gParentShared.end()) shared = it->second;
+  }
+  if (!shared || isMountPoint(dir)) {
+    auto mounts = TRY(readMountInfo());
+    const MountInfo* m = containingMount(mounts, dir);
+    bool isShared = m && m->propagation.find("shared:") != std::string::npos;
+    if (m && m->mountPoint != dir) {
+      std::lock_guard lock(gPropagationMu);
+      gParentShared[parent] = isShared;
+    }
+    if (!isShared) return {};
+    if (m->mountPoint != dir) TRY(mountFs(dir, dir, nullptr, MS_BIND));
+    return mountFs("", dir, nullptr, MS_PRIVATE);
+  }
+  if (!*shared) return {};
+  TRY(mountFs(dir, dir, nullptr, MS_BIND));
   return mountFs("", dir, nullptr, MS_PRIVATE);
 }
 
@@ -659,7 +683,7 @@ Result<void> removeNamespaceFiles(const std::vector<std::string>& paths) {
     dirs.insert(dirName(path));
   }
   for (const auto& d : dirs) {
-    if (isIdleSelfBind(d)) (void)unmount(d, MNT_DETACH);
+    if (isMountPoint(d) && isIdleSelfBind(d)) (void)unmount(d, MNT_DETACH);
   }
   return {};
 }
