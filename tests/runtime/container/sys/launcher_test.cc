@@ -628,7 +628,7 @@ TEST_F(LauncherTest, SandboxNamespacesAreSharedAndRemoved) {
   auto server = makeSpec({"sh", "-c", "hostname; readlink /proc/self/ns/net; nc -l -p 8080"});
   auto client = makeSpec({"sh", "-c", "hostname; readlink /proc/self/ns/net; "
                                       "for i in 1 2 3 4 5 6 7 8 9 10; do "
-                                      "echo over-loopback | nc 127.0.0.1 8080 && break; sleep 0.2; done"});
+                                      "echo over-loopback | nc -w 1 127.0.0.1 8080 && break; sleep 0.2; done"});
   LaunchSpec a, b;
   a.spec = &server;
   b.spec = &client;
