@@ -23,8 +23,47 @@ std::string eventSuffix() {
 
 }  // namespace
 
+constexpr size_t kMaxQueued = 10000;  // beyond this, events are dropped (and logged)
+
 EventRecorder::EventRecorder(client::Client& client, std::string nodeName)
-    : client_(client), nodeName_(std::move(nodeName)) {}
+    : client_(client), nodeName_(std::move(nodeName)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+EventRecorder::~EventRecorder() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventRecorder::enqueue(Pending p) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueued) {
+      log::warning("dropping an event: too many queued", {{"reason", p.reason}});
+      return;
+    }
+    queue_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+}
+
+void EventRecorder::run() {
+  for (;;) {
+    Pending p;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything written
+      p = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    record(p);
+  }
+}
 
 void EventRecorder::pod(const Json& pod, const std::string& fieldPath, const std::string& type,
                         const std::string& reason, const std::string& message) {
@@ -36,18 +75,24 @@ void EventRecorder::pod(const Json& pod, const std::string& fieldPath, const std
                    {"uid", getString(md, "uid")},
                    {"resourceVersion", getString(md, "resourceVersion")}};
   if (!fieldPath.empty()) involved["fieldPath"] = fieldPath;
-  record(involved, getString(md, "namespace"), type, reason, message);
+  enqueue({involved, getString(md, "namespace"), type, reason, message,
+           formatRfc3339(std::chrono::system_clock::now())});
 }
 
 void EventRecorder::node(const std::string& nodeUid, const std::string& type,
                          const std::string& reason, const std::string& message) {
   Json involved = {{"kind", "Node"}, {"name", nodeName_}, {"uid", nodeUid}};
-  record(involved, "default", type, reason, message);
+  enqueue({involved, "default", type, reason, message,
+           formatRfc3339(std::chrono::system_clock::now())});
 }
 
-void EventRecorder::record(const Json& involved, const std::string& ns, const std::string& type,
-                           const std::string& reason, const std::string& message) {
-  std::string now = formatRfc3339(std::chrono::system_clock::now());
+void EventRecorder::record(const Pending& p) {
+  const Json& involved = p.involved;
+  const std::string& ns = p.ns;
+  const std::string& type = p.type;
+  const std::string& reason = p.reason;
+  const std::string& message = p.message;
+  const std::string& now = p.timestamp;
   std::string key = getString(involved, "uid") + "/" + getString(involved, "fieldPath") + "/" +
                     reason + "/" + message;
   std::string name;
