@@ -224,11 +224,24 @@ Result<PodAttachment> BridgePodNetwork::attach(const std::string& sandboxId,
   auto podNs = NetnsHandle::open(netnsPath);
   if (!podNs.ok()) return std::move(podNs).error().context("attach sandbox " + sandboxId);
 
-  std::lock_guard lock(mu_);
-  TRY(checkOpen());
-  const bool hadAddress = TRY(ipam_.find(sandboxId)).has_value();
-  Ipv4Address ip = TRY(ipam_.allocate(sandboxId));
+  auto t0 = std::chrono::steady_clock::now();
+  // The address first, outside mu_: the IPAM has its own lock, so another sandbox's netlink
+  // work goes on meanwhile.
+  {
+    std::lock_guard check(mu_);
+    TRY(checkOpen());
+  }
+  bool hadAddress = false;
+  Ipv4Address ip = TRY(ipam_.allocate(sandboxId, &hadAddress));
+  auto t1 = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  if (auto open = checkOpen(); !open.ok()) {
+    if (!hadAddress) (void)ipam_.release(sandboxId);
+    return std::move(open).error();
+  }
+  auto t2 = std::chrono::steady_clock::now();
   Veth veth;
+  std::chrono::steady_clock::time_point t3, t4;
   Result<void> done = [&]() -> Result<void> {
     // The bridge was made by open(); it is checked again only when it seems to be gone.
     if (bridgeIndex_ <= 0) bridgeIndex_ = TRY(ensureBridge());
@@ -238,7 +251,9 @@ Result<PodAttachment> BridgePodNetwork::attach(const std::string& sandboxId,
       created = ensureVeth(sandboxId, *podNs, bridgeIndex_);
     }
     veth = TRY(std::move(created));
+    t3 = std::chrono::steady_clock::now();
     TRY(configurePod(*podNs, ip));
+    t4 = std::chrono::steady_clock::now();
     // A fresh address has no mappings (detach removes them before it frees the address):
     // without hostPorts there is nothing to change.
     if (mappings.empty() && !hadAddress) return {};
@@ -250,9 +265,11 @@ Result<PodAttachment> BridgePodNetwork::attach(const std::string& sandboxId,
     if (!hadAddress) (void)ipam_.release(sandboxId);
     return std::move(done).error().context("attach sandbox " + sandboxId);
   }
-  log::v(
-      2, "Attached pod sandbox",
-      {{"sandbox", sandboxId}, {"ip", ip.toString()}, {"interface", hostInterfaceName(sandboxId)}});
+  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  log::v(2, "Attached pod sandbox",
+         {{"sandbox", sandboxId}, {"ip", ip.toString()}, {"interface", hostInterfaceName(sandboxId)},
+          {"ipamMs", ms(t0, t1)}, {"waitMs", ms(t1, t2)}, {"vethMs", ms(t2, t3)},
+          {"podMs", ms(t3, t4)}, {"natMs", ms(t4, std::chrono::steady_clock::now())}});
   return attachment(sandboxId, ip);
 }
 

@@ -44,21 +44,6 @@ Result<std::string> readSmallFile(const std::string& path) {
   return out;
 }
 
-// A temporary file in `dir` holding `data`; returns its path.
-Result<std::string> writeTemp(const std::string& dir, const std::string& data) {
-  std::string path = dir + "/.tmp-XXXXXX";
-  UniqueFd fd(::mkostemp(path.data(), O_CLOEXEC));
-  if (!fd) return Error::fromErrno("create a temporary file in " + dir, errno);
-  // No fsync: a power loss ends every pod with the records, and a record that comes back
-  // empty is still an address in use (readRecords keeps it), never a shared one.
-  if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    Error e = Error::fromErrno("write " + path, errno);
-    ::unlink(path.c_str());
-    return e;
-  }
-  ::fchmod(fd.get(), 0644);
-  return path;
-}
 
 // The directory's flock, held for the object's lifetime.
 class DirLock {
@@ -113,23 +98,55 @@ Result<std::vector<IpAllocation>> HostLocalIpam::readRecords() const {
 }
 
 Result<bool> HostLocalIpam::createRecord(Ipv4Address ip, const std::string& sandboxId) {
-  // Written aside, then linked into place: link(2) fails with EEXIST like O_CREAT|O_EXCL,
-  // and the record appears with its content, so no reader ever sees an empty one.
-  std::string tmp = TRY(writeTemp(dir_, sandboxId + "\n"));
+  // O_EXCL: an address is never handed out twice, also between processes. Written under the
+  // directory lock; a reader without it may see the record empty for a moment, which still
+  // counts as an address in use (readRecords keeps it).
   std::string path = dir_ + "/" + ip.toString();
-  int rc = ::link(tmp.c_str(), path.c_str());
-  int err = errno;
-  ::unlink(tmp.c_str());
-  if (rc == 0) return true;
-  if (err == EEXIST) return false;
-  return Error::fromErrno("create " + path, err);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) {
+    if (errno == EEXIST) return false;
+    return Error::fromErrno("create " + path, errno);
+  }
+  std::string data = sandboxId + "\n";
+  if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+    Error e = Error::fromErrno("write " + path, errno);
+    ::unlink(path.c_str());
+    return e;
+  }
+  return true;
 }
 
-Result<Ipv4Address> HostLocalIpam::allocate(const std::string& sandboxId) {
+Result<std::vector<IpAllocation>*> HostLocalIpam::cachedRecords() {
+  struct stat st{};
+  if (::stat(dir_.c_str(), &st) != 0) return Error::fromErrno("stat " + dir_, errno);
+  if (!cache_->valid || st.st_mtim.tv_sec != cache_->dirMtime.tv_sec ||
+      st.st_mtim.tv_nsec != cache_->dirMtime.tv_nsec) {
+    cache_->records = TRY(readRecords());
+    cache_->dirMtime = st.st_mtim;
+    cache_->valid = true;
+  }
+  return &cache_->records;
+}
+
+void HostLocalIpam::rememberDirectory() {
+  struct stat st{};
+  if (::stat(dir_.c_str(), &st) == 0) {
+    cache_->dirMtime = st.st_mtim;
+  } else {
+    cache_->valid = false;
+  }
+}
+
+Result<Ipv4Address> HostLocalIpam::allocate(const std::string& sandboxId, bool* existed) {
+  std::lock_guard local(cache_->mu);
   DirLock lock = TRY(DirLock::acquire(dir_));
-  auto records = TRY(readRecords());
+  std::vector<IpAllocation>& records = *TRY(cachedRecords());
+  if (existed) *existed = false;
   for (const auto& r : records) {
-    if (r.sandboxId == sandboxId && range_.contains(r.ip)) return r.ip;
+    if (r.sandboxId == sandboxId && range_.contains(r.ip)) {
+      if (existed) *existed = true;
+      return r.ip;
+    }
   }
   // Candidates: after the gateway, before the broadcast address.
   const uint32_t first = range_.network().value + 2;
@@ -142,14 +159,26 @@ Result<Ipv4Address> HostLocalIpam::allocate(const std::string& sandboxId) {
     if (auto ip = Ipv4Address::parse(text); ip.ok() && ip->value >= first && ip->value <= last)
       start = ip->value == last ? first : ip->value + 1;
   }
+  std::vector<bool> taken(count, false);
+  for (const auto& r : records) {
+    if (r.ip.value >= first && r.ip.value <= last) taken[r.ip.value - first] = true;
+  }
   for (uint32_t i = 0; i < count; ++i) {
     Ipv4Address ip{first + (start - first + i) % count};
-    if (!TRY(createRecord(ip, sandboxId))) continue;
-    // Only a hint: losing it costs nothing but an earlier reuse.
-    if (auto tmp = writeTemp(dir_, ip.toString() + "\n"); tmp.ok()) {
-      std::string hintPath = dir_ + "/" + kLastReserved;
-      if (::rename(tmp->c_str(), hintPath.c_str()) != 0) ::unlink(tmp->c_str());
+    if (taken[ip.value - first]) continue;
+    if (!TRY(createRecord(ip, sandboxId))) continue;  // another process has it
+    records.push_back({ip, sandboxId});
+    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.ip < b.ip; });
+    // Only a hint, written in place (under the lock): losing or tearing it costs nothing but
+    // an earlier reuse, and a new file per allocation would cost an inode each time.
+    std::string hintPath = dir_ + "/" + kLastReserved;
+    if (UniqueFd hint(::open(hintPath.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)); hint) {
+      std::string text = ip.toString() + "\n";
+      if (::pwrite(hint.get(), text.data(), text.size(), 0) == static_cast<ssize_t>(text.size())) {
+        (void)::ftruncate(hint.get(), static_cast<off_t>(text.size()));
+      }
     }
+    rememberDirectory();
     return ip;
   }
   return Error(ErrorCode::kUnavailable, "no free address left in pod CIDR " + range_.toString() +
@@ -158,7 +187,9 @@ Result<Ipv4Address> HostLocalIpam::allocate(const std::string& sandboxId) {
 }
 
 Result<std::optional<Ipv4Address>> HostLocalIpam::release(const std::string& sandboxId) {
+  std::lock_guard local(cache_->mu);
   DirLock lock = TRY(DirLock::acquire(dir_));
+  cache_->valid = false;  // re-read after a release (rare next to allocations)
   std::optional<Ipv4Address> released;
   for (const auto& r : TRY(readRecords())) {
     if (r.sandboxId != sandboxId) continue;

@@ -13,6 +13,9 @@
 // address.
 #pragma once
 
+#include <ctime>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +37,8 @@ class HostLocalIpam {
   static Result<HostLocalIpam> open(const std::string& dir, const Ipv4Prefix& range);
 
   // The address recorded for `sandboxId`, or a new one (kUnavailable when none is free).
-  Result<Ipv4Address> allocate(const std::string& sandboxId);
+  // `existed` (optional) tells which.
+  Result<Ipv4Address> allocate(const std::string& sandboxId, bool* existed = nullptr);
   // Removes the sandbox's record; returns the address it had, if any.
   Result<std::optional<Ipv4Address>> release(const std::string& sandboxId);
   Result<std::optional<Ipv4Address>> find(const std::string& sandboxId) const;
@@ -46,13 +50,28 @@ class HostLocalIpam {
   const Ipv4Prefix& range() const { return range_; }
 
  private:
-  HostLocalIpam(std::string dir, Ipv4Prefix range) : dir_(std::move(dir)), range_(range) {}
+  HostLocalIpam(std::string dir, Ipv4Prefix range)
+      : dir_(std::move(dir)), range_(range), cache_(std::make_shared<Cache>()) {}
   Result<std::vector<IpAllocation>> readRecords() const;
+  // The records, from memory unless the directory changed since this process last looked
+  // (another process allocated or released). Needs cache_->mu and the directory lock.
+  Result<std::vector<IpAllocation>*> cachedRecords();
+  void rememberDirectory();  // after a change of ours (under the same locks)
   // Creates the record of `ip`; false when it exists.
   Result<bool> createRecord(Ipv4Address ip, const std::string& sandboxId);
 
   std::string dir_;
   Ipv4Prefix range_;
+  // Reading every record for every allocation is O(pods) file reads under the lock: the
+  // records are kept in memory. O_EXCL creation stays the guarantee against sharing an
+  // address with another process, whatever the cache says.
+  struct Cache {
+    std::mutex mu;
+    bool valid = false;
+    timespec dirMtime{};
+    std::vector<IpAllocation> records;
+  };
+  std::shared_ptr<Cache> cache_;
 };
 
 }  // namespace nave::network

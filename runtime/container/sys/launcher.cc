@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "common/strings.h"
 #include "runtime/container/sys/rootfs.h"
@@ -621,47 +622,21 @@ Result<void> createNamespaceFiles(const std::string& netPath, const std::string&
     created.push_back(f.path);
   }
 
-  Pipe ready = TRY(Pipe::make());
-  Pipe done = TRY(Pipe::make());
-  pid_t child = ::fork();
-  if (child < 0) {
-    Error e = Error::fromErrno("fork", errno);
-    cleanup();
-    return e;
-  }
-  if (child == 0) {
-    resetSignals();
-    int channel = ready.write.get();
-    closeAllExcept({channel, done.read.get()});
-    if (::unshare(static_cast<int>(flags)) != 0) fail(channel, "unshare: " + errnoText(errno));
-    if (flags & CLONE_NEWUTS) {
-      if (auto r = setHostname(hostname); !r.ok()) fail(channel, r.error().message());
-    }
-    if (flags & CLONE_NEWNET) {
-      if (auto r = bringLoopbackUp(); !r.ok()) fail(channel, r.error().message());
-    }
-    sendMessage(channel, kReady);
-    char byte;
-    while (::read(done.read.get(), &byte, 1) < 0 && errno == EINTR) {
-    }
-    ::_exit(0);
-  }
-  ready.write.reset();
-  done.read.reset();
-  auto m = receiveMessage(ready.read.get());
+  // A short-lived thread makes the namespaces and bind-mounts them: namespaces are per task,
+  // so the rest of the process is untouched, and no fork copies a large agent's page tables
+  // (followed by a copy-on-write fault for every page it then writes).
   Result<void> result;
-  if (!m || m->tag != kReady) {
-    result = Error(ErrorCode::kInternal,
-                   m ? m->text : std::string("the namespace holder process died"));
-  } else {
-    std::string base = "/proc/" + std::to_string(child) + "/ns/";
-    for (const auto& f : files) {
-      result = mountFs(base + f.ns, f.path, nullptr, MS_BIND);
-      if (!result.ok()) break;
-    }
-  }
-  done.write.reset();  // lets the child exit
-  waitForPid(child);
+  std::thread holder([&] {
+    result = [&]() -> Result<void> {
+      if (::unshare(static_cast<int>(flags)) != 0) return Error::fromErrno("unshare", errno);
+      if (flags & CLONE_NEWUTS) TRY(setHostname(hostname));
+      if (flags & CLONE_NEWNET) TRY(bringLoopbackUp());
+      std::string base = "/proc/thread-self/ns/";
+      for (const auto& f : files) TRY(mountFs(base + f.ns, f.path, nullptr, MS_BIND));
+      return {};
+    }();
+  });
+  holder.join();
   if (!result.ok()) {
     cleanup();
     return std::move(result).error().context("create sandbox namespaces");
