@@ -101,7 +101,7 @@ Result<void> removeTree(const std::string& path) {
   return {};
 }
 
-Result<std::string> readFile(const std::string& path) {
+Result<std::string> readFile(const std::string& path, size_t limit) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Error::fromErrno("open " + path, errno);
   std::string out;
@@ -114,6 +114,10 @@ Result<std::string> readFile(const std::string& path) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (out.size() > limit) {
+      return Error(ErrorCode::kTooLarge,
+                   "read " + path + ": larger than " + std::to_string(limit) + " bytes");
+    }
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // File system helpers shared by the runtime's stores.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,8 +15,8 @@ namespace nave {
 // files through a forgotten mount). Missing is not an error.
 Result<void> removeTree(const std::string& path);
 
-// The whole file. kNotFound when missing.
-Result<std::string> readFile(const std::string& path);
+// The whole file. kNotFound when missing; kTooLarge past `limit` bytes.
+Result<std::string> readFile(const std::string& path, size_t limit = SIZE_MAX);
 
 // Replaces `path` with `data` atomically (a temporary file in the same directory, renamed
 // over it): readers see the old or the new content, never a mix. `durable` fsyncs the file and

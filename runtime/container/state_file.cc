@@ -12,24 +12,12 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/fs.h"
 #include "common/json.h"
 
 namespace nave::runtime {
 
-Result<std::string> readWholeFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::fromErrno("open " + path, errno);
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::fromErrno("read " + path, errno);
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
+Result<std::string> readWholeFile(const std::string& path) { return nave::readFile(path); }
 
 Result<void> writeFileAtomic(const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

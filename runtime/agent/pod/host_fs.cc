@@ -18,6 +18,7 @@
 #include <cstring>
 #include <deque>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -160,24 +161,7 @@ Result<void> makeDirs(const std::string& path, mode_t mode) {
 }
 
 Result<std::string> readFile(const std::string& path, size_t limit) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::fromErrno("read " + path, errno);
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::fromErrno("read " + path, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > limit) {
-      return Error(ErrorCode::kTooLarge,
-                   "read " + path + ": larger than " + std::to_string(limit) + " bytes");
-    }
-  }
-  return out;
+  return nave::readFile(path, limit);
 }
 
 Result<bool> writeFileIfChanged(const std::string& path, std::string_view data, mode_t mode) {
