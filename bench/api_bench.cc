@@ -27,12 +27,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_client.h"
 #include "common/json.h"
 #include "common/strings.h"
 #include "common/yaml.h"
 
 namespace {
 
+using namespace nave::bench;
 using Clock = std::chrono::steady_clock;
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -73,69 +75,6 @@ double sqliteBaseline(const std::string& dir) {
   sqlite3_close(db);
   for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((path + suffix).c_str());
   return rate;
-}
-
-struct Tls {
-  std::string url, ca, cert, key;
-};
-
-Tls readKubeconfig(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Tls t;
-  auto kc = nave::parseYaml(ss.str());
-  if (!kc.ok()) return t;
-  const nave::Json& cluster = (*kc)["clusters"][0]["cluster"];
-  const nave::Json& user = (*kc)["users"][0]["user"];
-  t.url = cluster.value("server", "");
-  nave::base64Decode(cluster.value("certificate-authority-data", ""), t.ca);
-  nave::base64Decode(user.value("client-certificate-data", ""), t.cert);
-  nave::base64Decode(user.value("client-key-data", ""), t.key);
-  return t;
-}
-
-size_t sink(char* d, size_t s, size_t n, void* out) {
-  if (out) static_cast<std::string*>(out)->append(d, s * n);
-  return s * n;
-}
-
-void setBlob(CURL* c, CURLoption o, const std::string& v) {
-  curl_blob b{const_cast<char*>(v.data()), v.size(), CURL_BLOB_COPY};
-  curl_easy_setopt(c, o, &b);
-}
-
-CURL* newHandle(const Tls& tls) {
-  CURL* c = curl_easy_init();
-  setBlob(c, CURLOPT_CAINFO_BLOB, tls.ca);
-  setBlob(c, CURLOPT_SSLCERT_BLOB, tls.cert);
-  setBlob(c, CURLOPT_SSLKEY_BLOB, tls.key);
-  curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-  curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  return c;
-}
-
-long request(CURL* c, const std::string& url, const char* method, const std::string& body,
-             std::string* out, curl_slist* headers) {
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &sink);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  if (!body.empty()) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  } else {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  }
-  if (curl_easy_perform(c) != CURLE_OK) return -1;
-  long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  return code;
 }
 
 struct CreateResult {
@@ -180,13 +119,6 @@ CreateResult createConfigMaps(const Tls& tls, const std::string& ns, int total, 
   return {total / elapsed, pct(0.50), pct(0.99), failures.load()};
 }
 
-long rssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
 
 }  // namespace
 

@@ -29,87 +29,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_client.h"
 #include "common/json.h"
 #include "common/strings.h"
 #include "common/yaml.h"
 
 namespace {
 
+using namespace nave::bench;
 using Clock = std::chrono::steady_clock;
-
-struct Tls {
-  std::string url, ca, cert, key;
-};
-
-Tls readKubeconfig(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Tls t;
-  auto kc = nave::parseYaml(ss.str());
-  // Not written completely yet: the caller tries again.
-  if (!kc.ok() || !kc->is_object() || !(*kc)["clusters"].is_array() || !(*kc)["users"].is_array()) {
-    return t;
-  }
-  const nave::Json& cluster = (*kc)["clusters"][0]["cluster"];
-  const nave::Json& user = (*kc)["users"][0]["user"];
-  t.url = cluster.value("server", "");
-  nave::base64Decode(cluster.value("certificate-authority-data", ""), t.ca);
-  nave::base64Decode(user.value("client-certificate-data", ""), t.cert);
-  nave::base64Decode(user.value("client-key-data", ""), t.key);
-  return t;
-}
-
-size_t appendTo(char* d, size_t s, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(d, s * n);
-  return s * n;
-}
-
-void setBlob(CURL* c, CURLoption o, const std::string& v) {
-  curl_blob b{const_cast<char*>(v.data()), v.size(), CURL_BLOB_COPY};
-  curl_easy_setopt(c, o, &b);
-}
-
-CURL* newHandle(const Tls& tls) {
-  CURL* c = curl_easy_init();
-  setBlob(c, CURLOPT_CAINFO_BLOB, tls.ca);
-  setBlob(c, CURLOPT_SSLCERT_BLOB, tls.cert);
-  setBlob(c, CURLOPT_SSLKEY_BLOB, tls.key);
-  curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-  curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  return c;
-}
-
-long request(CURL* c, const std::string& url, const char* method, const std::string& body,
-             std::string* out) {
-  static curl_slist* json = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, json);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &appendTo);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  if (!body.empty()) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  } else {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  }
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (curl_easy_perform(c) != CURLE_OK) return -1;
-  long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  return code;
-}
-
-long rssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
 
 bool podReady(const nave::Json& pod) {
   if (!pod.is_object() || !pod.value("status", nave::Json::object()).is_object()) return false;
@@ -156,6 +84,12 @@ double percentile(std::vector<double> v, double p) {
 }
 
 }  // namespace
+
+// JSON bodies for every request of this benchmark.
+curl_slist* jsonHeaders() {
+  static curl_slist* json = curl_slist_append(nullptr, "Content-Type: application/json");
+  return json;
+}
 
 int main(int argc, char** argv) {
   std::string nave = "build/nave", dir = "/var/tmp", image;
@@ -208,7 +142,7 @@ int main(int argc, char** argv) {
     }
     if (c) {
       std::string out;
-      if (request(c, tls.url + "/api/v1/nodes/bench", "GET", "", &out) == 200) {
+      if (request(c, tls.url + "/api/v1/nodes/bench", "GET", "", &out, jsonHeaders()) == 200) {
         auto node = nave::parseJson(out);
         bool ready = false;
         if (node.ok() && node->value.value("status", nave::Json::object()).is_object()) {
@@ -270,7 +204,7 @@ int main(int argc, char** argv) {
                    {"command", {"sleep", "3600"}}}}}}}};
           createdAt[static_cast<size_t>(i)] = Clock::now();
           std::string out;
-          if (request(h, tls.url + "/api/v1/namespaces/default/pods", "POST", nave::dumpJson(pod), &out) != 201) {
+          if (request(h, tls.url + "/api/v1/namespaces/default/pods", "POST", nave::dumpJson(pod), &out, jsonHeaders()) != 201) {
             createFailures++;
           }
         }
@@ -313,11 +247,11 @@ int main(int argc, char** argv) {
 
     // Clean up: delete the pods and wait until they are gone.
     std::string out;
-    request(c, tls.url + "/api/v1/namespaces/default/pods", "DELETE", "", &out);
+    request(c, tls.url + "/api/v1/namespaces/default/pods", "DELETE", "", &out, jsonHeaders());
     auto gone = Clock::now() + std::chrono::seconds(120);
     while (Clock::now() < gone) {
       out.clear();
-      if (request(c, tls.url + "/api/v1/namespaces/default/pods", "GET", "", &out) == 200) {
+      if (request(c, tls.url + "/api/v1/namespaces/default/pods", "GET", "", &out, jsonHeaders()) == 200) {
         auto list = nave::parseJson(out);
         if (list.ok() && list->value.value("items", nave::Json::array()).empty()) break;
       }
