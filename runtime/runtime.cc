@@ -1,6 +1,11 @@
 #include "runtime/runtime.h"
 
+#include <linux/magic.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <filesystem>
 
 #include <algorithm>
 
@@ -11,6 +16,25 @@ namespace {
 
 Result<void> ensureDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Error::fromErrno("mkdir " + path, errno);
+  return {};
+}
+
+// DATA/agent/run holds what describes the running containers and sandboxes and nothing that
+// must outlive them (state files, sockets, the namespace bind mounts, IPAM records): a tmpfs,
+// like containerd's /run/containerd, so that it survives restarts of nave but not a reboot,
+// which ends the containers too, and so that starting a pod creates no inodes on the disk for
+// it. A directory that already holds state on the disk (an older nave) is used as it is.
+Result<void> mountStateTmpfs(const std::string& dir) {
+  struct statfs fs{};
+  if (::statfs(dir.c_str(), &fs) != 0) return Error::fromErrno("statfs " + dir, errno);
+  if (fs.f_type == TMPFS_MAGIC) return {};
+  std::error_code ec;
+  if (!std::filesystem::is_empty(dir, ec)) {
+    log::info("runtime state stays on the disk (the directory is not empty)", {{"dir", dir}});
+    return {};
+  }
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=64m") != 0)
+    return Error::fromErrno("mount a tmpfs on " + dir, errno);
   return {};
 }
 
@@ -29,8 +53,11 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::open(const NodeRuntimeOptions&
   rt->images_ = TRY(ImageStore::open(io));
   TRY(ensureDir(agent + "/snapshots"));
   rt->snapshots_ = TRY(Snapshotter::open(agent + "/snapshots"));
-  TRY(ensureDir(agent + "/containers"));
-  rt->containers_ = TRY(ContainerRuntime::open(agent + "/containers", options.shimBinary));
+  rt->runDir_ = agent + "/run";
+  TRY(ensureDir(rt->runDir_));
+  TRY(mountStateTmpfs(rt->runDir_));
+  TRY(ensureDir(rt->runDir_ + "/containers"));
+  rt->containers_ = TRY(ContainerRuntime::open(rt->runDir_ + "/containers", options.shimBinary));
   return rt;
 }
 

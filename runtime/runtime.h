@@ -46,6 +46,8 @@ class NodeRuntime {
   ImageStore& images() { return *images_; }
   Snapshotter& snapshots() { return *snapshots_; }
   ContainerRuntime& containers() { return *containers_; }
+  // DATA/agent/run: a tmpfs for state that ends with the containers (see runtime.cc).
+  const std::string& runDir() const { return runDir_; }
 
   // Resolves the image (which must be present: pulling is the caller's decision), prepares
   // its layers, mounts the rootfs and creates the container (not started). On failure nothing
@@ -68,6 +70,7 @@ class NodeRuntime {
 
  private:
   NodeRuntime() = default;
+  std::string runDir_;
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<Snapshotter> snapshots_;
   std::unique_ptr<ContainerRuntime> containers_;

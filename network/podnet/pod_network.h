@@ -32,7 +32,7 @@ struct PodNetworkOptions {
   std::string podCidr = "10.42.0.0/24";      // this node's; the gateway is its first address
   std::string clusterCidr = "10.42.0.0/16";  // traffic leaving it is masqueraded
   int mtu = 1500;                            // of the bridge and the veths (0: the default)
-  std::string stateDir;                      // e.g. DATA/agent/podnet: IPAM records
+  std::string stateDir;                      // e.g. DATA/agent/run/podnet: IPAM records
 };
 
 struct HostPort {

@@ -7,7 +7,7 @@
 // status. Containers therefore keep running when the agent, the server or the CLI that created
 // them exits, and are found again by the next ContainerRuntime::open() on the same root.
 //
-// State lives under ROOT (DATA/agent/containers):
+// State lives under ROOT (DATA/agent/run/containers, on a tmpfs):
 //   ROOT/ID/spec.json      the ContainerSpec as given
 //   ROOT/ID/state.json     shim pid, container pid (with their start times, against pid reuse),
 //                          timestamps, exit status once exited (written atomically)
@@ -161,7 +161,7 @@ class ExecProcess {
 
 class ContainerRuntime {
  public:
-  // `root` is DATA/agent/containers; `shimBinary` is the nave executable (/proc/self/exe).
+  // `root` is DATA/agent/run/containers; `shimBinary` is the nave executable (/proc/self/exe).
   // Finds containers and sandboxes left by earlier processes.
   static Result<std::unique_ptr<ContainerRuntime>> open(const std::string& root,
                                                         const std::string& shimBinary);
