@@ -6,6 +6,11 @@
 //   locks/mounts.lock        flock(2) held while mounting, unmounting and collecting garbage
 //   containers/ID/layers     the layer directories the container's overlay uses (for GC)
 //   containers/ID/empty      the lower directory of an image without layers
+//   init/HEX                 the mount points a container needs that its image lacks (/proc,
+//                            /dev, /sys, /etc/hosts...), one read-only lower directory per layer
+//                            chain (HEX hashes the chain's directories) shared by its containers,
+//                            as Docker's init layer, so that starting a container creates them
+//                            in no upper directory
 // Directory names use the chain ID's hex digits only: ':' separates overlay lower dirs.
 #include "runtime/snapshot/snapshotter.h"
 
@@ -14,6 +19,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -140,7 +146,8 @@ class OverlaySnapshotter final : public Snapshotter {
       : root_(root),
         layers_(root + "/layers"),
         containers_(root + "/containers"),
-        locks_(root + "/locks") {}
+        locks_(root + "/locks"),
+        init_(root + "/init") {}
 
   Result<void> init() {
     std::error_code ec;
@@ -149,6 +156,7 @@ class OverlaySnapshotter final : public Snapshotter {
     TRY(makeDir(layers_));
     TRY(makeDir(containers_));
     TRY(makeDir(locks_));
+    TRY(makeDir(init_));
     // Leftovers of unpacks and deletions that a crash interrupted; one still in progress (in
     // another process) holds its chain's lock and is left alone.
     for (const std::string& name : TRY(listDir(layers_))) {
@@ -224,15 +232,20 @@ class OverlaySnapshotter final : public Snapshotter {
     // Holding the mounts lock: no container starts using a layer while we look.
     std::lock_guard<std::mutex> threads(mountMu_);
     auto mountsLock = TRY(FileLock::acquire(locks_ + "/mounts.lock", true));
+    std::set<std::string> initInUse;
     for (const std::string& id : TRY(listDir(containers_))) {
       std::ifstream in(containers_ + "/" + id + "/layers");
       std::string line;
       while (std::getline(in, line)) {
         std::string hex = layerHexOf(line);
         if (!hex.empty()) keep.insert(hex);
+        if (line.starts_with(init_ + "/")) initInUse.insert(line.substr(init_.size() + 1));
       }
     }
     SnapshotStats stats;
+    for (const std::string& name : TRY(listDir(init_))) {
+      if (initInUse.count(name) == 0) TRY(tree::removePath(init_ + "/" + name));
+    }
     for (const std::string& name : TRY(listDir(layers_))) {
       if (!isHex64(name) || keep.count(name) > 0) continue;
       auto lock = TRY(FileLock::acquire(lockPath(name), false));
@@ -254,6 +267,97 @@ class OverlaySnapshotter final : public Snapshotter {
   }
 
  private:
+  enum class Kind { kAbsent, kDirectory, kOther };
+
+  // What `components` names in the overlay of `topFirst`, looked up the way overlayfs merges
+  // (whiteouts and opaque directories hide what is below). A path whose parent is not a plain
+  // directory somewhere reports kOther: nothing is made under it.
+  static Kind mergedKind(const std::vector<std::string>& topFirst,
+                         const std::vector<std::string>& components) {
+    for (const std::string& layer : topFirst) {
+      std::string path = layer;
+      for (size_t i = 0; i < components.size(); ++i) {
+        std::string parent = path;
+        path += "/" + components[i];
+        struct stat st{};
+        if (::lstat(path.c_str(), &st) != 0) {
+          char opaque = 0;
+          if (i > 0 && ::lgetxattr(parent.c_str(), "trusted.overlay.opaque", &opaque, 1) == 1 &&
+              opaque == 'y')
+            return Kind::kAbsent;
+          break;  // not in this layer: look below
+        }
+        if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return Kind::kAbsent;  // whiteout
+        if (!S_ISDIR(st.st_mode)) return Kind::kOther;
+        if (i + 1 == components.size()) return Kind::kDirectory;
+      }
+    }
+    return Kind::kAbsent;
+  }
+
+  // The init layer of a chain (see the top of the file), made once under the mounts lock;
+  // "" when the image has every mount point already.
+  Result<std::string> initLayerLocked(const std::vector<std::string>& topFirst) {
+    std::string joined;
+    for (const std::string& l : topFirst) joined += l + "\n";
+    std::string final = init_ + "/" + sha256Hex(joined).substr(0, 32);
+    if (exists(final)) return final;
+    struct Entry {
+      std::vector<std::string> path;
+      bool directory;
+    };
+    static const Entry kEntries[] = {{{"proc"}, true},          {{"sys"}, true},
+                                     {{"dev"}, true},           {{"etc"}, true},
+                                     {{"etc", "hosts"}, false}, {{"etc", "hostname"}, false},
+                                     {{"etc", "resolv.conf"}, false}};
+    std::vector<const Entry*> missing;
+    bool etcUsable = true;
+    for (const Entry& e : kEntries) {
+      if (e.path.size() > 1 && !etcUsable) continue;
+      Kind kind = mergedKind(topFirst, e.path);
+      if (e.path == std::vector<std::string>{"etc"}) etcUsable = kind != Kind::kOther;
+      if (kind == Kind::kAbsent) missing.push_back(&e);
+    }
+    if (missing.empty()) return std::string();
+    std::string tmp = init_ + "/.tmp-XXXXXX";
+    if (::mkdtemp(tmp.data()) == nullptr) return Error::fromErrno("mkdtemp " + tmp, errno);
+    Result<void> made = [&]() -> Result<void> {
+      if (::chmod(tmp.c_str(), 0755) != 0) return Error::fromErrno("chmod " + tmp, errno);
+      for (const Entry* e : missing) {
+        std::string path = tmp;
+        for (const std::string& c : e->path) path += "/" + c;
+        if (e->directory) {
+          TRY(makeDir(path, 0755));
+        } else {
+          // The parent directory, when the image has it, as the image has it: the init layer's
+          // copy is the one the container sees.
+          std::string parent = path.substr(0, path.rfind('/'));
+          if (!exists(parent)) {
+            std::string rel = parent.substr(tmp.size());
+            struct stat st{};
+            st.st_mode = S_IFDIR | 0755;
+            for (const std::string& layer : topFirst) {
+              if (::lstat((layer + rel).c_str(), &st) == 0) break;
+            }
+            TRY(makeDir(parent, st.st_mode & 07777));
+            if (::chmod(parent.c_str(), st.st_mode & 07777) != 0 ||
+                ::lchown(parent.c_str(), st.st_uid, st.st_gid) != 0)
+              return Error::fromErrno("set the owner and mode of " + parent, errno);
+          }
+          UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+          if (!fd) return Error::fromErrno("create " + path, errno);
+        }
+      }
+      if (::rename(tmp.c_str(), final.c_str()) != 0) return Error::fromErrno("rename " + tmp, errno);
+      return okResult();
+    }();
+    if (!made) {
+      (void)tree::removePath(tmp);
+      return std::move(made).error().context("init layer");
+    }
+    return final;
+  }
+
   std::string lockPath(const std::string& hex) const { return locks_ + "/" + hex + ".lock"; }
 
   // "ROOT/layers/HEX/fs" -> "HEX", else "".
@@ -310,6 +414,8 @@ class OverlaySnapshotter final : public Snapshotter {
     TRY(makeDir(rootfs, 0755));
     if (TRY(overlay::isMountPoint(rootfs))) return rootfs;
     std::vector<std::string> lowers(layerDirs.rbegin(), layerDirs.rend());
+    std::string init = TRY(initLayerLocked(lowers));
+    if (!init.empty()) lowers.insert(lowers.begin(), init);
     if (lowers.empty()) {
       TRY(makeDir(dir + "/empty", 0755));
       lowers.push_back(dir + "/empty");
@@ -317,6 +423,7 @@ class OverlaySnapshotter final : public Snapshotter {
     // Written before mounting: garbageCollect must never see a mounted layer unaccounted for.
     std::string list;
     for (const std::string& layer : layerDirs) list += layer + "\n";
+    if (!init.empty()) list += init + "\n";
     TRY(writeFileAtomically(dir + "/layers", list));
     TRY(overlay::mount(lowers, dir + "/upper", dir + "/work", rootfs));
     return rootfs;
@@ -335,7 +442,7 @@ class OverlaySnapshotter final : public Snapshotter {
     return okResult();
   }
 
-  const std::string root_, layers_, containers_, locks_;
+  const std::string root_, layers_, containers_, locks_, init_;
   std::mutex mountMu_;  // with locks/mounts.lock: serialises mount, unmount and GC
 };
 

@@ -273,7 +273,9 @@ TEST_F(SnapshotterTest, ImageWithoutLayersAndSingleLayer) {
   requireOverlay();
   auto empty = snapshotter_->mountRootfs("empty", {});
   ASSERT_TRUE(empty.ok()) << empty.error().message();
-  EXPECT_EQ(listTree(*empty), std::vector<std::string>{});
+  // Only the init layer's mount points.
+  EXPECT_EQ(listTree(*empty), (std::vector<std::string>{"dev", "etc", "etc/hostname", "etc/hosts",
+                                                        "etc/resolv.conf", "proc", "sys"}));
   writeFile(*empty + "/f", "x");
   EXPECT_EQ(readFile(root_ + "/containers/empty/upper/f"), "x");
 
@@ -288,6 +290,66 @@ TEST_F(SnapshotterTest, ImageWithoutLayersAndSingleLayer) {
   ASSERT_TRUE(snapshotter_->removeRootfs("single").ok());
   EXPECT_EQ(countOccurrences(mountInfo(), root_), 0u);
   EXPECT_EQ(listTree(root_ + "/containers"), std::vector<std::string>{});
+}
+
+TEST_F(SnapshotterTest, InitLayerAddsOnlyMissingMountPointsAndIsShared) {
+  requireOverlay();
+  // /proc exists, /etc is a symlink (nothing may be made under it), /sys is whited out by the
+  // upper layer, /dev is absent.
+  LayerSource lower = layer(TarBuilder()
+                                .add(dir("proc"))
+                                .add(dir("sys"))
+                                .add(dir("real-etc"))
+                                .add(file("real-etc/hosts", "127.0.0.1 image\n")),
+                            "lower");
+  LayerSource upper =
+      layer(TarBuilder().add(symlink("etc", "/real-etc")).add(file(".wh.sys", "")), "upper");
+  auto dirs = snapshotter_->prepareLayers({lower, upper});
+  ASSERT_TRUE(dirs.ok()) << dirs.error().message();
+  auto first = snapshotter_->mountRootfs("first", *dirs);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  struct stat st{};
+  ASSERT_EQ(::lstat((*first + "/etc").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the image's /etc symlink is not shadowed";
+  EXPECT_TRUE(std::filesystem::is_directory(*first + "/sys")) << "whited-out /sys is a mount point again";
+  EXPECT_TRUE(std::filesystem::is_directory(*first + "/dev"));
+  EXPECT_EQ(readFile(*first + "/real-etc/hosts"), "127.0.0.1 image\n");
+  EXPECT_EQ(listTree(root_ + "/containers/first/upper"), std::vector<std::string>{})
+      << "nothing is created in the container's own directory";
+  EXPECT_EQ(listTree(root_ + "/init").size(), 3u) << "one init layer: its dir, dev and sys";
+
+  auto second = snapshotter_->mountRootfs("second", *dirs);
+  ASSERT_TRUE(second.ok()) << second.error().message();
+  EXPECT_EQ(listTree(root_ + "/init").size(), 3u) << "shared by the chain's containers";
+
+  // Kept while a container uses it, collected after.
+  ASSERT_TRUE(snapshotter_->garbageCollect(Snapshotter::chainIds({lower.diffId, upper.diffId})).ok());
+  EXPECT_EQ(listTree(root_ + "/init").size(), 3u);
+  ASSERT_TRUE(snapshotter_->removeRootfs("first").ok());
+  ASSERT_TRUE(snapshotter_->removeRootfs("second").ok());
+  ASSERT_TRUE(snapshotter_->garbageCollect(Snapshotter::chainIds({lower.diffId, upper.diffId})).ok());
+  EXPECT_EQ(listTree(root_ + "/init"), std::vector<std::string>{});
+}
+
+TEST_F(SnapshotterTest, InitLayerKeepsTheImagesDirectories) {
+  requireOverlay();
+  // /etc exists (mode 0750, owned by 7:8) without /etc/hosts: the init layer's /etc is a copy.
+  TarEntry etc = dir("etc", 0750);
+  etc.uid = 7;
+  etc.gid = 8;
+  LayerSource image = layer(TarBuilder().add(etc).add(file("etc/passwd", "root:x:0:0::/:/bin/sh\n")), "image");
+  auto dirs = snapshotter_->prepareLayers({image});
+  ASSERT_TRUE(dirs.ok()) << dirs.error().message();
+  auto rootfs = snapshotter_->mountRootfs("c", *dirs);
+  ASSERT_TRUE(rootfs.ok()) << rootfs.error().message();
+  struct stat st{};
+  ASSERT_EQ(::stat((*rootfs + "/etc").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(st.st_uid, 7u);
+  EXPECT_EQ(st.st_gid, 8u);
+  EXPECT_TRUE(std::filesystem::exists(*rootfs + "/etc/hosts"));
+  EXPECT_EQ(readFile(*rootfs + "/etc/passwd"), "root:x:0:0::/:/bin/sh\n");
+  ASSERT_TRUE(snapshotter_->removeRootfs("c").ok());
 }
 
 TEST_F(SnapshotterTest, ManyLayersPastTheMountOptionPageLimit) {
