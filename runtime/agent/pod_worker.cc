@@ -21,6 +21,10 @@ const client::Resource kPods{"", "v1", "pods"};
 constexpr auto kMaxBackoff = std::chrono::seconds(300);  // CrashLoopBackOff and image pulls
 constexpr auto kInitialBackoff = std::chrono::seconds(10);
 constexpr auto kBackoffReset = std::chrono::minutes(10);  // running this long resets it
+// A container that could not be created or started is tried again after this long (the
+// kubelet's pod worker re-syncs a failed pod after 10 s); without it, a failure whose message
+// differs each time would change the status, whose update would wake the worker at once.
+constexpr auto kCreateRetry = std::chrono::seconds(10);
 constexpr auto kVolumeRetry = std::chrono::seconds(2);
 constexpr auto kVolumeRefresh = std::chrono::seconds(60);  // configMap/secret volume resync
 constexpr size_t kTerminationMessageMax = 4096;
@@ -193,6 +197,7 @@ PodWorker::Clock::time_point PodWorker::nextDeadline() const {
   for (const auto& [name, c] : containers_) {
     consider(c.backoffUntil);
     consider(c.imageBackoffUntil);
+    consider(c.retryAt);
     if (c.haveCurrent && c.current.state == runtime::ContainerState::kRunning) {
       if (findMember(c.spec, "livenessProbe") && c.started) consider(c.nextLiveness);
       if (findMember(c.spec, "readinessProbe") && c.started) consider(c.nextReadiness);
@@ -638,6 +643,8 @@ void PodWorker::startContainer(Container& c) {
     c.backoff = c.backoff.count() == 0 ? kInitialBackoff : std::min(c.backoff * 2, kMaxBackoff);
     c.backoffUntil = Clock::time_point{};
   }
+  if (Clock::now() < c.retryAt) return;  // the waiting reason and message stay
+  c.retryAt = Clock::time_point{};
   {
     StepTimer timer(uid_, "image");
     if (!pullImage(c)) return;
@@ -653,6 +660,7 @@ void PodWorker::startContainer(Container& c) {
   facts.nodeAllocatableMemoryBytes = ctx_.node->allocatableMemory();
   facts.nodeAllocatableEphemeralBytes = ctx_.node->allocatableEphemeral();
   auto configError = [&](const std::string& message) {
+    c.retryAt = Clock::now() + kCreateRetry;
     c.waitingReason = "CreateContainerConfigError";
     c.waitingMessage = message;
     event(&c, "Warning", "Failed", "Error: " + message);
@@ -758,6 +766,7 @@ void PodWorker::startContainer(Container& c) {
   auto created = ctx_.runtime->createContainer(req);
   createTimer.reset();
   if (!created.ok()) {
+    c.retryAt = Clock::now() + kCreateRetry;
     c.waitingReason = "CreateContainerError";
     c.waitingMessage = created.error().message();
     event(&c, "Warning", "Failed", "Error: " + created.error().message());
@@ -786,6 +795,7 @@ void PodWorker::startContainer(Container& c) {
   auto startedOk = ctx_.runtime->containers().start(id);
   startTimer.reset();
   if (auto& started = startedOk; !started.ok()) {
+    c.retryAt = Clock::now() + kCreateRetry;
     c.waitingReason = "RunContainerError";
     c.waitingMessage = started.error().message();
     event(&c, "Warning", "Failed", "Error: " + started.error().message());

@@ -78,6 +78,9 @@ class PodWorker {
     std::chrono::seconds backoff{0};
     Clock::time_point imageBackoffUntil{};
     std::chrono::seconds imageBackoff{0};
+    // After a failure to create or start it (CreateContainerConfigError, CreateContainerError,
+    // RunContainerError): not tried again before this, whatever wakes the worker.
+    Clock::time_point retryAt{};
     // Probes (results of the current instance).
     bool started = false;  // startupProbe passed (or none)
     bool ready = false;
