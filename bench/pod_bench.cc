@@ -4,6 +4,7 @@
 // seen through a watch, and the RSS with those pods running.
 //
 //   pod_bench --nave build/nave --image busybox-docker.tar [--dir DIR] [--pods N] [--port P]
+//             [-v LEVEL] [--keep-log FILE]
 //
 // Needs root; run it inside a throw-away network namespace (bench/run.sh does), since the agent
 // sets up a bridge and nftables rules. The creation time is the client's clock when it sent the
@@ -94,6 +95,7 @@ curl_slist* jsonHeaders() {
 int main(int argc, char** argv) {
   std::string nave = "build/nave", dir = "/var/tmp", image;
   int pods = 100, port = 16443;
+  std::string verbosity = "0", keepLog;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--nave") nave = v;
@@ -101,9 +103,11 @@ int main(int argc, char** argv) {
     else if (k == "--pods") pods = std::atoi(v.c_str());
     else if (k == "--port") port = std::atoi(v.c_str());
     else if (k == "--image") image = v;
+    else if (k == "-v") verbosity = v;          // the server's log verbosity
+    else if (k == "--keep-log") keepLog = v;    // copy the server's log here at the end
   }
   if (image.empty()) {
-    std::fprintf(stderr, "usage: pod_bench --nave NAVE --image BUSYBOX-ARCHIVE [--dir D] [--pods N]\n");
+    std::fprintf(stderr, "usage: pod_bench --nave NAVE --image BUSYBOX-ARCHIVE [--dir D] [--pods N] [-v LEVEL] [--keep-log FILE]\n");
     return 2;
   }
   // The agent sets up a bridge, routes and nftables rules: never in the machine's own namespace
@@ -128,7 +132,7 @@ int main(int argc, char** argv) {
     std::string p = std::to_string(port);
     execl(nave.c_str(), nave.c_str(), "server", "--data-dir", data.c_str(), "--node-name", "bench",
           "--write-kubeconfig", kubeconfig.c_str(), "--https-listen-port", p.c_str(),
-          static_cast<char*>(nullptr));
+          "-v", verbosity.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   Tls tls;
@@ -264,6 +268,7 @@ int main(int argc, char** argv) {
   // Anything the agent left (its containers outlive it by design).
   std::system(("for id in $(" + nave + " ps -a -q --data-dir '" + data + "' 2>/dev/null); do " + nave +
                " rm -f --data-dir '" + data + "' $id >/dev/null 2>&1; done").c_str());
+  if (!keepLog.empty()) std::system(("cp '" + work + "/server.log' '" + keepLog + "'").c_str());
   std::system(("grep -o '" + data + "[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null; rm -rf '" +
                work + "'").c_str());
   return failures ? 1 : 0;
