@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "server/config.h"
+
 namespace nave::cmd {
 
 int serverCommand(const std::vector<std::string>& args);
@@ -17,6 +19,10 @@ int logsCmd(const std::vector<std::string>& args);
 int execCmd(const std::vector<std::string>& args);
 int rmCmd(const std::vector<std::string>& args);
 int shimCmd(const std::vector<std::string>& args);
+
+// Fills config.controllers and config.schedulers with everything the server runs under the
+// kube-controller-manager and kube-scheduler Leases (cmd/controllers.cc).
+void addControllers(ServerConfig& config);
 
 // Exit status for usage errors (unknown or malformed flags), as Go's flag package uses.
 constexpr int kUsageError = 2;

@@ -50,6 +50,9 @@ void addServerFlags(cli::FlagSet& flags, ServerConfig& c, std::string& configFil
   flags.addString("cluster-dns", &c.clusterDns, "IPv4 cluster IP for the DNS service");
   flags.addString("cluster-domain", &c.clusterDomain, "Cluster domain");
   flags.addBool("disable-agent", &c.disableAgent, "Do not run a local agent and register a node");
+  flags.addBool("disable-scheduler", &c.disableScheduler, "Disable the Kubernetes default scheduler");
+  flags.addBool("disable-controller-manager", &c.disableControllerManager,
+                "Disable the Kubernetes controller manager");
   flags.addString("token", &c.token, "Shared secret used to join agents to the cluster");
 }
 
@@ -121,6 +124,7 @@ int serverCommand(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  addControllers(config);
   auto server = Server::start(config);
   if (!server.ok()) {
     log::error("server failed to start", {{"error", server.error().message()}});

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <random>
 
 namespace nave {
 
@@ -228,6 +229,24 @@ std::string randomHex(size_t bytes) {
     out.push_back(kHex[c & 15]);
   }
   return out;
+}
+
+std::string newUuid() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) {
+    std::random_device rd;
+    for (auto& c : b) c = static_cast<unsigned char>(rd());
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  static const char* kHex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    s += kHex[b[i] >> 4];
+    s += kHex[b[i] & 15];
+  }
+  return s;
 }
 
 }  // namespace nave

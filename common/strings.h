@@ -27,4 +27,7 @@ std::string goQuote(std::string_view s);
 // Validates UTF-8 (no overlongs, no surrogates).
 bool isValidUtf8(std::string_view s);
 
+// A random (version 4) UUID, as Kubernetes gives objects for metadata.uid.
+std::string newUuid();
+
 }  // namespace nave

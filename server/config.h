@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "server/controllers/controller.h"
+
 namespace nave {
 
 struct ServerConfig {
@@ -25,6 +27,12 @@ struct ServerConfig {
   std::string clusterDns = "10.43.0.10";
   std::string clusterDomain = "cluster.local";
   bool disableAgent = false;
+  bool disableScheduler = false;          // k3s' --disable-scheduler
+  bool disableControllerManager = false;  // k3s' --disable-controller-manager
+  // What runs under the kube-controller-manager and kube-scheduler Leases (filled by cmd/,
+  // which links the controller modules).
+  std::vector<controllers::NamedControllerFactory> controllers;
+  std::vector<controllers::NamedControllerFactory> schedulers;
   std::string token;
   int verbosity = 0;
 

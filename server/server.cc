@@ -20,6 +20,7 @@
 #include "server/client/in_process_client.h"
 #include "server/controllers/crd_controller.h"
 #include "server/crd/crd_types.h"
+#include "server/controllers/controller_manager.h"
 #include "server/controllers/namespace_controller.h"
 #include "server/http/http_server.h"
 #include "server/pki/pki.h"
@@ -163,6 +164,7 @@ class ServerImpl : public Server {
 
     namespaceController_ = std::make_unique<controllers::NamespaceController>(*systemClient_, types_);
     namespaceController_->start();
+    startControllerManagers();
 
     httpApi_->setReady(true);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -189,6 +191,8 @@ class ServerImpl : public Server {
     if (stopped_) return;
     stopped_ = true;
     if (httpApi_) httpApi_->setReady(false);
+    for (auto& m : managers_) m->stop();
+    managers_.clear();
     if (namespaceController_) namespaceController_->stop();
     if (crdController_) crdController_->stop();
     if (nodeProxy_) nodeProxy_->stop();  // ends spliced sessions, whose threads http_ joins
@@ -258,6 +262,25 @@ class ServerImpl : public Server {
   std::unique_ptr<api::NodeProxy> nodeProxy_;
   std::unique_ptr<api::HttpApi> httpApi_;
   std::unique_ptr<http::HttpServer> http_;
+  // kube-controller-manager and kube-scheduler, each under its Lease.
+  void startControllerManagers() {
+    std::string identity = config_.nodeName.empty() ? "nave" : config_.nodeName;
+    identity += "_" + newUuid();
+    auto add = [&](const std::string& lease, const std::vector<controllers::NamedControllerFactory>& list) {
+      if (list.empty()) return;
+      controllers::ControllerManagerOptions o;
+      o.leaseName = lease;
+      o.identity = identity;
+      o.dataDir = config_.dataDir;
+      o.controllers = list;
+      managers_.push_back(std::make_unique<controllers::ControllerManager>(*systemClient_, types_, o));
+      managers_.back()->start();
+    };
+    if (!config_.disableControllerManager) add("kube-controller-manager", config_.controllers);
+    if (!config_.disableScheduler) add("kube-scheduler", config_.schedulers);
+  }
+
+  std::vector<std::unique_ptr<controllers::ControllerManager>> managers_;
   std::unique_ptr<controllers::NamespaceController> namespaceController_;
   std::unique_ptr<controllers::CrdController> crdController_;
 };

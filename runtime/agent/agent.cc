@@ -48,7 +48,7 @@ class AgentImpl : public Agent {
     network::PodNetworkOptions no;
     no.podCidr = o.podCidr;
     no.clusterCidr = o.clusterCidr;
-    no.stateDir = agentDir + "/podnet";
+    no.stateDir = runtime_->runDir() + "/podnet";
     network_ = TRY(network::PodNetwork::open(no));
     ctx_.network = network_.get();
 
@@ -56,7 +56,7 @@ class AgentImpl : public Agent {
     ctx_.objects = objects_.get();
     volumes_ = TRY(VolumeManager::open(ctx_.podsDir, *objects_));
     ctx_.volumes = volumes_.get();
-    events_ = std::make_unique<EventRecorder>(*ctx_.client, o.nodeName);
+    events_ = std::make_unique<client::EventRecorder>(*ctx_.client, "kubelet", o.nodeName);
     ctx_.events = events_.get();
 
     NodeIdentity id;
@@ -117,7 +117,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<network::PodNetwork> network_;
   std::unique_ptr<ObjectSource> objects_;
   std::unique_ptr<VolumeManager> volumes_;
-  std::unique_ptr<EventRecorder> events_;
+  std::unique_ptr<client::EventRecorder> events_;
   std::unique_ptr<NodeStatusReporter> node_;
   std::unique_ptr<ExitWatcher> exits_;
   std::unique_ptr<PodManager> pods_;

@@ -6,7 +6,7 @@
 
 #include "network/podnet/pod_network.h"
 #include "runtime/agent/agent.h"
-#include "runtime/agent/events.h"
+#include "server/client/event_recorder.h"
 #include "runtime/agent/node_status.h"
 #include "runtime/agent/pod/pod_spec.h"
 #include "runtime/runtime.h"
@@ -24,7 +24,7 @@ struct AgentContext {
   network::PodNetwork* network = nullptr;
   VolumeManager* volumes = nullptr;
   ObjectSource* objects = nullptr;
-  EventRecorder* events = nullptr;
+  client::EventRecorder* events = nullptr;
   NodeStatusReporter* node = nullptr;
   ExitWatcher* exits = nullptr;
   PodManager* pods = nullptr;

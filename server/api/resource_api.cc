@@ -26,23 +26,6 @@ using registry::ResourceType;
 constexpr auto kConsistentReadTimeout = std::chrono::seconds(3);
 constexpr int kMaxUpdateRetries = 16;
 
-std::string newUid() {
-  unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) {
-    std::random_device rd;
-    for (auto& c : b) c = static_cast<unsigned char>(rd());
-  }
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-    s += kHex[b[i] >> 4];
-    s += kHex[b[i] & 15];
-  }
-  return s;
-}
 
 // Kubernetes' generateName suffix alphabet: no vowels, no confusable digits.
 std::string randomSuffix() {
@@ -771,7 +754,7 @@ Result<WriteResult> ResourceApi::createChecked(RequestContext& ctx, const Resour
     md["name"] = name;
   }
   // System fields are the server's to set.
-  md["uid"] = newUid();
+  md["uid"] = newUuid();
   md["creationTimestamp"] = nowRfc3339();
   md.erase("resourceVersion");
   md.erase("deletionTimestamp");

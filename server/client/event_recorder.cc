@@ -1,11 +1,11 @@
-#include "runtime/agent/events.h"
+#include "server/client/event_recorder.h"
 
 #include <chrono>
 
 #include "common/log.h"
 #include "common/time.h"
 
-namespace nave::agent {
+namespace nave::client {
 namespace {
 
 const client::Resource kEvents{"", "v1", "events"};
@@ -25,8 +25,8 @@ std::string eventSuffix() {
 
 constexpr size_t kMaxQueued = 10000;  // beyond this, events are dropped (and logged)
 
-EventRecorder::EventRecorder(client::Client& client, std::string nodeName)
-    : client_(client), nodeName_(std::move(nodeName)) {
+EventRecorder::EventRecorder(client::Client& client, std::string component, std::string host)
+    : client_(client), component_(std::move(component)), host_(std::move(host)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -65,24 +65,42 @@ void EventRecorder::run() {
   }
 }
 
-void EventRecorder::pod(const Json& pod, const std::string& fieldPath, const std::string& type,
-                        const std::string& reason, const std::string& message) {
-  const Json& md = pod.value("metadata", Json::object());
-  Json involved = {{"kind", "Pod"},
-                   {"apiVersion", "v1"},
-                   {"namespace", getString(md, "namespace")},
+void EventRecorder::event(const Json& object, const std::string& type, const std::string& reason,
+                          const std::string& message, const std::string& fieldPath) {
+  eventAs(component_, object, type, reason, message, fieldPath);
+}
+
+void EventRecorder::eventAs(const std::string& component, const Json& object,
+                            const std::string& type, const std::string& reason,
+                            const std::string& message, const std::string& fieldPath) {
+  const Json& md = object.value("metadata", Json::object());
+  Json involved = {{"kind", getString(object, "kind")},
+                   {"apiVersion", getString(object, "apiVersion")},
                    {"name", getString(md, "name")},
                    {"uid", getString(md, "uid")},
                    {"resourceVersion", getString(md, "resourceVersion")}};
+  std::string ns = getString(md, "namespace");
+  if (!ns.empty()) involved["namespace"] = ns;
   if (!fieldPath.empty()) involved["fieldPath"] = fieldPath;
-  enqueue({involved, getString(md, "namespace"), type, reason, message,
+  // Events about cluster-scoped objects go to "default", as client-go puts them.
+  enqueue({involved, ns.empty() ? "default" : ns, type, reason, message, component,
            formatRfc3339(std::chrono::system_clock::now())});
+}
+
+void EventRecorder::pod(const Json& pod, const std::string& fieldPath, const std::string& type,
+                        const std::string& reason, const std::string& message) {
+  if (pod.contains("kind") && pod.contains("apiVersion")) {
+    event(pod, type, reason, message, fieldPath);
+    return;
+  }
+  Json named = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", pod.value("metadata", Json::object())}};
+  event(named, type, reason, message, fieldPath);
 }
 
 void EventRecorder::node(const std::string& nodeUid, const std::string& type,
                          const std::string& reason, const std::string& message) {
-  Json involved = {{"kind", "Node"}, {"name", nodeName_}, {"uid", nodeUid}};
-  enqueue({involved, "default", type, reason, message,
+  Json involved = {{"kind", "Node"}, {"name", host_}, {"uid", nodeUid}};
+  enqueue({involved, "default", type, reason, message, component_,
            formatRfc3339(std::chrono::system_clock::now())});
 }
 
@@ -93,7 +111,7 @@ void EventRecorder::record(const Pending& p) {
   const std::string& reason = p.reason;
   const std::string& message = p.message;
   const std::string& now = p.timestamp;
-  std::string key = getString(involved, "uid") + "/" + getString(involved, "fieldPath") + "/" +
+  std::string key = p.component + "/" + getString(involved, "uid") + "/" + getString(involved, "fieldPath") + "/" +
                     reason + "/" + message;
   std::string name;
   int64_t count = 1;
@@ -126,16 +144,17 @@ void EventRecorder::record(const Pending& p) {
                 {"reason", reason},
                 {"message", message},
                 {"type", type},
-                {"source", {{"component", "kubelet"}, {"host", nodeName_}}},
+                {"source", host_.empty() ? Json{{"component", p.component}}
+                                         : Json{{"component", p.component}, {"host", host_}}},
                 {"firstTimestamp", now},
                 {"lastTimestamp", now},
                 {"count", count},
-                {"reportingComponent", "kubelet"},
-                {"reportingInstance", nodeName_}};
+                {"reportingComponent", p.component},
+                {"reportingInstance", host_.empty() ? p.component : host_}};
   auto r = client_.create(kEvents, ns, event);
   if (!r.ok()) {
     log::v(2, "recording an event failed", {{"reason", reason}, {"error", r.error().message()}});
   }
 }
 
-}  // namespace nave::agent
+}  // namespace nave::client
