@@ -1,0 +1,69 @@
+"""kube-controller-manager's generic controllers, through kubectl: leader election Leases, the
+default ServiceAccount of every namespace, and the garbage collector's background, foreground
+and orphan propagation (kubectl delete --cascade=...)."""
+
+import json
+import time
+
+from harness import ClusterTestCase
+
+
+def wait_until(check, timeout=30, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class ControllerManagerTest(ClusterTestCase):
+
+    def exists(self, kind, name, ns="default"):
+        return self.k("get", kind, name, "-n", ns, "--ignore-not-found", "-o", "name").out.strip() != ""
+
+    def owned_configmap(self, name, owner, block=True):
+        uid = self.k("get", "configmap", owner, "-o", "jsonpath={.metadata.uid}").out.strip()
+        manifest = {"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": name, "ownerReferences": [
+                        {"apiVersion": "v1", "kind": "ConfigMap", "name": owner, "uid": uid,
+                         "blockOwnerDeletion": block}]}}
+        self.k("create", "-f", "-", input=json.dumps(manifest))
+
+    def test_leader_lease_is_held(self):
+        def held():
+            r = self.k("get", "lease", "kube-controller-manager", "-n", "kube-system",
+                       "-o", "jsonpath={.spec.holderIdentity}", check=False)
+            return r.rc == 0 and r.out.strip() != ""
+        wait_until(held, what="the kube-controller-manager Lease")
+
+    def test_every_namespace_gets_a_default_service_account(self):
+        self.k("create", "namespace", "sa-e2e")
+        wait_until(lambda: self.exists("serviceaccount", "default", "sa-e2e"),
+                   what="serviceaccount default in sa-e2e")
+        self.k("delete", "serviceaccount", "default", "-n", "sa-e2e")
+        wait_until(lambda: self.exists("serviceaccount", "default", "sa-e2e"),
+                   what="serviceaccount default made again")
+
+    def test_background_cascade(self):
+        self.create_configmap("bg-owner")
+        self.owned_configmap("bg-child", "bg-owner")
+        self.owned_configmap("bg-grandchild", "bg-child")
+        self.k("delete", "configmap", "bg-owner")  # --cascade=background is kubectl's default
+        wait_until(lambda: not self.exists("configmap", "bg-child")
+                   and not self.exists("configmap", "bg-grandchild"), what="dependents removed")
+
+    def test_foreground_cascade_removes_dependents_before_the_owner(self):
+        self.create_configmap("fg-owner")
+        self.owned_configmap("fg-child", "fg-owner")
+        self.owned_configmap("fg-grandchild", "fg-child")
+        self.k("delete", "configmap", "fg-owner", "--cascade=foreground", "--wait=true", timeout=60)
+        self.assertFalse(self.exists("configmap", "fg-child"), "dependents are gone before the owner")
+        self.assertFalse(self.exists("configmap", "fg-grandchild"))
+
+    def test_orphan_cascade_keeps_dependents(self):
+        self.create_configmap("or-owner")
+        self.owned_configmap("or-child", "or-owner")
+        self.k("delete", "configmap", "or-owner", "--cascade=orphan", "--wait=true", timeout=60)
+        refs = self.k("get", "configmap", "or-child", "-o", "jsonpath={.metadata.ownerReferences}").out
+        self.assertEqual(refs.strip(), "", "the reference to the deleted owner is removed")
