@@ -2,6 +2,7 @@
 // per controller, in the order they are constructed and started.
 #include "cmd/commands.h"
 #include "server/controllers/core/garbage_collector.h"
+#include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/service_account_controller.h"
 
 namespace nave::cmd {
@@ -15,6 +16,9 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"serviceaccount", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::ServiceAccountController>(ctx);
+               }});
+  c.push_back({"node-lifecycle", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::NodeLifecycleController>(ctx);
                }});
   (void)s;
 }

@@ -5,6 +5,7 @@ and orphan propagation (kubectl delete --cascade=...)."""
 import json
 import time
 
+import harness
 from harness import ClusterTestCase
 
 
@@ -67,3 +68,42 @@ class ControllerManagerTest(ClusterTestCase):
         self.k("delete", "configmap", "or-owner", "--cascade=orphan", "--wait=true", timeout=60)
         refs = self.k("get", "configmap", "or-child", "-o", "jsonpath={.metadata.ownerReferences}").out
         self.assertEqual(refs.strip(), "", "the reference to the deleted owner is removed")
+
+
+def busybox_archive():
+    return [harness.busybox_images()["docker"]]
+
+
+class TaintEvictionTest(ClusterTestCase):
+    """`kubectl taint nodes N k=v:NoExecute` on a real node evicts the pods that do not
+    tolerate it; a tolerating pod stays."""
+    agent = True
+    images = busybox_archive
+
+    def test_no_execute_taint_evicts_non_tolerating_pods(self):
+        node = "node-" + type(self).__name__.lower()[:40]
+        pods = ""
+        for name, tolerate in (("intolerant", False), ("tolerant", True)):
+            pods += f"""---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1
+  containers: [{{name: c, image: busybox, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}}]
+"""
+            if tolerate:
+                pods += "  tolerations: [{key: e2e, operator: Exists, effect: NoExecute}]\n"
+        self.k("apply", "-f", "-", input=pods)
+        self.k("wait", "--for=condition=Ready", "pod/intolerant", "pod/tolerant", "--timeout=90s", timeout=100)
+        self.k("taint", "nodes", node, "e2e=yes:NoExecute")
+        try:
+            wait_until(lambda: not self.k("get", "pod", "intolerant", "--ignore-not-found",
+                                          "-o", "name").out.strip(), timeout=60,
+                       what="the intolerant pod evicted")
+            events = self.k("get", "events", "--field-selector", "reason=TaintManagerEviction").out
+            self.assertIn("Marking for deletion Pod default/intolerant", events)
+            self.assertEqual(self.k("get", "pod", "tolerant", "-o", "jsonpath={.status.phase}").out, "Running")
+        finally:
+            self.k("taint", "nodes", node, "e2e=yes:NoExecute-")
