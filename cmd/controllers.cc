@@ -1,6 +1,7 @@
 // The controllers and the scheduler `nave server` runs (each group under its Lease). One line
 // per controller, in the order they are constructed and started.
 #include "cmd/commands.h"
+#include "server/controllers/core/disruption_controller.h"
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/service_account_controller.h"
@@ -19,6 +20,9 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"node-lifecycle", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::NodeLifecycleController>(ctx);
+               }});
+  c.push_back({"disruption", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::DisruptionController>(ctx);
                }});
   (void)s;
 }

@@ -107,3 +107,53 @@ spec:
             self.assertEqual(self.k("get", "pod", "tolerant", "-o", "jsonpath={.status.phase}").out, "Running")
         finally:
             self.k("taint", "nodes", node, "e2e=yes:NoExecute-")
+
+
+class DrainTest(ClusterTestCase):
+    """cordon, uncordon, and drain through the eviction subresource, held back by a
+    PodDisruptionBudget until the budget allows it."""
+    agent = True
+    images = busybox_archive
+
+    def test_cordon_and_drain_respect_a_disruption_budget(self):
+        node = "node-" + type(self).__name__.lower()[:40]
+        pods = ""
+        for i in range(2):
+            pods += f"""---
+apiVersion: v1
+kind: Pod
+metadata: {{name: db-{i}, labels: {{app: db}}}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1
+  containers: [{{name: c, image: busybox, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}}]
+"""
+        pods += """---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: db}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: db}}
+"""
+        self.k("apply", "-f", "-", input=pods)
+        self.k("wait", "--for=condition=Ready", "pod/db-0", "pod/db-1", "--timeout=90s", timeout=100)
+        wait_until(lambda: self.k("get", "pdb", "db", "-o",
+                                  "jsonpath={.status.currentHealthy}").out == "2", what="PDB status")
+        out = self.k("get", "pdb", "db").out
+        self.assertIn("MIN AVAILABLE", out)
+
+        self.k("cordon", node)
+        self.assertEqual(self.k("get", "node", node, "-o", "jsonpath={.spec.unschedulable}").out, "true")
+        blocked = self.k("drain", node, "--force", "--timeout=12s", check=False, timeout=60)
+        self.assertNotEqual(blocked.rc, 0)
+        self.assertIn("Cannot evict pod as it would violate the pod's disruption budget", blocked.err)
+        self.assertEqual(self.k("get", "pods", "-o", "name").out.split(), ["pod/db-0", "pod/db-1"])
+
+        self.k("patch", "pdb", "db", "--type=merge", "-p", '{"spec":{"minAvailable":0}}')
+        wait_until(lambda: self.k("get", "pdb", "db", "-o",
+                                  "jsonpath={.status.disruptionsAllowed}").out == "2", what="PDB allows 2")
+        self.k("drain", node, "--force", "--timeout=60s", timeout=90)
+        self.assertEqual(self.k("get", "pods", "-o", "name").out.strip(), "")
+        self.k("uncordon", node)
+        self.assertEqual(self.k("get", "node", node, "-o", "jsonpath={.spec.unschedulable}").out, "")
