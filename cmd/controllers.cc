@@ -4,6 +4,7 @@
 #include "server/controllers/core/disruption_controller.h"
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
+#include "server/controllers/core/pod_gc_controller.h"
 #include "server/controllers/core/service_account_controller.h"
 
 namespace nave::cmd {
@@ -23,6 +24,9 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"disruption", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::DisruptionController>(ctx);
+               }});
+  c.push_back({"podgc", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::PodGcController>(ctx);
                }});
   (void)s;
 }
