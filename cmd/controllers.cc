@@ -5,6 +5,7 @@
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/pod_gc_controller.h"
+#include "server/controllers/core/resource_quota_controller.h"
 #include "server/controllers/core/service_account_controller.h"
 
 namespace nave::cmd {
@@ -27,6 +28,9 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"podgc", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::PodGcController>(ctx);
+               }});
+  c.push_back({"resourcequota", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::ResourceQuotaController>(ctx);
                }});
   (void)s;
 }

@@ -155,4 +155,10 @@ bool getBool(const Json& obj, std::string_view key, bool fallback) {
   return m != nullptr && m->is_boolean() ? m->get<bool>() : fallback;
 }
 
+const Json& objectMember(const Json& obj, std::string_view key) {
+  static const Json kEmpty = Json::object();
+  const Json* v = findMember(obj, key);
+  return v != nullptr && v->is_object() ? *v : kEmpty;
+}
+
 }  // namespace nave

@@ -36,6 +36,10 @@ std::string dumpJson(const Json& value);
 // Helpers for optional fields of objects: the member if `obj` is an object holding `key`
 // with the expected type, else the fallback.
 const Json* findMember(const Json& obj, std::string_view key);
+// The member `key` of `obj` when it is a JSON object, else a shared empty object: a reference
+// that stays valid (unlike value(key, Json::object()), which returns a copy), e.g. to iterate
+// with items().
+const Json& objectMember(const Json& obj, std::string_view key);
 std::string getString(const Json& obj, std::string_view key, std::string_view fallback = "");
 int64_t getInt(const Json& obj, std::string_view key, int64_t fallback = 0);
 bool getBool(const Json& obj, std::string_view key, bool fallback = false);

@@ -584,7 +584,7 @@ bool PodWorker::pullImage(Container& c) {
     if (encoded.empty() || !base64Decode(encoded, decoded)) continue;
     auto parsed = parseJson(decoded);
     if (!parsed.ok()) continue;
-    for (const auto& [host, entry] : parsed->value.value("auths", Json::object()).items()) {
+    for (const auto& [host, entry] : objectMember(parsed->value, "auths").items()) {
       runtime::RegistryAuth auth;
       auth.username = getString(entry, "username");
       auth.password = getString(entry, "password");

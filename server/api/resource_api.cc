@@ -763,6 +763,7 @@ Result<WriteResult> ResourceApi::createChecked(RequestContext& ctx, const Resour
   if (type.tracksGeneration) md["generation"] = 1;
   else md.erase("generation");
   if (type.defaulter) type.defaulter(obj);
+  TRY(admitLimitRanges(type, ns, obj));
   if (type.prepareForCreate) TRY(type.prepareForCreate(obj));
   if (!fromApply && type.schema != nullptr) {
     std::string manager = TRY(fieldManagerFor(ctx, options, false));
@@ -774,6 +775,7 @@ Result<WriteResult> ResourceApi::createChecked(RequestContext& ctx, const Resour
     if (!errs.empty()) return validation::invalidError(type.group, type.kind, name, errs);
   }
   TRY(admitCreate(type, ns));
+  TRY(admitQuota(type, ns, obj));
   if (options.dryRun) return WriteResult{toServed(type, obj), 201};
   auto kv = store_.create(type.key(ns, name), encodeForStore(obj), type.ttlSeconds);
   if (!kv.ok()) {

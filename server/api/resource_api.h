@@ -130,6 +130,9 @@ class ResourceApi {
   Result<WriteResult> evict(RequestContext& ctx, const registry::ResourceType& podType,
                             std::string_view ns, std::string_view name, const Json& eviction,
                             const WriteOptions& options);
+  // limits_admission.cc: LimitRange defaults and checks (may change obj), ResourceQuota checks.
+  Result<void> admitLimitRanges(const registry::ResourceType& type, std::string_view ns, Json& obj);
+  Result<void> admitQuota(const registry::ResourceType& type, std::string_view ns, const Json& obj);
   Result<void> admitCreate(const registry::ResourceType& type, std::string_view ns);
   Result<void> decodeChecks(RequestContext& ctx, const registry::ResourceType& type, Body& body,
                             FieldValidation validation);

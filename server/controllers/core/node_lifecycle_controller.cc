@@ -111,11 +111,16 @@ Result<Reconciled> NodeLifecycleController::reconcileNode(const std::string& nam
   std::string readyStatus = ready ? getString(*ready, "status", "Unknown") : "Unknown";
   Reconciled out;
   if (now - lastHeard >= grace_) {
-    if (readyStatus != "Unknown") {
-      TRY(markUnknown(*node));
+    if (readyStatus != "Unknown" || ready == nullptr) {
+      TRY(markUnknown(*node, ready == nullptr));
       return Reconciled{};  // the update brings the node back here
     }
   } else {
+    // A node that never reported gets its grace period before it is judged (and tainted).
+    if (ready == nullptr) {
+      return Reconciled{std::chrono::duration_cast<std::chrono::milliseconds>(lastHeard + grace_ - now) +
+                        std::chrono::milliseconds(100)};
+    }
     out.requeueAfter = std::chrono::duration_cast<std::chrono::milliseconds>(lastHeard + grace_ - now) +
                        std::chrono::milliseconds(100);
   }
@@ -123,7 +128,7 @@ Result<Reconciled> NodeLifecycleController::reconcileNode(const std::string& nam
   return out;
 }
 
-Result<void> NodeLifecycleController::markUnknown(const Json& node) {
+Result<void> NodeLifecycleController::markUnknown(const Json& node, bool neverReported) {
   std::string name = getString(node["metadata"], "name");
   Json updated = node;
   std::string now = formatRfc3339(std::chrono::system_clock::now());
@@ -139,8 +144,8 @@ Result<void> NodeLifecycleController::markUnknown(const Json& node) {
     }
     if (getString(*found, "status") == "Unknown") continue;
     (*found)["status"] = "Unknown";
-    (*found)["reason"] = "NodeStatusUnknown";
-    (*found)["message"] = "Kubelet stopped posting node status.";
+    (*found)["reason"] = neverReported ? "NodeStatusNeverUpdated" : "NodeStatusUnknown";
+    (*found)["message"] = neverReported ? "Kubelet never posted node status." : "Kubelet stopped posting node status.";
     (*found)["lastTransitionTime"] = now;
   }
   auto r = ctx_.client.update(kNodes, "", updated, {}, "status");

@@ -5,7 +5,8 @@
 // A node is heard from when its Lease in kube-node-lease is renewed or its Ready condition's
 // heartbeat moves, as observed on this process's clock. Silent for 40 s (the node monitor grace
 // period; a node first seen gets it from then on), its conditions become Unknown ("Kubelet
-// stopped posting node status."), and its pods are marked not Ready. The Ready condition is
+// stopped posting node status.", or NodeStatusNeverUpdated for a node that never reported, which
+// is not tainted before that), and its pods are marked not Ready. The Ready condition is
 // reflected in taints: Unknown -> node.kubernetes.io/unreachable, False ->
 // node.kubernetes.io/not-ready, both NoSchedule and NoExecute; True -> neither.
 //
@@ -41,7 +42,7 @@ class NodeLifecycleController final : public Controller {
 
   Result<Reconciled> reconcileNode(const std::string& name);
   Result<Reconciled> reconcilePod(const std::string& key);
-  Result<void> markUnknown(const Json& node);
+  Result<void> markUnknown(const Json& node, bool neverReported);
   Result<void> setTaints(const Json& node, const std::string& readyStatus);
 
   ControllerContext& ctx_;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "common/time.h"
 #include "tests/server/controllers/controller_fixture.h"
 
@@ -61,6 +63,22 @@ TEST_F(NodeLifecycleControllerTest, SilentNodeBecomesUnknownAndTainted) {
       if (t["effect"] == "NoSchedule") noSchedule = true;
     }
     return unknown && noExecute && noSchedule;
+  }));
+}
+
+TEST_F(NodeLifecycleControllerTest, NodeThatNeverReportedGetsItsGracePeriod) {
+  Json node = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "fresh"}}}};
+  ASSERT_TRUE(client().create(kNodes, "", node).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  auto early = client().get(kNodes, "", "fresh");
+  ASSERT_TRUE(early.ok());
+  EXPECT_FALSE(early->value("spec", Json::object()).contains("taints")) << "not judged before the grace period";
+  EXPECT_TRUE(waitFor([&] {
+    auto n = client().get(kNodes, "", "fresh");
+    if (!n.ok()) return false;
+    for (const Json& c : n->value("status", Json::object()).value("conditions", Json::array()))
+      if (c["type"] == "Ready" && c["reason"] == "NodeStatusNeverUpdated") return true;
+    return false;
   }));
 }
 
