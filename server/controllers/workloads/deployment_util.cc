@@ -52,18 +52,32 @@ std::string computeTemplateHash(const Json& podTemplate, std::optional<int64_t> 
   return safeEncodeString(std::to_string(h));
 }
 
+namespace {
+
+// Kubernetes compares templates as Go structs (apiequality.Semantic): an empty map, list or
+// struct equals an absent one. kubectl, which round-trips templates through those structs,
+// sends `resources: {}` and `creationTimestamp: null` where the API server stored nothing.
+void pruneEmpty(Json& v) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end();) {
+      pruneEmpty(*it);
+      if (it->is_null() || ((it->is_object() || it->is_array()) && it->empty())) it = v.erase(it);
+      else ++it;
+    }
+  } else if (v.is_array()) {
+    for (Json& e : v) pruneEmpty(e);
+  }
+}
+
+}  // namespace
+
 bool equalIgnoreHash(const Json& a, const Json& b) {
   auto strip = [](Json t) {
-    if (!t.is_object()) return t;
-    if (Json* md = t.contains("metadata") ? &t["metadata"] : nullptr; md && md->is_object()) {
-      if (md->contains("labels") && (*md)["labels"].is_object()) {
-        (*md)["labels"].erase(kPodTemplateHashLabel);
-        if ((*md)["labels"].empty()) md->erase("labels");
-      }
-      if (md->contains("creationTimestamp") && (*md)["creationTimestamp"].is_null())
-        md->erase("creationTimestamp");
-      if (md->empty()) t.erase("metadata");
+    if (t.is_object() && t.contains("metadata") && t["metadata"].is_object()) {
+      Json& md = t["metadata"];
+      if (md.contains("labels") && md["labels"].is_object()) md["labels"].erase(kPodTemplateHashLabel);
     }
+    pruneEmpty(t);
     return t;
   };
   return strip(a) == strip(b);

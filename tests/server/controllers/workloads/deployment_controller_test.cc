@@ -117,6 +117,40 @@ class DeploymentControllerTest : public testing::WorkloadTest {
   std::thread kubelet_;
 };
 
+TEST(DeploymentUtilTest, TemplatesCompareAsKubernetesStructs) {
+  Json stored = testing::podTemplate({{"app", "web"}});
+  Json fromKubectl = stored;
+  fromKubectl["metadata"]["creationTimestamp"] = nullptr;
+  fromKubectl["spec"]["containers"][0]["resources"] = Json::object();
+  Json withHash = stored;
+  withHash["metadata"]["labels"][kPodTemplateHashLabel] = "abc";
+  EXPECT_TRUE(equalIgnoreHash(stored, fromKubectl));
+  EXPECT_TRUE(equalIgnoreHash(withHash, fromKubectl));
+  Json other = stored;
+  other["spec"]["containers"][0]["image"] = "busybox:1.37";
+  EXPECT_FALSE(equalIgnoreHash(stored, other));
+  // The hash: decimal digits of the FNV-32a, in the safe alphabet; the collision count changes it.
+  std::string h = computeTemplateHash(stored, std::nullopt);
+  EXPECT_EQ(h, computeTemplateHash(stored, std::nullopt));
+  EXPECT_NE(h, computeTemplateHash(stored, 1));
+  EXPECT_EQ(safeEncodeString("0123456789"), "456789bcdf");
+}
+
+TEST(DeploymentUtilTest, SurgeAndUnavailabilityRoundAsKubernetes) {
+  Json d = {{"spec", {{"replicas", 10}, {"strategy", {{"type", "RollingUpdate"},
+            {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}}}}}};
+  EXPECT_EQ(maxSurge(d), 3);        // 2.5 up
+  EXPECT_EQ(maxUnavailable(d), 2);  // 2.5 down
+  d["spec"]["replicas"] = 1;
+  EXPECT_EQ(maxSurge(d), 1);
+  EXPECT_EQ(maxUnavailable(d), 0);
+  d["spec"]["strategy"]["rollingUpdate"] = {{"maxSurge", 0}, {"maxUnavailable", "10%"}};
+  EXPECT_EQ(maxUnavailable(d), 1);  // both 0: one may be unavailable
+  d["spec"]["strategy"] = {{"type", "Recreate"}};
+  EXPECT_EQ(maxSurge(d), 0);
+  EXPECT_EQ(maxUnavailable(d), 0);
+}
+
 TEST_F(DeploymentControllerTest, CreatesAReplicaSetPerTemplateAndBecomesAvailable) {
   std::string uid = create(deployment("web", 3));
   ASSERT_TRUE(waitFor([&] { return replicaSets(uid).size() == 1; }));
