@@ -367,5 +367,48 @@ TEST_F(DeploymentControllerTest, ScalingDuringARolloutIsProportional) {
       << getInt(replicaSetWithImage(uid, "busybox:1.37")["spec"], "replicas");
 }
 
+TEST_F(DeploymentControllerTest, AdoptsAnOrphanReplicaSetWithItsTemplate) {
+  // A ReplicaSet left by an orphaning delete: same selector and template, no owner.
+  Json labels = {{"app", "web"}};
+  Json rs = {{"apiVersion", "apps/v1"},
+             {"kind", "ReplicaSet"},
+             {"metadata", {{"name", "web-old"}, {"namespace", "default"}, {"labels", labels}}},
+             {"spec",
+              {{"replicas", 2},
+               {"selector", {{"matchLabels", labels}}},
+               {"template", testing::podTemplate(labels)}}}};
+  ASSERT_TRUE(client().create(kReplicaSets, "default", rs).ok());
+  std::string uid = create(deployment("web", 2));
+  startKubelet();
+  ASSERT_TRUE(waitFor([&] { return rolledOut("web"); }));
+  auto sets = replicaSets(uid);
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_EQ(sets.begin()->first, "web-old");
+  EXPECT_EQ(getString(sets.begin()->second["metadata"]["annotations"], kRevisionAnnotation), "1");
+}
+
+TEST_F(DeploymentControllerTest, HashCollisionBumpsCollisionCount) {
+  // Paused, the Deployment creates no ReplicaSet: take its name first with another template.
+  Json d = deployment("web", 1);
+  d["spec"]["paused"] = true;
+  std::string uid = create(d);
+  Json stored = get(kDeployments, "web");
+  std::string hash = computeTemplateHash(stored["spec"]["template"], std::nullopt);
+  Json labels = {{"app", "squatter"}};
+  Json rs = {{"apiVersion", "apps/v1"},
+             {"kind", "ReplicaSet"},
+             {"metadata", {{"name", "web-" + hash}, {"namespace", "default"}, {"labels", labels}}},
+             {"spec",
+              {{"replicas", 0},
+               {"selector", {{"matchLabels", labels}}},
+               {"template", testing::podTemplate(labels)}}}};
+  ASSERT_TRUE(client().create(kReplicaSets, "default", rs).ok());
+  patch("web", {{"spec", {{"paused", false}}}});
+  ASSERT_TRUE(waitFor([&] { return replicaSets(uid).size() == 1; }));
+  EXPECT_EQ(getInt(status("web"), "collisionCount"), 1);
+  std::string expected = "web-" + computeTemplateHash(stored["spec"]["template"], 1);
+  EXPECT_EQ(replicaSets(uid).begin()->first, expected);
+}
+
 }  // namespace
 }  // namespace nave::controllers::workloads

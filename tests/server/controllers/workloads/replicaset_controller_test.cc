@@ -3,6 +3,7 @@
 #include "server/controllers/workloads/replicaset_controller.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include "tests/server/controllers/workloads/workload_fixture.h"
@@ -169,6 +170,87 @@ TEST_F(ReplicaSetControllerTest, BurstOfCreatesIsNotRepeated) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(podsOwnedBy(uid).size(), 40u);
   ASSERT_TRUE(waitFor([&] { return statusField("many", "replicas") == 40; }));
+}
+
+// Forwards to the real client, but pod creates fail while `failPodCreates` is set (as an
+// admission plugin or a quota would make them).
+class FaultyClient : public client::Client {
+ public:
+  explicit FaultyClient(client::Client& real) : real_(real) {}
+  std::atomic<bool> failPodCreates{false};
+  std::atomic<int> podCreates{0};
+
+  Result<Json> get(const client::Resource& r, std::string_view ns, std::string_view name,
+                   std::string_view sub) override {
+    return real_.get(r, ns, name, sub);
+  }
+  Result<Json> list(const client::Resource& r, std::string_view ns, const api::ListOptions& o) override {
+    return real_.list(r, ns, o);
+  }
+  Result<std::unique_ptr<client::Watch>> watch(const client::Resource& r, std::string_view ns,
+                                               const api::ListOptions& o) override {
+    return real_.watch(r, ns, o);
+  }
+  Result<Json> create(const client::Resource& r, std::string_view ns, const Json& object,
+                      const api::WriteOptions& o, std::string_view sub) override {
+    if (r.resource == "pods") {
+      ++podCreates;
+      if (failPodCreates)
+        return Error(ErrorCode::kForbidden, "pods \"web-x\" is forbidden: exceeded quota: q");
+    }
+    return real_.create(r, ns, object, o, sub);
+  }
+  Result<Json> update(const client::Resource& r, std::string_view ns, const Json& object,
+                      const api::WriteOptions& o, std::string_view sub) override {
+    return real_.update(r, ns, object, o, sub);
+  }
+  Result<Json> patch(const client::Resource& r, std::string_view ns, std::string_view name,
+                     api::PatchType t, std::string_view p, const api::WriteOptions& o,
+                     std::string_view sub) override {
+    return real_.patch(r, ns, name, t, p, o, sub);
+  }
+  Result<Json> remove(const client::Resource& r, std::string_view ns, std::string_view name,
+                      const api::DeleteOptions& o) override {
+    return real_.remove(r, ns, name, o);
+  }
+
+ private:
+  client::Client& real_;
+};
+
+class ReplicaSetFailureTest : public ReplicaSetControllerTest {
+ protected:
+  client::Client& controllerClient() override { return faulty_; }
+  FaultyClient faulty_{fx_.client()};
+};
+
+TEST_F(ReplicaSetFailureTest, FailedCreatesSetReplicaFailureAndSlowStart) {
+  faulty_.failPodCreates = true;
+  std::string uid = create(replicaSet("web", 50));
+  auto failure = [&]() -> Json {
+    Json rs = get(kReplicaSets, "web");
+    const Json* status = findMember(rs, "status");
+    if (status && status->contains("conditions"))
+      for (const Json& c : (*status)["conditions"])
+        if (c["type"] == "ReplicaFailure") return c;
+    return nullptr;
+  };
+  ASSERT_TRUE(waitFor([&] { return !failure().is_null(); }));
+  Json cond = failure();
+  EXPECT_EQ(cond["status"], "True");
+  EXPECT_EQ(cond["reason"], "FailedCreate");
+  EXPECT_EQ(cond["message"], "pods \"web-x\" is forbidden: exceeded quota: q");
+  ASSERT_TRUE(waitFor([&] { return !eventMessages("web", "FailedCreate").empty(); }));
+  EXPECT_EQ(eventMessages("web", "FailedCreate")[0],
+            "Error creating: pods \"web-x\" is forbidden: exceeded quota: q");
+  // Slow start: each failing sync tried one create, not fifty.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int attempts = faulty_.podCreates;
+  EXPECT_LT(attempts, 50);
+
+  faulty_.failPodCreates = false;
+  ASSERT_TRUE(waitFor([&] { return podsOwnedBy(uid).size() == 50; }));
+  ASSERT_TRUE(waitFor([&] { return failure().is_null(); }));
 }
 
 }  // namespace

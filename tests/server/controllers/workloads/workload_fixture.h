@@ -49,8 +49,10 @@ class WorkloadTest : public ::testing::Test {
     informers_ = std::make_unique<InformerFactory>(fx_.client());
     events_ = std::make_unique<client::EventRecorder>(fx_.client(), "kube-controller-manager");
     ctx_ = std::make_unique<ControllerContext>(
-        ControllerContext{fx_.client(), *informers_, *events_, fx_.types(), fx_.dir()});
+        ControllerContext{controllerClient(), *informers_, *events_, fx_.types(), fx_.dir()});
   }
+  // The client the controllers write through (a test may put a faulty one in front).
+  virtual client::Client& controllerClient() { return fx_.client(); }
   // Constructs the controllers (before the informers start, as the manager does) and starts them.
   void startControllers(const std::vector<std::function<std::unique_ptr<Controller>(ControllerContext&)>>& makers) {
     for (const auto& make : makers) controllers_.push_back(make(*ctx_));
