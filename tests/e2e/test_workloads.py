@@ -115,8 +115,13 @@ class WorkloadsTest(harness.ClusterTestCase):
         self.assertEqual(table[0]["READY"], "3/3")
         self.assertEqual(table[0]["UP-TO-DATE"], "3")
         self.assertEqual(table[0]["AVAILABLE"], "3")
-        self.assertContains(self.k("describe", "deployment", "web").out,
-                            f"Scaled up replica set {rs_name} to 3 from 0")
+        described = self.k("describe", "deployment", "web").out
+        self.assertContains(described, f"Scaled up replica set {rs_name} to 3 from 0")
+        self.assertContains(described, f"NewReplicaSet:   {rs_name} (3/3 replicas created)")
+        self.assertContains(described, "Replicas:               3 desired | 3 updated | 3 total | 3 available | 0 unavailable")
+        _, rs_table = harness.parse_table(self.k("get", "rs", rs_name).out)
+        self.assertEqual((rs_table[0]["DESIRED"], rs_table[0]["CURRENT"], rs_table[0]["READY"]),
+                         ("3", "3", "3"))
         self.assertContains(self.k("describe", "rs", rs_name).out, "Created pod: ")
 
     def test_set_image_history_and_undo(self):
@@ -200,6 +205,21 @@ class WorkloadsTest(harness.ClusterTestCase):
         self.assertEqual(len(self.replicasets("paused")), 3)
         for p in self.ready_pods("paused"):
             self.assertIn("kubectl.kubernetes.io/restartedAt", p["metadata"]["annotations"])
+
+    def test_progress_deadline_fails_rollout_status(self):
+        manifest = (DEPLOYMENT.replace("NAME", "stuck").replace("NODE", self.node_name())
+                    .replace("image: busybox", "image: example.invalid/nothing:1")
+                    .replace("imagePullPolicy: IfNotPresent", "imagePullPolicy: Never")
+                    .replace("  replicas: 3\n", "  replicas: 2\n  progressDeadlineSeconds: 3\n"))
+        self.k("apply", "-f", "-", input=manifest)
+        r = self.k("rollout", "status", "deployment/stuck", "--timeout=120s", timeout=150,
+                   check=False)
+        self.assertNotEqual(r.rc, 0, str(r))
+        self.assertContains(r.err, 'deployment "stuck" exceeded its progress deadline')
+        conds = {c["type"]: c for c in self.deployment("stuck")["status"]["conditions"]}
+        self.assertEqual(conds["Progressing"]["status"], "False")
+        self.assertEqual(conds["Progressing"]["reason"], "ProgressDeadlineExceeded")
+        self.assertEqual(conds["Available"]["reason"], "MinimumReplicasUnavailable")
 
 
 if __name__ == "__main__":
