@@ -11,8 +11,12 @@ const Json kEmptyObject = Json::object();
 std::string namespaceOf(const Json& object) {
   return getString(object.value("metadata", kEmptyObject), "namespace");
 }
-std::string nameOf(const Json& object) { return getString(object.value("metadata", kEmptyObject), "name"); }
-std::string uidOf(const Json& object) { return getString(object.value("metadata", kEmptyObject), "uid"); }
+std::string nameOf(const Json& object) {
+  return getString(object.value("metadata", kEmptyObject), "name");
+}
+std::string uidOf(const Json& object) {
+  return getString(object.value("metadata", kEmptyObject), "uid");
+}
 
 }  // namespace
 

@@ -40,11 +40,21 @@ const Json& statusOf(const Json& o) {
   const Json* s = findMember(o, "status");
   return s && s->is_object() ? *s : kEmpty;
 }
-std::string nameOf(const Json& o) { return getString(metadataOf(o), "name"); }
-std::string uidOf(const Json& o) { return getString(metadataOf(o), "uid"); }
-std::string nsOf(const Json& o) { return getString(metadataOf(o), "namespace"); }
-int64_t replicasOf(const Json& o) { return desiredReplicas(o); }
-int64_t availableOf(const Json& rs) { return getInt(statusOf(rs), "availableReplicas"); }
+std::string nameOf(const Json& o) {
+  return getString(metadataOf(o), "name");
+}
+std::string uidOf(const Json& o) {
+  return getString(metadataOf(o), "uid");
+}
+std::string nsOf(const Json& o) {
+  return getString(metadataOf(o), "namespace");
+}
+int64_t replicasOf(const Json& o) {
+  return desiredReplicas(o);
+}
+int64_t availableOf(const Json& rs) {
+  return getInt(statusOf(rs), "availableReplicas");
+}
 
 // Older first; equal timestamps by name (ReplicaSetsByCreationTimestamp).
 bool olderThan(const Json* a, const Json* b) {
@@ -60,9 +70,13 @@ bool hasProgressDeadline(const Json& d) {
          pds->get<int64_t>() != std::numeric_limits<int32_t>::max();
 }
 
-bool isPaused(const Json& d) { return getBool(specOf(d), "paused"); }
+bool isPaused(const Json& d) {
+  return getBool(specOf(d), "paused");
+}
 
-std::vector<const Json*> constPtrs(const std::vector<Json*>& v) { return {v.begin(), v.end()}; }
+std::vector<const Json*> constPtrs(const std::vector<Json*>& v) {
+  return {v.begin(), v.end()};
+}
 
 // Kubernetes' DeploymentComplete: every replica updated and available, status current.
 bool deploymentComplete(const Json& d, const Json& status) {
@@ -95,8 +109,10 @@ bool deploymentTimedOut(const Json& d, const Json& status, WallTime now) {
 }
 
 void setCount(Json& status, const char* field, int64_t n) {
-  if (n == 0) status.erase(field);
-  else status[field] = n;
+  if (n == 0)
+    status.erase(field);
+  else
+    status[field] = n;
 }
 
 std::string controllerDeploymentKey(const Json& rs) {
@@ -135,14 +151,18 @@ DeploymentController::DeploymentController(ControllerContext& ctx, int workers)
   });
 }
 
-DeploymentController::~DeploymentController() { stop(); }
+DeploymentController::~DeploymentController() {
+  stop();
+}
 
 void DeploymentController::start() {
   workers_.start(queue_, workerCount_, "deployment",
                  [this](const std::string& key) { return sync(key); });
 }
 
-void DeploymentController::stop() { workers_.stop(); }
+void DeploymentController::stop() {
+  workers_.stop();
+}
 
 void DeploymentController::event(const Json& d, const std::string& type, const std::string& reason,
                                  const std::string& message) {
@@ -152,7 +172,8 @@ void DeploymentController::event(const Json& d, const std::string& type, const s
 void DeploymentController::enqueueSelecting(const Json& rs) {
   const Json& labels = labelsOf(rs);
   for (const Json& d : deployments_.list(nsOf(rs))) {
-    auto selector = selectors::LabelSelector::fromObject(specOf(d).value("selector", Json(nullptr)));
+    auto selector =
+        selectors::LabelSelector::fromObject(specOf(d).value("selector", Json(nullptr)));
     if (selector.ok() && !selector->empty() && selector->matches(labels))
       queue_.add(Informer::keyOf(d));
   }
@@ -232,8 +253,8 @@ Result<void> DeploymentController::writeStatus(Json& d) {
 Result<void> DeploymentController::setDeploymentRevision(Json& d, const std::string& revision) {
   if (revision.empty() || getString(annotationsOf(d), kRevisionAnnotation) == revision) return {};
   Json patch = {{"metadata", {{"annotations", {{kRevisionAnnotation, revision}}}}}};
-  auto r = ctx_.client.patch(kDeployments, nsOf(d), nameOf(d), api::PatchType::kMerge,
-                             dumpJson(patch));
+  auto r =
+      ctx_.client.patch(kDeployments, nsOf(d), nameOf(d), api::PatchType::kMerge, dumpJson(patch));
   if (!r.ok()) return std::move(r).error();
   // Keep the status this sync has computed so far.
   Json status = d.value("status", Json::object());
@@ -382,7 +403,8 @@ Result<std::optional<Json>> DeploymentController::newReplicaSet(Json& d,
     std::string msg =
         "Failed to create new replica set \"" + nameOf(rs) + "\": " + created.error().message();
     if (hasProgressDeadline(d)) {
-      setCondition(d["status"], newCondition("Progressing", "False", kFailedRSCreateReason, msg, now));
+      setCondition(d["status"],
+                   newCondition("Progressing", "False", kFailedRSCreateReason, msg, now));
       (void)writeStatus(d);
     }
     event(d, "Warning", kFailedRSCreateReason, msg);
@@ -394,9 +416,9 @@ Result<std::optional<Json>> DeploymentController::newReplicaSet(Json& d,
               " from 0");
   TRY(setDeploymentRevision(d, newRevision));
   if (!alreadyExists && hasProgressDeadline(d)) {
-    setCondition(d["status"], newCondition("Progressing", "True", kNewRSReason,
-                                           "Created new replica set \"" + nameOf(createdRS) + "\"",
-                                           now));
+    setCondition(d["status"],
+                 newCondition("Progressing", "True", kNewRSReason,
+                              "Created new replica set \"" + nameOf(createdRS) + "\"", now));
     TRY(writeStatus(d));
   }
   return std::optional<Json>(std::move(createdRS));
@@ -459,9 +481,12 @@ Result<void> DeploymentController::scale(Json& d, ReplicaSets& sets) {
       if (replicasOf(*rs) > 0) active.push_back(rs);
     Json* target = nullptr;
     if (active.empty()) {
-      if (sets.current) target = &*sets.current;
-      else if (!oldNewestFirst.empty()) target = oldNewestFirst.front();
-      else return {};
+      if (sets.current)
+        target = &*sets.current;
+      else if (!oldNewestFirst.empty())
+        target = oldNewestFirst.front();
+      else
+        return {};
     } else if (active.size() == 1) {
       target = active.front();
     }
@@ -516,8 +541,8 @@ Result<void> DeploymentController::scale(Json& d, ReplicaSets& sets) {
         std::string maxAnn = getString(annotationsOf(*rs), kMaxReplicasAnnotation);
         if (!maxAnn.empty()) annotated = std::strtoll(maxAnn.c_str(), nullptr, 10);
         int64_t base = annotated.value_or(getInt(statusOf(d), "replicas"));
-        double scaled = base == 0 ? 0.0
-                                  : static_cast<double>(size * targetTotal) / static_cast<double>(base);
+        double scaled =
+            base == 0 ? 0.0 : static_cast<double>(size * targetTotal) / static_cast<double>(base);
         fraction = static_cast<int64_t>(std::lround(scaled)) - size;
       }
       int64_t remaining = toAdd - added;
@@ -600,7 +625,8 @@ Result<bool> DeploymentController::reconcileOldReplicaSets(Json& d, ReplicaSets&
   return cleaned + scaledDown > 0;
 }
 
-bool DeploymentController::oldPodsRunning(const ReplicaSets& sets, const std::vector<Json>& rsList) {
+bool DeploymentController::oldPodsRunning(const ReplicaSets& sets,
+                                          const std::vector<Json>& rsList) {
   for (const Json& rs : sets.old)
     if (getInt(statusOf(rs), "replicas") > 0) return true;
   std::string newUid = sets.current ? uidOf(*sets.current) : "";
@@ -630,7 +656,8 @@ Result<Reconciled> DeploymentController::rolloutRecreate(Json& d, const std::vec
   return syncRolloutStatus(d, sets);
 }
 
-Result<void> DeploymentController::cleanupOldReplicaSets(const Json& d, const std::vector<Json>& old) {
+Result<void> DeploymentController::cleanupOldReplicaSets(const Json& d,
+                                                         const std::vector<Json>& old) {
   const Json* limit = findMember(specOf(d), "revisionHistoryLimit");
   if (limit == nullptr || !limit->is_number_integer()) return {};
   std::vector<const Json*> alive;
@@ -688,7 +715,8 @@ Result<Reconciled> DeploymentController::syncRolloutStatus(Json& d, ReplicaSets&
   if (!hasProgressDeadline(d)) removeCondition(status, "Progressing");
   const Json* current = conditionOf(statusOf(d), "Progressing");
   const bool complete = getInt(status, "replicas") == getInt(status, "updatedReplicas") &&
-                        current != nullptr && getString(*current, "reason") == kNewRSAvailableReason;
+                        current != nullptr &&
+                        getString(*current, "reason") == kNewRSAvailableReason;
   const std::string rsName = sets.current ? nameOf(*sets.current) : "";
   if (hasProgressDeadline(d) && !complete) {
     if (deploymentComplete(d, status)) {
@@ -707,9 +735,9 @@ Result<Reconciled> DeploymentController::syncRolloutStatus(Json& d, ReplicaSets&
       }
       setCondition(status, cond);
     } else if (deploymentTimedOut(d, status, now)) {
-      setCondition(status, newCondition("Progressing", "False", kTimedOutReason,
-                                        "ReplicaSet \"" + rsName + "\" has timed out progressing.",
-                                        now));
+      setCondition(status,
+                   newCondition("Progressing", "False", kTimedOutReason,
+                                "ReplicaSet \"" + rsName + "\" has timed out progressing.", now));
     }
   }
   // ReplicaFailure from the ReplicaSets, the new one first.
@@ -722,8 +750,10 @@ Result<Reconciled> DeploymentController::syncRolloutStatus(Json& d, ReplicaSets&
       failure = newCondition("ReplicaFailure", getString(*c, "status"), getString(*c, "reason"),
                              getString(*c, "message"), now);
     }
-  if (failure) setCondition(status, *failure);
-  else removeCondition(status, "ReplicaFailure");
+  if (failure)
+    setCondition(status, *failure);
+  else
+    removeCondition(status, "ReplicaFailure");
 
   if (status == statusOf(d)) {
     // Nothing changed: look again when the progress deadline would pass.

@@ -61,8 +61,10 @@ void pruneEmpty(Json& v) {
   if (v.is_object()) {
     for (auto it = v.begin(); it != v.end();) {
       pruneEmpty(*it);
-      if (it->is_null() || ((it->is_object() || it->is_array()) && it->empty())) it = v.erase(it);
-      else ++it;
+      if (it->is_null() || ((it->is_object() || it->is_array()) && it->empty()))
+        it = v.erase(it);
+      else
+        ++it;
     }
   } else if (v.is_array()) {
     for (Json& e : v) pruneEmpty(e);
@@ -75,7 +77,8 @@ bool equalIgnoreHash(const Json& a, const Json& b) {
   auto strip = [](Json t) {
     if (t.is_object() && t.contains("metadata") && t["metadata"].is_object()) {
       Json& md = t["metadata"];
-      if (md.contains("labels") && md["labels"].is_object()) md["labels"].erase(kPodTemplateHashLabel);
+      if (md.contains("labels") && md["labels"].is_object())
+        md["labels"].erase(kPodTemplateHashLabel);
     }
     pruneEmpty(t);
     return t;
@@ -101,7 +104,9 @@ bool isRollingUpdate(const Json& d) {
   return strategy == nullptr || getString(*strategy, "type", "RollingUpdate") == "RollingUpdate";
 }
 
-int64_t desiredReplicas(const Json& o) { return getInt(specOf(o), "replicas", 1); }
+int64_t desiredReplicas(const Json& o) {
+  return getInt(specOf(o), "replicas", 1);
+}
 
 namespace {
 
@@ -174,7 +179,8 @@ bool setNewReplicaSetAnnotations(const Json& d, Json& rs, const std::string& new
   }
   const bool had = a.contains(kRevisionAnnotation);
   std::string oldRevision = getString(a, kRevisionAnnotation);
-  std::optional<int64_t> oldN = oldRevision.empty() ? std::optional<int64_t>(0) : parseInt(oldRevision);
+  std::optional<int64_t> oldN =
+      oldRevision.empty() ? std::optional<int64_t>(0) : parseInt(oldRevision);
   if (!oldN) return changed;  // a malformed revision: leave it (Kubernetes does)
   int64_t newN = parseInt(newRevision).value_or(0);
   if (*oldN < newN) {

@@ -17,7 +17,9 @@ namespace {
 
 constexpr char kComponent[] = "replicaset-controller";
 
-std::string keyOf(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+std::string keyOf(const std::string& ns, const std::string& name) {
+  return ns + "/" + name;
+}
 
 const Json& metadataOf(const Json& o) {
   static const Json empty = Json::object();
@@ -26,7 +28,8 @@ const Json& metadataOf(const Json& o) {
 }
 
 Json conditionOf(const Json& status, const std::string& type) {
-  if (const Json* conditions = findMember(status, "conditions"); conditions && conditions->is_array())
+  if (const Json* conditions = findMember(status, "conditions");
+      conditions && conditions->is_array())
     for (const Json& c : *conditions)
       if (getString(c, "type") == type) return c;
   return nullptr;
@@ -37,14 +40,18 @@ void removeCondition(Json& status, const std::string& type) {
   Json kept = Json::array();
   for (const Json& c : status["conditions"])
     if (getString(c, "type") != type) kept.push_back(c);
-  if (kept.empty()) status.erase("conditions");
-  else status["conditions"] = kept;
+  if (kept.empty())
+    status.erase("conditions");
+  else
+    status["conditions"] = kept;
 }
 
 // Kubernetes omits zero counts (omitempty), except replicas.
 void setCount(Json& status, const char* field, int64_t n) {
-  if (n == 0) status.erase(field);
-  else status[field] = n;
+  if (n == 0)
+    status.erase(field);
+  else
+    status[field] = n;
 }
 
 }  // namespace
@@ -58,14 +65,18 @@ ReplicaSetController::ReplicaSetController(ControllerContext& ctx, int workers)
   pods_.addObjectHandler([this](const Json* before, const Json* after) { onPod(before, after); });
 }
 
-ReplicaSetController::~ReplicaSetController() { stop(); }
+ReplicaSetController::~ReplicaSetController() {
+  stop();
+}
 
 void ReplicaSetController::start() {
   workers_.start(queue_, workerCount_, "replicaset",
                  [this](const std::string& key) { return sync(key); });
 }
 
-void ReplicaSetController::stop() { workers_.stop(); }
+void ReplicaSetController::stop() {
+  workers_.stop();
+}
 
 std::string ReplicaSetController::controllerKey(const Json& pod) {
   const Json* ref = controllerRefOf(pod);
@@ -100,8 +111,10 @@ void ReplicaSetController::onPod(const Json* before, const Json* after) {
   std::string key = controllerKey(*after);
   if (before == nullptr) {  // added
     if (!key.empty()) {
-      if (hasDeletionTimestamp(*after)) expectations_.deletionObserved(key, podKey);
-      else expectations_.creationObserved(key);
+      if (hasDeletionTimestamp(*after))
+        expectations_.deletionObserved(key, podKey);
+      else
+        expectations_.creationObserved(key);
       queue_.add(key);
     } else if (controllerRefOf(*after) == nullptr) {
       enqueueSelecting(*after);
@@ -115,7 +128,8 @@ void ReplicaSetController::onPod(const Json* before, const Json* after) {
   if (!oldKey.empty() && oldKey != key) queue_.add(oldKey);
   if (!key.empty()) queue_.add(key);
   const bool relabeled = labelsOf(*before) != labelsOf(*after);
-  if (controllerRefOf(*after) == nullptr && (relabeled || !oldKey.empty())) enqueueSelecting(*after);
+  if (controllerRefOf(*after) == nullptr && (relabeled || !oldKey.empty()))
+    enqueueSelecting(*after);
 }
 
 Result<Reconciled> ReplicaSetController::sync(const std::string& key) {
@@ -274,7 +288,8 @@ Result<void> ReplicaSetController::createPod(const Json& rs) {
                   {"namespace", getString(md, "namespace")},
                   {"ownerReferences", Json::array({newControllerRef(rs)})}};
   for (const char* field : {"labels", "annotations", "finalizers"})
-    if (const Json* v = findMember(tmd, field); v && !v->is_null() && !v->empty()) podMeta[field] = *v;
+    if (const Json* v = findMember(tmd, field); v && !v->is_null() && !v->empty())
+      podMeta[field] = *v;
   Json pod = {{"apiVersion", "v1"},
               {"kind", "Pod"},
               {"metadata", std::move(podMeta)},
@@ -297,7 +312,8 @@ std::vector<int> ReplicaSetController::relatedPodsOnSameNode(const Json& rs,
   std::vector<Json> related;
   const Json* owner = controllerRefOf(rs);
   if (owner != nullptr) {
-    for (const Json& sibling : replicaSets_.byIndex(Informer::kOwnerIndex, getString(*owner, "uid"))) {
+    for (const Json& sibling :
+         replicaSets_.byIndex(Informer::kOwnerIndex, getString(*owner, "uid"))) {
       if (!isControlledBy(sibling, getString(*owner, "uid"))) continue;
       for (Json& pod : pods_.byIndex(Informer::kOwnerIndex, getString(metadataOf(sibling), "uid")))
         if (isPodActive(pod)) related.push_back(std::move(pod));

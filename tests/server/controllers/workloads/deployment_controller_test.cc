@@ -53,8 +53,8 @@ class DeploymentControllerTest : public testing::WorkloadTest {
                   {{"template",
                     {{"spec",
                       {{"containers", Json::array({{{"name", "main"},
-                                                     {"image", image},
-                                                     {"command", {"sleep", "3600"}}}})}}}}}}}});
+                                                    {"image", image},
+                                                    {"command", {"sleep", "3600"}}}})}}}}}}}});
   }
   // The Deployment's ReplicaSets by name.
   std::map<std::string, Json> replicaSets(const std::string& uid) {
@@ -71,8 +71,11 @@ class DeploymentControllerTest : public testing::WorkloadTest {
       if (rs["spec"]["template"]["spec"]["containers"][0]["image"] == image) return rs;
     return nullptr;
   }
-  Json status(const std::string& name) { return get(kDeployments, name).value("status", Json::object()); }
-  std::string condition(const std::string& name, const std::string& type, const char* field = "reason") {
+  Json status(const std::string& name) {
+    return get(kDeployments, name).value("status", Json::object());
+  }
+  std::string condition(const std::string& name, const std::string& type,
+                        const char* field = "reason") {
     Json s = status(name);
     const Json* c = conditionOf(s, type);
     return c ? getString(*c, field) : "";
@@ -101,8 +104,7 @@ class DeploymentControllerTest : public testing::WorkloadTest {
         auto list = client().list(kPods, "default");
         if (list.ok())
           for (const Json& p : (*list)["items"]) {
-            if (!hasDeletionTimestamp(p) && !isPodReady(p))
-              setReady(p, true);
+            if (!hasDeletionTimestamp(p) && !isPodReady(p)) setReady(p, true);
           }
         std::this_thread::sleep_for(std::chrono::milliseconds(30));
       }
@@ -137,8 +139,11 @@ TEST(DeploymentUtilTest, TemplatesCompareAsKubernetesStructs) {
 }
 
 TEST(DeploymentUtilTest, SurgeAndUnavailabilityRoundAsKubernetes) {
-  Json d = {{"spec", {{"replicas", 10}, {"strategy", {{"type", "RollingUpdate"},
-            {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}}}}}};
+  Json d = {{"spec",
+             {{"replicas", 10},
+              {"strategy",
+               {{"type", "RollingUpdate"},
+                {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}}}}}};
   EXPECT_EQ(maxSurge(d), 3);        // 2.5 up
   EXPECT_EQ(maxUnavailable(d), 2);  // 2.5 down
   d["spec"]["replicas"] = 1;
@@ -176,7 +181,8 @@ TEST_F(DeploymentControllerTest, CreatesAReplicaSetPerTemplateAndBecomesAvailabl
     EXPECT_EQ(getString(p["metadata"]["labels"], kPodTemplateHashLabel), hash);
     EXPECT_EQ(getString(p["metadata"], "name").rfind(rsName + "-", 0), 0u);
   }
-  ASSERT_TRUE(waitFor([&] { return condition("web", "Available") == "MinimumReplicasUnavailable"; }));
+  ASSERT_TRUE(
+      waitFor([&] { return condition("web", "Available") == "MinimumReplicasUnavailable"; }));
   startKubelet();
   ASSERT_TRUE(waitFor([&] { return rolledOut("web"); }));
   ASSERT_TRUE(waitFor([&] { return condition("web", "Progressing") == "NewReplicaSetAvailable"; }));
@@ -198,7 +204,8 @@ TEST_F(DeploymentControllerTest, CreatesAReplicaSetPerTemplateAndBecomesAvailabl
   ASSERT_TRUE(waitFor([&] { return rolledOut("web") && getInt(status("web"), "replicas") == 5; }));
   EXPECT_EQ(replicaSets(uid).size(), 1u);
   EXPECT_EQ(getString(replicaSets(uid).begin()->second["metadata"]["annotations"],
-                      kDesiredReplicasAnnotation), "5");
+                      kDesiredReplicasAnnotation),
+            "5");
   ASSERT_TRUE(waitFor([&] {
     for (const auto& m : eventMessages("web", "ScalingReplicaSet"))
       if (m == "Scaled up replica set " + rsName + " to 5 from 3") return true;
@@ -216,23 +223,25 @@ TEST_F(DeploymentControllerTest, RollingUpdateStaysWithinSurgeAndUnavailability)
 
   setImage("web", "busybox:1.37");
   bool sawBoth = false;
-  ASSERT_TRUE(waitFor([&] {
-    auto sets = replicaSets(uid);
-    int64_t total = 0, readyPods = 0;
-    for (auto& [name, rs] : sets) total += getInt(rs["spec"], "replicas");
-    EXPECT_LE(total, 5) << "more than replicas + maxSurge";
-    for (const Json& p : pods(uid)) {
-      if (isPodReady(p)) ++readyPods;
-    }
-    EXPECT_GE(readyPods, 4) << "fewer than replicas - maxUnavailable ready";
-    if (sets.size() == 2) {
-      int active = 0;
-      for (auto& [name, rs] : sets) active += getInt(rs["spec"], "replicas") > 0;
-      sawBoth = sawBoth || active == 2;
-    }
-    return rolledOut("web") && !replicaSetWithImage(uid, "busybox:1.37").is_null() &&
-           getInt(replicaSetWithImage(uid, "busybox:1.36")["spec"], "replicas") == 0;
-  }, std::chrono::seconds(60)));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto sets = replicaSets(uid);
+        int64_t total = 0, readyPods = 0;
+        for (auto& [name, rs] : sets) total += getInt(rs["spec"], "replicas");
+        EXPECT_LE(total, 5) << "more than replicas + maxSurge";
+        for (const Json& p : pods(uid)) {
+          if (isPodReady(p)) ++readyPods;
+        }
+        EXPECT_GE(readyPods, 4) << "fewer than replicas - maxUnavailable ready";
+        if (sets.size() == 2) {
+          int active = 0;
+          for (auto& [name, rs] : sets) active += getInt(rs["spec"], "replicas") > 0;
+          sawBoth = sawBoth || active == 2;
+        }
+        return rolledOut("web") && !replicaSetWithImage(uid, "busybox:1.37").is_null() &&
+               getInt(replicaSetWithImage(uid, "busybox:1.36")["spec"], "replicas") == 0;
+      },
+      std::chrono::seconds(60)));
   EXPECT_TRUE(sawBoth);
   Json newRS = replicaSetWithImage(uid, "busybox:1.37");
   EXPECT_EQ(getString(newRS["metadata"]["annotations"], kRevisionAnnotation), "2");
@@ -318,7 +327,8 @@ TEST_F(DeploymentControllerTest, ProgressDeadlineExceededWhenPodsNeverBecomeRead
   Json d = deployment("stuck", 2);
   d["spec"]["progressDeadlineSeconds"] = 2;
   create(d);
-  ASSERT_TRUE(waitFor([&] { return condition("stuck", "Progressing") == "ProgressDeadlineExceeded"; }));
+  ASSERT_TRUE(
+      waitFor([&] { return condition("stuck", "Progressing") == "ProgressDeadlineExceeded"; }));
   EXPECT_EQ(condition("stuck", "Progressing", "status"), "False");
   EXPECT_NE(condition("stuck", "Progressing", "message").find("has timed out progressing."),
             std::string::npos);
@@ -339,7 +349,8 @@ TEST_F(DeploymentControllerTest, KeepsRevisionHistoryLimitOldReplicaSets) {
   ASSERT_TRUE(waitFor([&] { return rolledOut("web") && replicaSets(uid).size() == 2; }));
   EXPECT_FALSE(replicaSetWithImage(uid, "busybox:1.38").is_null());
   EXPECT_EQ(getString(replicaSetWithImage(uid, "busybox:1.39")["metadata"]["annotations"],
-                      kRevisionAnnotation), "4");
+                      kRevisionAnnotation),
+            "4");
 }
 
 TEST_F(DeploymentControllerTest, ScalingDuringARolloutIsProportional) {
@@ -363,8 +374,8 @@ TEST_F(DeploymentControllerTest, ScalingDuringARolloutIsProportional) {
     int64_t o = getInt(replicaSetWithImage(uid, "busybox:1.36")["spec"], "replicas");
     int64_t n = getInt(replicaSetWithImage(uid, "busybox:1.37")["spec"], "replicas");
     return o + n == 23 && o == 14 && n == 9;
-  })) << getInt(replicaSetWithImage(uid, "busybox:1.36")["spec"], "replicas") << " "
-      << getInt(replicaSetWithImage(uid, "busybox:1.37")["spec"], "replicas");
+  })) << getInt(replicaSetWithImage(uid, "busybox:1.36")["spec"], "replicas")
+      << " " << getInt(replicaSetWithImage(uid, "busybox:1.37")["spec"], "replicas");
 }
 
 TEST_F(DeploymentControllerTest, AdoptsAnOrphanReplicaSetWithItsTemplate) {

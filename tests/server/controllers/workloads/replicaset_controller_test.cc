@@ -29,7 +29,8 @@ class ReplicaSetControllerTest : public testing::WorkloadTest {
  protected:
   void SetUp() override {
     WorkloadTest::SetUp();
-    startControllers({[](ControllerContext& c) { return std::make_unique<ReplicaSetController>(c); }});
+    startControllers(
+        {[](ControllerContext& c) { return std::make_unique<ReplicaSetController>(c); }});
   }
   std::string create(const Json& rs) {
     auto created = client().create(kReplicaSets, "default", rs);
@@ -112,17 +113,19 @@ TEST_F(ReplicaSetControllerTest, ReplacesDeletedPodsAndScalesDownNotReadyFirst) 
 
   // Scale to zero and back.
   scale("web", 0);
-  ASSERT_TRUE(waitFor([&] { return podsOwnedBy(uid).empty() && statusField("web", "replicas") == 0; }));
+  ASSERT_TRUE(
+      waitFor([&] { return podsOwnedBy(uid).empty() && statusField("web", "replicas") == 0; }));
   scale("web", 3);
   ASSERT_TRUE(waitFor([&] { return podsOwnedBy(uid).size() == 3; }));
   ASSERT_TRUE(waitFor([&] { return statusField("web", "observedGeneration") == 4; }));
 }
 
 TEST_F(ReplicaSetControllerTest, AdoptsMatchingOrphansAndReleasesPodsThatStopMatching) {
-  Json orphan = {{"apiVersion", "v1"},
-                 {"kind", "Pod"},
-                 {"metadata", {{"name", "stray"}, {"namespace", "default"}, {"labels", {{"app", "web"}}}}},
-                 {"spec", testing::podTemplate(Json::object())["spec"]}};
+  Json orphan = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", "stray"}, {"namespace", "default"}, {"labels", {{"app", "web"}}}}},
+      {"spec", testing::podTemplate(Json::object())["spec"]}};
   ASSERT_TRUE(client().create(kPods, "default", orphan).ok());
   std::string uid = create(replicaSet("web", 2));
   ASSERT_TRUE(waitFor([&] { return podsOwnedBy(uid).size() == 2; }));
@@ -184,7 +187,8 @@ class FaultyClient : public client::Client {
                    std::string_view sub) override {
     return real_.get(r, ns, name, sub);
   }
-  Result<Json> list(const client::Resource& r, std::string_view ns, const api::ListOptions& o) override {
+  Result<Json> list(const client::Resource& r, std::string_view ns,
+                    const api::ListOptions& o) override {
     return real_.list(r, ns, o);
   }
   Result<std::unique_ptr<client::Watch>> watch(const client::Resource& r, std::string_view ns,

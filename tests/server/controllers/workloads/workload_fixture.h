@@ -36,10 +36,11 @@ inline bool waitFor(const std::function<bool()>& done,
 }
 
 inline Json podTemplate(const Json& labels, const std::string& image = "busybox:1.36") {
-  return {{"metadata", {{"labels", labels}}},
-          {"spec",
-           {{"containers",
-             Json::array({{{"name", "main"}, {"image", image}, {"command", {"sleep", "3600"}}}})}}}};
+  return {
+      {"metadata", {{"labels", labels}}},
+      {"spec",
+       {{"containers",
+         Json::array({{{"name", "main"}, {"image", image}, {"command", {"sleep", "3600"}}}})}}}};
 }
 
 class WorkloadTest : public ::testing::Test {
@@ -54,7 +55,8 @@ class WorkloadTest : public ::testing::Test {
   // The client the controllers write through (a test may put a faulty one in front).
   virtual client::Client& controllerClient() { return fx_.client(); }
   // Constructs the controllers (before the informers start, as the manager does) and starts them.
-  void startControllers(const std::vector<std::function<std::unique_ptr<Controller>(ControllerContext&)>>& makers) {
+  void startControllers(
+      const std::vector<std::function<std::unique_ptr<Controller>(ControllerContext&)>>& makers) {
     for (const auto& make : makers) controllers_.push_back(make(*ctx_));
     informers_->start();
     for (auto& c : controllers_) c->start();
@@ -92,10 +94,9 @@ class WorkloadTest : public ::testing::Test {
       Json p = *fresh;
       std::string now = formatRfc3339(std::chrono::system_clock::now());
       p["status"] = {{"phase", "Running"},
-                     {"conditions",
-                      Json::array({{{"type", "Ready"},
-                                    {"status", ready ? "True" : "False"},
-                                    {"lastTransitionTime", now}}})}};
+                     {"conditions", Json::array({{{"type", "Ready"},
+                                                  {"status", ready ? "True" : "False"},
+                                                  {"lastTransitionTime", now}}})}};
       auto r = client().update(kPods, getString(p["metadata"], "namespace"), p, {}, "status");
       if (r.ok()) return true;
       if (!r.error().is(ErrorCode::kConflict)) return false;
