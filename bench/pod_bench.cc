@@ -3,8 +3,13 @@
 // DATA/agent/images at start) and the latency from each pod's creation to its Ready condition
 // seen through a watch, and the RSS with those pods running.
 //
+// With --deployment N instead: a Deployment of 1 pod, then what `kubectl scale deployment
+// --replicas=N` sends (a merge patch of its scale subresource) and the time until N pods are
+// Ready (seen in a pod watch) and until the Deployment's status says so (what `kubectl rollout
+// status` waits for); then the time to scale back to 0.
+//
 //   pod_bench --nave build/nave --image busybox-docker.tar [--dir DIR] [--pods N] [--port P]
-//             [-v LEVEL] [--keep-log FILE]
+//             [--deployment N] [-v LEVEL] [--keep-log FILE]
 //
 // Needs root; run it inside a throw-away network namespace (bench/run.sh does), since the agent
 // sets up a bridge and nftables rules. The creation time is the client's clock when it sent the
@@ -92,9 +97,144 @@ curl_slist* jsonHeaders() {
   return json;
 }
 
+curl_slist* mergePatchHeaders() {
+  static curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/merge-patch+json");
+  return h;
+}
+
+namespace {
+
+double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Polls `what` every 10 ms until it returns true or `limit` passes.
+template <typename F>
+bool pollUntil(F what, std::chrono::seconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (what()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return what();
+}
+
+// The Deployment benchmark (--deployment N); the number of failures.
+int deploymentBench(const Tls& tls, CURL* c, int replicas) {
+  const std::string deployments = tls.url + "/apis/apps/v1/namespaces/default/deployments";
+  const std::string pods = tls.url + "/api/v1/namespaces/default/pods";
+  nave::Json labels = {{"app", "bench"}};
+  // nodeName: the branch this was written in had no scheduler yet.
+  nave::Json d = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", {{"name", "bench"}}},
+      {"spec",
+       {{"replicas", 1},
+        {"selector", {{"matchLabels", labels}}},
+        {"template",
+         {{"metadata", {{"labels", labels}}},
+          {"spec",
+           {{"nodeName", "bench"},
+            {"terminationGracePeriodSeconds", 1},
+            {"containers",
+             {{{"name", "c"},
+               {"image", "busybox"},
+               {"imagePullPolicy", "IfNotPresent"},
+               {"command", {"sleep", "3600"}}}}}}}}}}}};
+  std::string out;
+  if (request(c, deployments, "POST", nave::dumpJson(d), &out, jsonHeaders()) != 201) {
+    std::fprintf(stderr, "creating the deployment failed: %s\n", out.c_str());
+    return 1;
+  }
+  auto status = [&](const char* field) -> int64_t {
+    std::string body;
+    if (request(c, deployments + "/bench", "GET", "", &body, jsonHeaders()) != 200) return -1;
+    auto parsed = nave::parseJson(body);
+    if (!parsed.ok()) return -1;
+    return nave::getInt(parsed->value.value("status", nave::Json::object()), field);
+  };
+  if (!pollUntil([&] { return status("availableReplicas") == 1; }, std::chrono::seconds(60))) {
+    std::fprintf(stderr, "the deployment of 1 did not become available\n");
+    return 1;
+  }
+
+  ReadyWatch watch;
+  std::thread watcher([&] {
+    CURL* w = newHandle(tls);
+    curl_easy_setopt(w, CURLOPT_URL, (pods + "?watch=1").c_str());
+    curl_easy_setopt(w, CURLOPT_WRITEFUNCTION, &ReadyWatch::onData);
+    curl_easy_setopt(w, CURLOPT_WRITEDATA, &watch);
+    curl_easy_setopt(w, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(w, CURLOPT_XFERINFOFUNCTION, &ReadyWatch::onProgress);
+    curl_easy_setopt(w, CURLOPT_XFERINFODATA, &watch);
+    curl_easy_perform(w);
+    curl_easy_cleanup(w);
+  });
+  // The watch's initial events name the pod that is already Ready.
+  pollUntil([&] { std::lock_guard lock(watch.mu); return watch.readyAt.size() == 1; },
+            std::chrono::seconds(10));
+
+  int failures = 0;
+  auto t0 = Clock::now();
+  std::string patch = "{\"spec\":{\"replicas\":" + std::to_string(replicas) + "}}";
+  out.clear();
+  if (request(c, deployments + "/bench/scale", "PATCH", patch, &out, mergePatchHeaders()) != 200) {
+    std::fprintf(stderr, "scaling failed: %s\n", out.c_str());
+    failures++;
+  }
+  double podsReadyMs = -1, statusMs = -1;
+  bool done = pollUntil([&] {
+    if (podsReadyMs < 0) {
+      std::lock_guard lock(watch.mu);
+      if (static_cast<int>(watch.readyAt.size()) >= replicas) podsReadyMs = msSince(t0);
+    }
+    if (podsReadyMs >= 0 && status("readyReplicas") == replicas &&
+        status("availableReplicas") == replicas) {
+      statusMs = msSince(t0);
+      return true;
+    }
+    return false;
+  }, std::chrono::seconds(180));
+  if (!done) {
+    std::lock_guard lock(watch.mu);
+    std::fprintf(stderr, "%zu of %d pods became Ready\n", watch.readyAt.size(), replicas);
+    failures++;
+  }
+  std::printf("kubectl scale deployment 1 -> %d on one node: %d pods Ready (pod watch) in %.0f ms, "
+              "Deployment status readyReplicas=availableReplicas=%d in %.0f ms (target < 5000 ms)\n",
+              replicas, replicas, podsReadyMs, replicas, statusMs);
+  watch.stop = true;
+  watcher.join();
+
+  // Back to 0: the time until no pod is left.
+  auto t1 = Clock::now();
+  out.clear();
+  request(c, deployments + "/bench/scale", "PATCH", "{\"spec\":{\"replicas\":0}}", &out,
+          mergePatchHeaders());
+  bool gone = pollUntil([&] {
+    std::string body;
+    if (request(c, pods, "GET", "", &body, jsonHeaders()) != 200) return false;
+    auto list = nave::parseJson(body);
+    return list.ok() && list->value.value("items", nave::Json::array()).empty();
+  }, std::chrono::seconds(180));
+  std::printf("kubectl scale deployment %d -> 0: every pod gone in %.0f ms%s\n", replicas,
+              msSince(t1), gone ? "" : " (timed out)");
+  if (!gone) failures++;
+  // No garbage collector in this build: the ReplicaSets go explicitly.
+  out.clear();
+  request(c, deployments + "/bench", "DELETE", "", &out, jsonHeaders());
+  out.clear();
+  request(c, tls.url + "/apis/apps/v1/namespaces/default/replicasets", "DELETE", "", &out,
+          jsonHeaders());
+  return failures;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string nave = "build/nave", dir = "/var/tmp", image;
-  int pods = 100, port = 16443;
+  int pods = 100, port = 16443, deployment = 0;
   std::string verbosity = "0", keepLog;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -103,11 +243,12 @@ int main(int argc, char** argv) {
     else if (k == "--pods") pods = std::atoi(v.c_str());
     else if (k == "--port") port = std::atoi(v.c_str());
     else if (k == "--image") image = v;
+    else if (k == "--deployment") deployment = std::atoi(v.c_str());
     else if (k == "-v") verbosity = v;          // the server's log verbosity
     else if (k == "--keep-log") keepLog = v;    // copy the server's log here at the end
   }
   if (image.empty()) {
-    std::fprintf(stderr, "usage: pod_bench --nave NAVE --image BUSYBOX-ARCHIVE [--dir D] [--pods N] [-v LEVEL] [--keep-log FILE]\n");
+    std::fprintf(stderr, "usage: pod_bench --nave NAVE --image BUSYBOX-ARCHIVE [--dir D] [--pods N] [--deployment N] [-v LEVEL] [--keep-log FILE]\n");
     return 2;
   }
   // The agent sets up a bridge, routes and nftables rules: never in the machine's own namespace
@@ -171,6 +312,10 @@ int main(int argc, char** argv) {
     std::printf("nave server start to a Ready node: %.0f ms (target < 1000 ms)\n", readyMs);
     std::this_thread::sleep_for(std::chrono::seconds(3));
     std::printf("idle RSS, server + agent, no pods: %.1f MB (target < 40 MB)\n", rssKb(pid) / 1024.0);
+  }
+  if (readyMs >= 0 && deployment > 0) {
+    failures += deploymentBench(tls, c, deployment);
+  } else if (readyMs >= 0) {
 
     // The watch first, so that no Ready transition is missed.
     ReadyWatch watch;

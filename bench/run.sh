@@ -32,4 +32,7 @@ images=$(mktemp -d /var/tmp/nave-bench-images.XXXXXX)
 sh tests/runtime/testdata/make-busybox-image.sh "$images" >/dev/null
 nsenter --net="/run/netns/$ns" "$build/bench/pod_bench" --nave "$build/nave" --dir "$dir" \
   --image "$images/busybox-docker.tar" --pods 100 || true
+echo "== deployment scale 1 -> 100 ($build/bench/pod_bench --deployment 100)"
+nsenter --net="/run/netns/$ns" "$build/bench/pod_bench" --nave "$build/nave" --dir "$dir" \
+  --image "$images/busybox-docker.tar" --deployment 100 || true
 rm -rf "$images"

@@ -7,13 +7,15 @@
 #include "server/controllers/core/pod_gc_controller.h"
 #include "server/controllers/core/resource_quota_controller.h"
 #include "server/controllers/core/service_account_controller.h"
+#include "server/controllers/workloads/deployment_controller.h"
+#include "server/controllers/workloads/replicaset_controller.h"
 
 namespace nave::cmd {
 
 void addControllers(ServerConfig& config) {
+  using controllers::ControllerContext;
   auto& c = config.controllers;
   auto& s = config.schedulers;
-  using controllers::ControllerContext;
   c.push_back({"garbage-collector", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::GarbageCollector>(ctx);
                }});
@@ -31,6 +33,12 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"resourcequota", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::ResourceQuotaController>(ctx);
+               }});
+  c.push_back({"replicaset", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::workloads::ReplicaSetController>(ctx);
+               }});
+  c.push_back({"deployment", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::workloads::DeploymentController>(ctx);
                }});
   (void)s;
 }

@@ -1013,6 +1013,13 @@ Result<WriteResult> ResourceApi::patch(RequestContext& ctx, const ResourceType& 
       Json patched;
       if (patchType == PatchType::kJson) patched = TRY(patch::applyJsonPatch(scale, patchDoc));
       else patched = TRY(patch::applyMergePatch(scale, patchDoc));
+      // The resourceVersion read here is no precondition unless the patch set one: a patch
+      // applies to whatever the object is when written (a controller writing the status
+      // in between must not fail `kubectl scale`).
+      if (patched.contains("metadata") && patched["metadata"].is_object() &&
+          getString(patched["metadata"], "resourceVersion") ==
+              getString(scale["metadata"], "resourceVersion"))
+        patched["metadata"].erase("resourceVersion");
       WriteOptions o = options;
       o.fieldManager = manager;
       return update(ctx, type, ns, name, Body{std::move(patched), {}}, o, "scale");

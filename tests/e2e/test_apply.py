@@ -28,13 +28,15 @@ def changed_paths(before, after):
 
 def comparable(obj):
     """An object without what every write changes (resourceVersion, managedFields' times, the
-    last-applied annotation that carries the whole manifest) and without status."""
+    last-applied annotation that carries the whole manifest), without status and without the
+    Deployment controller's revision annotation."""
     obj = json.loads(json.dumps(obj))
     meta = obj["metadata"]
     meta.pop("resourceVersion", None)
     meta.pop("managedFields", None)
     ann = meta.get("annotations", {})
     ann.pop(LAST_APPLIED, None)
+    ann.pop("deployment.kubernetes.io/revision", None)
     if not ann:
         meta.pop("annotations", None)
     obj.pop("status", None)

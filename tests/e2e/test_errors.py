@@ -161,12 +161,13 @@ data: {a: "1"}
         manifest = UNKNOWN_FIELD_DEPLOYMENT.replace("NAME", name).replace("NS", "default")
         good = manifest.replace("        imagePullPolicyy: Always\n", "")
         self.cluster.apply(good)
-        rv = self.cluster.get_json("deployment", name)["metadata"]["resourceVersion"]
+        # The generation, not the resourceVersion: the Deployment controller writes the status.
+        gen = self.cluster.get_json("deployment", name)["metadata"]["generation"]
         r = self.k_fail("apply", "-f", "-", input=manifest.replace("replicas: 1", "replicas: 2"))
         self.assertContains(r.err, 'unknown field "spec.template.spec.containers[0].'
                                    'imagePullPolicyy"')
         got = self.cluster.get_json("deployment", name)
-        self.assertEqual((got["spec"]["replicas"], got["metadata"]["resourceVersion"]), (1, rv))
+        self.assertEqual((got["spec"]["replicas"], got["metadata"]["generation"]), (1, gen))
 
     def test_unknown_field_with_server_side_apply(self):
         manifest = UNKNOWN_FIELD_DEPLOYMENT.replace("NAME", "unknown-ssa").replace(

@@ -199,6 +199,30 @@ TEST(ResourceApi, PatchTypesAndScale) {
                                  R"({"spec":{"replicas":6}})", {}, "scale");
   ASSERT_TRUE(scaled.ok()) << scaled.error().message();
   EXPECT_EQ((*f.client().get(kDeployments, "default", "web"))["spec"]["replicas"], 6);
+
+  // Scale patches race with other writers (a controller's status) without conflicts, unless
+  // they carry a resourceVersion.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = f.client().patch(kDeployments, "default", "web", api::PatchType::kMerge,
+                                R"({"spec":{"replicas":)" + std::to_string(i) + "}}", {}, "scale");
+      if (!r.ok()) ++failures;
+    });
+    threads.emplace_back([&, i] {
+      auto r = f.client().patch(kDeployments, "default", "web", api::PatchType::kMerge,
+                                R"({"metadata":{"annotations":{"a":")" + std::to_string(i) + R"("}}})");
+      if (!r.ok()) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  auto stale = f.client().patch(kDeployments, "default", "web", api::PatchType::kMerge,
+                                R"({"metadata":{"resourceVersion":"1"},"spec":{"replicas":2}})",
+                                {}, "scale");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_TRUE(stale.error().is(ErrorCode::kConflict)) << stale.error().message();
 }
 
 TEST(ResourceApi, ConcurrentPatchesAllApplyAndRenamesAreRefused) {
