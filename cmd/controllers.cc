@@ -4,6 +4,7 @@
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/service_account_controller.h"
+#include "server/controllers/sets/statefulset_controller.h"
 
 namespace nave::cmd {
 
@@ -19,6 +20,9 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"node-lifecycle", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::NodeLifecycleController>(ctx);
+               }});
+  c.push_back({"statefulset", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::StatefulSetController>(ctx);
                }});
   (void)s;
 }
