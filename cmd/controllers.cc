@@ -4,6 +4,7 @@
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/service_account_controller.h"
+#include "server/controllers/sets/daemonset_controller.h"
 #include "server/controllers/sets/statefulset_controller.h"
 
 namespace nave::cmd {
@@ -23,6 +24,9 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"statefulset", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::StatefulSetController>(ctx);
+               }});
+  c.push_back({"daemonset", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::DaemonSetController>(ctx);
                }});
   (void)s;
 }
