@@ -174,6 +174,9 @@ class StatefulSetTest(SetsTestCase):
         self.assertContains(history, "2 ")
         self.assertContains(history, "3 ")
         self.assertNotContains(history, "\n1 ")
+        # kubectl compares the revision's bytes with its own encoding of the template.
+        r = self.k("rollout", "undo", "sts/db", "--to-revision=3")
+        self.assertContains(r.out, "skipped rollback (current template already matches revision 3)")
 
 
 DAEMONSET = """
@@ -244,3 +247,5 @@ class DaemonSetTest(SetsTestCase):
         r = self.k("rollout", "status", "ds/agent", "--timeout=60s")
         self.assertContains(r.out, 'daemon set "agent" successfully rolled out')
         self.assertContains(self.k("rollout", "history", "ds/agent").out, "1 ")
+        r = self.k("rollout", "undo", "ds/agent", "--to-revision=1")
+        self.assertContains(r.out, "skipped rollback (current template already matches revision 1)")

@@ -44,6 +44,18 @@ int64_t numberOf(const Json& revision) { return getInt(revision, "revision"); }
 Json templatePatch(const Json& set) {
   Json templ = set.value("spec", Json::object()).value("template", Json::object());
   if (!templ.is_object()) templ = Json::object();
+  // kubectl encodes the template from Go structs, which always write the zero
+  // creationTimestamp (null) and a container's resources ({}); `rollout undo` compares bytes.
+  Json& md = templ["metadata"];
+  if (!md.is_object()) md = Json::object();
+  if (!md.contains("creationTimestamp")) md["creationTimestamp"] = nullptr;
+  if (Json* spec = templ.contains("spec") && templ["spec"].is_object() ? &templ["spec"] : nullptr) {
+    for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
+      if (!spec->contains(list) || !(*spec)[list].is_array()) continue;
+      for (Json& c : (*spec)[list])
+        if (c.is_object() && !c.contains("resources")) c["resources"] = Json::object();
+    }
+  }
   templ["$patch"] = "replace";
   return Json{{"spec", {{"template", templ}}}};
 }
