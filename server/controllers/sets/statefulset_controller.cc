@@ -1,6 +1,7 @@
 #include "server/controllers/sets/statefulset_controller.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "common/log.h"
@@ -296,6 +297,32 @@ struct StatefulSetController::Sync {
     return true;
   }
 
+  // updateStatefulSetAfterInvariantEstablished (MaxUnavailableStatefulSet): up to
+  // maxUnavailable pods of the whole set may be unavailable; old pods at or above the partition
+  // go from the highest ordinal until that many are.
+  Result<void> rollWithMaxUnavailable(int64_t partition, const Json& maxUnavailable) {
+    int64_t allowed = 1;
+    if (maxUnavailable.is_number_integer()) {
+      allowed = maxUnavailable.get<int64_t>();
+    } else if (maxUnavailable.is_string()) {
+      std::string v = maxUnavailable.get<std::string>();
+      if (!v.empty() && v.back() == '%') v.pop_back();
+      allowed = std::atoll(v.c_str()) * replicas / 100;  // rounded down
+    }
+    allowed = std::max<int64_t>(allowed, 1);
+    int64_t unavailable = 0;
+    for (const Json& pod : slots)
+      if (!isCreated(pod) || !isHealthy(pod) || !isAvailable(pod)) unavailable++;
+    for (int64_t target = static_cast<int64_t>(slots.size()) - 1;
+         target >= std::max<int64_t>(partition, 0) && unavailable < allowed; target--) {
+      const Json& pod = slots[static_cast<size_t>(target)];
+      if (!isCreated(pod) || revisionOf(pod) == updateRevision || isDeleting(pod)) continue;
+      TRY(deletePod(pod));
+      unavailable++;
+    }
+    return {};
+  }
+
   void computeStatus(Json& out) {
     int64_t created = 0, ready = 0, available = 0, current = 0, updated = 0;
     auto count = [&](const Json& pod) {
@@ -482,7 +509,10 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
     if (getString(strategy, "type", "RollingUpdate") == "OnDelete") return {};
     // Rolling update: the highest ordinal at or above the partition whose revision is not the
     // update's goes; each replacement is healthy before the next.
-    int64_t partition = getInt(strategy.value("rollingUpdate", Json::object()), "partition");
+    const Json rollingUpdate = strategy.value("rollingUpdate", Json::object());
+    int64_t partition = getInt(rollingUpdate, "partition");
+    if (const Json* mu = findMember(rollingUpdate, "maxUnavailable"); mu && !mu->is_null())
+      return s.rollWithMaxUnavailable(partition, *mu);
     for (int64_t target = static_cast<int64_t>(s.slots.size()) - 1; target >= std::max<int64_t>(partition, 0); target--) {
       const Json& pod = s.slots[static_cast<size_t>(target)];
       if (!isCreated(pod)) continue;

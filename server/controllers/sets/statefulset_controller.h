@@ -13,7 +13,9 @@
 // Templates are kept as ControllerRevisions; status.currentRevision is the revision every pod
 // had when the last rollout completed, status.updateRevision the set's template now.
 // RollingUpdate replaces pods at or above the partition from the highest ordinal down, one at a
-// time, each Ready before the next; OnDelete waits for pods to be deleted by someone else.
+// time, each Ready before the next (with rollingUpdate.maxUnavailable, as many at once as leave
+// at most that many pods of the set unavailable: Kubernetes' MaxUnavailableStatefulSet);
+// OnDelete waits for pods to be deleted by someone else.
 #pragma once
 
 #include "server/controllers/controller.h"

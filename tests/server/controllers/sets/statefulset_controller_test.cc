@@ -241,6 +241,50 @@ TEST_F(StatefulSetControllerTest, RollingUpdateRespectsThePartition) {
   }));
 }
 
+TEST_F(StatefulSetControllerTest, MaxUnavailableReplacesSeveralAtOnce) {
+  create(statefulSet("mu", 4, "{podManagementPolicy: Parallel}"));
+  for (const char* p : {"mu-0", "mu-1", "mu-2", "mu-3"}) becomeReady(p);
+  ASSERT_TRUE(waitFor([&] { return getSet("mu")["status"].value("readyReplicas", 0) == 4; }));
+  setTemplateEnv("mu", "2", "{type: RollingUpdate, rollingUpdate: {partition: 0, maxUnavailable: 2}}");
+  // The two highest ordinals go together; the others wait.
+  ASSERT_TRUE(waitFor([&] {
+    return deletingOrGone(client(), "default", "mu-3") && deletingOrGone(client(), "default", "mu-2");
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(deletingOrGone(client(), "default", "mu-1"));
+  EXPECT_FALSE(deletingOrGone(client(), "default", "mu-0"));
+  std::string newRevision = getString(getSet("mu")["status"], "updateRevision");
+  rollThrough({"mu-3", "mu-2", "mu-1", "mu-0"}, newRevision);
+  EXPECT_TRUE(waitFor([&] { return getSet("mu")["status"].value("currentRevision", "") == newRevision; }));
+}
+
+TEST_F(StatefulSetControllerTest, OrdinalsStartAndClaimsHandedToScaledDownPods) {
+  create(statefulSet("st", 2, R"({podManagementPolicy: Parallel, ordinals: {start: 5},
+      persistentVolumeClaimRetentionPolicy: {whenDeleted: Retain, whenScaled: Delete},
+      volumeClaimTemplates: [{metadata: {name: d}, spec: {accessModes: [ReadWriteOnce],
+          resources: {requests: {storage: 1Gi}}}}]})"));
+  ASSERT_TRUE(waitFor([&] { return exists("st-5") && exists("st-6"); }));
+  EXPECT_FALSE(exists("st-0"));
+  becomeReady("st-5");
+  becomeReady("st-6");
+  auto claim = client().get(kClaims, "default", "d-st-6");
+  ASSERT_TRUE(claim.ok());
+  EXPECT_FALSE((*claim)["metadata"].contains("ownerReferences")) << "in range: nobody owns it";
+  std::string podUid = (*getPod(client(), "default", "st-6"))["metadata"]["uid"];
+  auto r = client().patch(kStatefulSets, "default", "st", api::PatchType::kMerge, R"({"spec":{"replicas":1}})");
+  ASSERT_TRUE(r.ok());
+  // Scaled down: the claim is handed to its pod before the pod goes.
+  EXPECT_TRUE(waitFor([&] {
+    auto c = client().get(kClaims, "default", "d-st-6");
+    if (!c.ok()) return false;
+    for (const Json& ref : (*c)["metadata"].value("ownerReferences", Json::array()))
+      if (ref["kind"] == "Pod" && ref["uid"] == podUid) return true;
+    return false;
+  }));
+  EXPECT_TRUE(waitFor([&] { return deletingOrGone(client(), "default", "st-6"); }));
+  EXPECT_FALSE(deletingOrGone(client(), "default", "st-5"));
+}
+
 TEST_F(StatefulSetControllerTest, OnDeleteWaitsForDeletes) {
   create(statefulSet("od", 2, "{updateStrategy: {type: OnDelete}}"));
   becomeReady("od-0");
