@@ -305,6 +305,35 @@ TEST_F(StatefulSetControllerTest, OnDeleteWaitsForDeletes) {
   EXPECT_EQ(revisionOf("od-0"), oldRevision);
 }
 
+TEST_F(StatefulSetControllerTest, HistoryKeepsLiveRevisionsAndTheLimit) {
+  create(statefulSet("h", 1, "{revisionHistoryLimit: 0, updateStrategy: {type: OnDelete}}"));
+  becomeReady("h-0");
+  ASSERT_TRUE(waitFor([&] { return getSet("h")["status"].value("readyReplicas", 0) == 1; }));
+  std::string first = getSet("h")["status"]["currentRevision"];
+  auto revisionNames = [&] {
+    std::set<std::string> names;
+    auto list = client().list(testing::kTestRevisions, "default");
+    if (list.ok())
+      for (const Json& r : (*list)["items"]) names.insert(getString(r["metadata"], "name"));
+    return names;
+  };
+  setTemplateEnv("h", "2", "{type: OnDelete}");
+  std::string second;
+  ASSERT_TRUE(waitFor([&] {
+    second = getString(getSet("h")["status"], "updateRevision");
+    return second != first && revisionNames().count(second);
+  }));
+  setTemplateEnv("h", "3", "{type: OnDelete}");
+  std::string third;
+  ASSERT_TRUE(waitFor([&] {
+    third = getString(getSet("h")["status"], "updateRevision");
+    return third != second && third != first;
+  }));
+  // The pod's (current) revision and the update revision stay; the one in between goes.
+  EXPECT_TRUE(waitFor([&] { return revisionNames() == std::set<std::string>{first, third}; }))
+      << ::testing::PrintToString(revisionNames());
+}
+
 TEST_F(StatefulSetControllerTest, FailedPodIsReplaced) {
   create(statefulSet("fp", 1));
   becomeReady("fp-0");
