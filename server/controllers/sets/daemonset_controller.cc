@@ -402,13 +402,21 @@ Result<Reconciled> DaemonSetController::reconcile(const std::string& key) {
     const Json* ref = sets::controllerRef(pod);
     bool matches = selector->matches(labelsOf(pod));
     if (ref != nullptr) {
-      if (getString(*ref, "uid") != s.uid || !matches) continue;
+      if (getString(*ref, "uid") != s.uid) continue;
+      if (!matches) {
+        if (!isDeleting(pod)) {
+          // No longer selected: released (it keeps running, as nobody's).
+          auto r = ctx_.client.patch(sets::kPods, s.ns, nameOf(pod), api::PatchType::kMerge,
+                                     sets::releasePatch(pod, s.uid));
+          if (!r.ok() && !r.error().is(ErrorCode::kNotFound) && !r.error().is(ErrorCode::kConflict))
+            return std::move(r).error();
+        }
+        continue;
+      }
     } else {
       if (!matches || isDeleting(s.ds) || isDeleting(pod)) continue;
-      Json refs = metadataOf(pod).value("ownerReferences", Json::array());
-      refs.push_back(sets::controllerRefTo(s.ds, "DaemonSet"));
-      Json adopt = {{"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}};
-      auto r = ctx_.client.patch(sets::kPods, s.ns, nameOf(pod), api::PatchType::kMerge, dumpJson(adopt));
+      auto r = ctx_.client.patch(sets::kPods, s.ns, nameOf(pod), api::PatchType::kMerge,
+                                 sets::adoptionPatch(pod, s.ds, "DaemonSet"));
       if (!r.ok()) continue;
       pod = std::move(r).value();
     }

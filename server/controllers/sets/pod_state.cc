@@ -66,6 +66,21 @@ Json controllerRefTo(const Json& owner, const std::string& kind) {
               {"controller", true},              {"blockOwnerDeletion", true}};
 }
 
+std::string adoptionPatch(const Json& pod, const Json& owner, const std::string& kind) {
+  Json refs = metadataOf(pod).value("ownerReferences", Json::array());
+  refs.push_back(controllerRefTo(owner, kind));
+  return dumpJson({{"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}});
+}
+
+std::string releasePatch(const Json& pod, const std::string& ownerUid) {
+  Json refs = Json::array();
+  for (const Json& r : metadataOf(pod).value("ownerReferences", Json::array()))
+    if (getString(r, "uid") != ownerUid) refs.push_back(r);
+  Json patch = {{"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}};
+  if (refs.empty()) patch["metadata"]["ownerReferences"] = nullptr;
+  return dumpJson(patch);
+}
+
 bool createdBefore(const Json& a, const Json& b) {
   std::string ta = getString(metadataOf(a), "creationTimestamp");
   std::string tb = getString(metadataOf(b), "creationTimestamp");

@@ -31,6 +31,10 @@ std::optional<std::chrono::milliseconds> untilAvailable(const Json& pod, int64_t
 const Json* controllerRef(const Json& object);
 // An ownerReference to `owner` (apiVersion apps/v1) with controller and blockOwnerDeletion.
 Json controllerRefTo(const Json& owner, const std::string& kind);
+// The ownerReferences of a pod `owner` adopts, and of one it releases (ClaimPods): merge
+// patches of metadata.ownerReferences with the pod's uid as precondition.
+std::string adoptionPatch(const Json& pod, const Json& owner, const std::string& kind);
+std::string releasePatch(const Json& pod, const std::string& ownerUid);
 // Later creation first is false: sorts by creationTimestamp, then name.
 bool createdBefore(const Json& a, const Json& b);
 

@@ -423,14 +423,20 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
     bool member = ordinal >= 0 && parent == s.name && selector->matches(labelsOf(pod));
     const Json* ref = sets::controllerRef(pod);
     if (ref != nullptr) {
-      if (getString(*ref, "uid") == s.uid && member) owned.push_back(std::move(pod));
+      if (getString(*ref, "uid") != s.uid) continue;
+      if (member) {
+        owned.push_back(std::move(pod));
+      } else if (!isDeleting(pod)) {
+        // No longer selected: released (it keeps running, as nobody's).
+        auto r = ctx_.client.patch(kPods, s.ns, nameOf(pod), api::PatchType::kMerge, sets::releasePatch(pod, s.uid));
+        if (!r.ok() && !r.error().is(ErrorCode::kNotFound) && !r.error().is(ErrorCode::kConflict))
+          return std::move(r).error();
+      }
       continue;
     }
     if (!member || isDeleting(s.set) || isDeleting(pod)) continue;
-    Json refs = metadataOf(pod).value("ownerReferences", Json::array());
-    refs.push_back(sets::controllerRefTo(s.set, "StatefulSet"));
-    Json patch = {{"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}};
-    auto r = ctx_.client.patch(sets::kPods, s.ns, nameOf(pod), api::PatchType::kMerge, dumpJson(patch));
+    auto r = ctx_.client.patch(kPods, s.ns, nameOf(pod), api::PatchType::kMerge,
+                               sets::adoptionPatch(pod, s.set, "StatefulSet"));
     if (r.ok()) owned.push_back(std::move(r).value());
   }
 

@@ -195,6 +195,35 @@ TEST_F(DaemonSetControllerTest, MaxSurgeStartsTheNewPodBeforeTheOldGoes) {
   }));
 }
 
+TEST_F(DaemonSetControllerTest, OnDeleteWaitsAndReleasedPodsAreReplaced) {
+  makeNode("o1");
+  makeDaemonSet("od", "{updateStrategy: {type: OnDelete}}");
+  ASSERT_TRUE(waitFor([&] { return podsByNode("od")["o1"].size() == 1; }));
+  readyAll("od");
+  Json first = podsByNode("od")["o1"][0];
+  auto r = client().patch(kDaemonSets, "default", "od", api::PatchType::kMerge,
+                          R"({"spec":{"template":{"metadata":{"annotations":{"v":"2"}}}}})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(waitFor([&] { return getSet("od")["status"].value("observedGeneration", 0) == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(podsByNode("od")["o1"].size(), 1u);
+  EXPECT_EQ(podsByNode("od")["o1"][0]["metadata"]["uid"], first["metadata"]["uid"]) << "OnDelete";
+  EXPECT_FALSE(getSet("od")["status"].contains("updatedNumberScheduled"));
+
+  // A pod relabelled out of the selector is released, and the node gets a new one.
+  std::string name = first["metadata"]["name"];
+  r = client().patch(kPods, "default", name, api::PatchType::kMerge, R"({"metadata":{"labels":{"app":"other"}}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(waitFor([&] {
+    auto p = client().get(kPods, "default", name);
+    return p.ok() && !(*p)["metadata"].contains("ownerReferences");
+  }));
+  EXPECT_TRUE(waitFor([&] {
+    auto pods = podsByNode("od")["o1"];
+    return pods.size() == 1 && pods[0]["metadata"]["annotations"].value("v", "") == "2";
+  }));
+}
+
 TEST_F(DaemonSetControllerTest, FailedPodIsReplaced) {
   makeNode("f1");
   makeDaemonSet("fail");

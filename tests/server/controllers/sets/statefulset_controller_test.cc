@@ -334,6 +334,20 @@ TEST_F(StatefulSetControllerTest, HistoryKeepsLiveRevisionsAndTheLimit) {
       << ::testing::PrintToString(revisionNames());
 }
 
+TEST_F(StatefulSetControllerTest, AdoptsAnOrphanOfItsName) {
+  Json orphan = yaml(R"({apiVersion: v1, kind: Pod, metadata: {name: ad-0, labels: {app: ad}},
+      spec: {nodeName: n1, containers: [{name: c, image: busybox}]}})");
+  auto created = client().create(kPods, "default", orphan);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  create(statefulSet("ad", 1));
+  std::string setUid = getSet("ad")["metadata"]["uid"];
+  EXPECT_TRUE(waitFor([&] {
+    auto p = getPod(client(), "default", "ad-0");
+    return p && (*p)["metadata"].contains("ownerReferences") && (*p)["metadata"]["ownerReferences"][0]["uid"] == setUid;
+  }));
+  EXPECT_EQ((*getPod(client(), "default", "ad-0"))["metadata"]["uid"], (*created)["metadata"]["uid"]);
+}
+
 TEST_F(StatefulSetControllerTest, FailedPodIsReplaced) {
   create(statefulSet("fp", 1));
   becomeReady("fp-0");
