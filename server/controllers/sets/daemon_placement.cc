@@ -42,14 +42,17 @@ bool requirementHolds(const Json& req, const std::optional<std::string>& value) 
   std::vector<std::string> values;
   for (const Json& v : member(req, "values", kEmptyArray))
     if (v.is_string()) values.push_back(v.get<std::string>());
-  auto in = [&] { return value && std::find(values.begin(), values.end(), *value) != values.end(); };
+  auto in = [&] {
+    return value && std::find(values.begin(), values.end(), *value) != values.end();
+  };
   if (op == "In") return in();
   if (op == "NotIn") return !in();
   if (op == "Exists") return value.has_value();
   if (op == "DoesNotExist") return !value.has_value();
   if (op == "Gt" || op == "Lt") {
     int64_t have = 0, bound = 0;
-    if (!value || values.size() != 1 || !parseInt(*value, have) || !parseInt(values[0], bound)) return false;
+    if (!value || values.size() != 1 || !parseInt(*value, have) || !parseInt(values[0], bound))
+      return false;
     return op == "Gt" ? have > bound : have < bound;
   }
   return false;
@@ -62,12 +65,14 @@ bool termMatches(const Json& term, const Json& node) {
   const Json& labels = member(member(node, "metadata", kEmptyObject), "labels", kEmptyObject);
   for (const Json& req : exprs) {
     std::optional<std::string> value;
-    if (const Json* v = findMember(labels, getString(req, "key")); v && v->is_string()) value = v->get<std::string>();
+    if (const Json* v = findMember(labels, getString(req, "key")); v && v->is_string())
+      value = v->get<std::string>();
     if (!requirementHolds(req, value)) return false;
   }
   for (const Json& req : fields) {
     if (getString(req, "key") != "metadata.name") return false;
-    if (!requirementHolds(req, getString(member(node, "metadata", kEmptyObject), "name"))) return false;
+    if (!requirementHolds(req, getString(member(node, "metadata", kEmptyObject), "name")))
+      return false;
   }
   return true;
 }
@@ -90,12 +95,14 @@ Json daemonPodTemplate(const Json& daemonSet, const std::string& hash) {
   addToleration(tolerations, "node.kubernetes.io/memory-pressure", "NoSchedule");
   addToleration(tolerations, "node.kubernetes.io/pid-pressure", "NoSchedule");
   addToleration(tolerations, "node.kubernetes.io/unschedulable", "NoSchedule");
-  if (getBool(spec, "hostNetwork")) addToleration(tolerations, "node.kubernetes.io/network-unavailable", "NoSchedule");
+  if (getBool(spec, "hostNetwork"))
+    addToleration(tolerations, "node.kubernetes.io/network-unavailable", "NoSchedule");
   return templ;
 }
 
 Json pinToNode(Json templ, const std::string& node) {
-  Json term = {{"matchFields", Json::array({{{"key", "metadata.name"}, {"operator", "In"}, {"values", {node}}}})}};
+  Json term = {{"matchFields",
+                Json::array({{{"key", "metadata.name"}, {"operator", "In"}, {"values", {node}}}})}};
   Json& spec = templ["spec"];
   Json& affinity = spec["affinity"];
   if (!affinity.is_object()) affinity = Json::object();
@@ -135,7 +142,8 @@ Placement placeOn(const Json& templ, const Json& node) {
     const Json* have = findMember(labels, k);
     if (have == nullptr || *have != v) return {};
   }
-  const Json& affinity = member(member(spec, "affinity", kEmptyObject), "nodeAffinity", kEmptyObject);
+  const Json& affinity =
+      member(member(spec, "affinity", kEmptyObject), "nodeAffinity", kEmptyObject);
   if (const Json* required = findMember(affinity, "requiredDuringSchedulingIgnoredDuringExecution");
       required && required->is_object() && !matchesNodeSelectorTerms(*required, node))
     return {};
@@ -155,13 +163,14 @@ Placement placeOn(const Json& templ, const Json& node) {
 std::string targetNodeOf(const Json& pod) {
   const Json& spec = member(pod, "spec", kEmptyObject);
   if (std::string n = getString(spec, "nodeName"); !n.empty()) return n;
-  const Json& required = member(member(member(spec, "affinity", kEmptyObject), "nodeAffinity", kEmptyObject),
-                                "requiredDuringSchedulingIgnoredDuringExecution", kEmptyObject);
+  const Json& required =
+      member(member(member(spec, "affinity", kEmptyObject), "nodeAffinity", kEmptyObject),
+             "requiredDuringSchedulingIgnoredDuringExecution", kEmptyObject);
   for (const Json& term : member(required, "nodeSelectorTerms", kEmptyArray))
     for (const Json& req : member(term, "matchFields", kEmptyArray)) {
       const Json& values = member(req, "values", kEmptyArray);
-      if (getString(req, "key") == "metadata.name" && getString(req, "operator") == "In" && values.size() == 1 &&
-          values[0].is_string())
+      if (getString(req, "key") == "metadata.name" && getString(req, "operator") == "In" &&
+          values.size() == 1 && values[0].is_string())
         return values[0].get<std::string>();
     }
   return "";

@@ -21,8 +21,9 @@ Json daemonPodTemplate(const Json& daemonSet, const std::string& hash);
 Json pinToNode(Json templ, const std::string& node);
 
 struct Placement {
-  bool shouldRun = false;              // the node should have a daemon pod
-  bool shouldContinueRunning = false;  // a pod already there may stay (only NoSchedule taints are untolerated)
+  bool shouldRun = false;  // the node should have a daemon pod
+  bool shouldContinueRunning =
+      false;  // a pod already there may stay (only NoSchedule taints are untolerated)
 };
 // NodeShouldRunDaemonPod: spec.nodeName, the node selector and required node affinity of the
 // template, and the node's taints against the tolerations of `templ` (a daemonPodTemplate).

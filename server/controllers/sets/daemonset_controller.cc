@@ -20,7 +20,9 @@ const client::Resource kDaemonSets{"apps", "v1", "daemonsets"};
 const client::Resource kNodes{"", "v1", "nodes"};
 constexpr char kComponent[] = "daemonset-controller";
 
-std::string nameOf(const Json& object) { return getString(metadataOf(object), "name"); }
+std::string nameOf(const Json& object) {
+  return getString(metadataOf(object), "name");
+}
 Json labelsOf(const Json& object) {
   Json labels = metadataOf(object).value("labels", Json::object());
   return labels.is_object() ? labels : Json::object();
@@ -36,7 +38,8 @@ int64_t scaled(const Json& value, int64_t total) {
     std::string s = value.get<std::string>();
     if (!s.empty() && s.back() == '%') {
       int64_t percent = std::atoll(s.substr(0, s.size() - 1).c_str());
-      return static_cast<int64_t>(std::ceil(static_cast<double>(percent) * static_cast<double>(total) / 100.0));
+      return static_cast<int64_t>(
+          std::ceil(static_cast<double>(percent) * static_cast<double>(total) / 100.0));
     }
     return std::atoll(s.c_str());
   }
@@ -50,7 +53,7 @@ struct DaemonSetController::Sync {
   Json ds;
   std::string key, ns, name, uid, hash;
   int64_t minReadySeconds = 0;
-  Json templ;  // daemonPodTemplate
+  Json templ;                                           // daemonPodTemplate
   std::map<std::string, std::vector<Json>> podsByNode;  // by target node, oldest first
   std::vector<Json> nodes;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
@@ -75,7 +78,8 @@ struct DaemonSetController::Sync {
     writes++;
     auto r = c.ctx_.client.create(sets::kPods, ns, pod);
     if (!r.ok()) {
-      c.ctx_.events.eventAs(kComponent, ds, "Warning", "FailedCreate", "Error creating: " + r.error().message());
+      c.ctx_.events.eventAs(kComponent, ds, "Warning", "FailedCreate",
+                            "Error creating: " + r.error().message());
       return std::move(r).error();
     }
     std::string podName = nameOf(*r);
@@ -89,13 +93,16 @@ struct DaemonSetController::Sync {
     opts.preconditionUid = getString(metadataOf(pod), "uid");
     writes++;
     auto r = c.ctx_.client.remove(sets::kPods, ns, nameOf(pod), opts);
-    if (!r.ok() && (r.error().is(ErrorCode::kNotFound) || r.error().is(ErrorCode::kConflict))) return {};
+    if (!r.ok() && (r.error().is(ErrorCode::kNotFound) || r.error().is(ErrorCode::kConflict)))
+      return {};
     if (!r.ok()) {
-      c.ctx_.events.eventAs(kComponent, ds, "Warning", "FailedDelete", "Error deleting: " + r.error().message());
+      c.ctx_.events.eventAs(kComponent, ds, "Warning", "FailedDelete",
+                            "Error deleting: " + r.error().message());
       return std::move(r).error();
     }
     c.pending_.expectDelete(key, ns + "/" + nameOf(pod), *opts.preconditionUid);
-    c.ctx_.events.eventAs(kComponent, ds, "Normal", "SuccessfulDelete", "Deleted pod: " + nameOf(pod));
+    c.ctx_.events.eventAs(kComponent, ds, "Normal", "SuccessfulDelete",
+                          "Deleted pod: " + nameOf(pod));
     return {};
   }
 
@@ -105,11 +112,13 @@ struct DaemonSetController::Sync {
     auto& b = c.failedBackoff_[key + "/" + node];
     auto t = std::chrono::steady_clock::now();
     if (t < b.until) {
-      requeueWithin(std::chrono::duration_cast<std::chrono::milliseconds>(b.until - t) + std::chrono::milliseconds(10));
+      requeueWithin(std::chrono::duration_cast<std::chrono::milliseconds>(b.until - t) +
+                    std::chrono::milliseconds(10));
       return false;
     }
-    b.delay = b.delay.count() == 0 ? std::chrono::milliseconds(1000)
-                                   : std::min<std::chrono::milliseconds>(b.delay * 2, std::chrono::minutes(15));
+    b.delay = b.delay.count() == 0
+                  ? std::chrono::milliseconds(1000)
+                  : std::min<std::chrono::milliseconds>(b.delay * 2, std::chrono::minutes(15));
     b.until = t + b.delay;
     return true;
   }
@@ -143,8 +152,8 @@ struct DaemonSetController::Sync {
           if (!failedPodMayGo(nodeName)) continue;
           if (phaseOf(pod) == "Failed")
             c.ctx_.events.eventAs(kComponent, ds, "Warning", "FailedDaemonPod",
-                                  "Found failed daemon pod " + ns + "/" + nameOf(pod) + " on node " + nodeName +
-                                      ", will try to kill it");
+                                  "Found failed daemon pod " + ns + "/" + nameOf(pod) +
+                                      " on node " + nodeName + ", will try to kill it");
           toDelete.push_back(pod);
           continue;
         }
@@ -162,8 +171,10 @@ struct DaemonSetController::Sync {
       const Json* oldestOld = nullptr;
       for (const Json& pod : running) {
         const Json*& slot = isUpdated(pod, hash) ? oldestNew : oldestOld;
-        if (slot == nullptr) slot = &pod;
-        else toDelete.push_back(pod);
+        if (slot == nullptr)
+          slot = &pod;
+        else
+          toDelete.push_back(pod);
       }
       if (oldestNew && oldestOld && (!sets::isPodReady(*oldestOld) || isAvailable(*oldestNew)))
         toDelete.push_back(*oldestOld);
@@ -177,7 +188,8 @@ struct DaemonSetController::Sync {
     return syncNodes(toDelete, createOnNodes);
   }
 
-  Result<void> syncNodes(const std::vector<Json>& toDelete, const std::vector<std::string>& createOnNodes) {
+  Result<void> syncNodes(const std::vector<Json>& toDelete,
+                         const std::vector<std::string>& createOnNodes) {
     std::optional<Error> firstError;
     for (const std::string& node : createOnNodes)
       if (auto r = createOn(node); !r.ok() && !firstError) firstError = std::move(r).error();
@@ -200,9 +212,11 @@ struct DaemonSetController::Sync {
   }
 
   Result<void> rollingUpdate(int64_t desired) {
-    const Json& ru = ds["spec"].value("updateStrategy", Json::object()).value("rollingUpdate", Json::object());
+    const Json& ru =
+        ds["spec"].value("updateStrategy", Json::object()).value("rollingUpdate", Json::object());
     int64_t maxSurge = std::max<int64_t>(0, scaled(ru.value("maxSurge", Json(0)), desired));
-    int64_t maxUnavailable = std::max<int64_t>(0, scaled(ru.value("maxUnavailable", Json(1)), desired));
+    int64_t maxUnavailable =
+        std::max<int64_t>(0, scaled(ru.value("maxUnavailable", Json(1)), desired));
     if (maxSurge == 0 && maxUnavailable == 0) maxUnavailable = 1;
     std::set<std::string> eligible;
     for (const Json& node : nodes)
@@ -226,7 +240,8 @@ struct DaemonSetController::Sync {
           candidates.push_back(*oldPod);
         }
       }
-      int64_t room = std::clamp<int64_t>(maxUnavailable - unavailable, 0, static_cast<int64_t>(candidates.size()));
+      int64_t room = std::clamp<int64_t>(maxUnavailable - unavailable, 0,
+                                         static_cast<int64_t>(candidates.size()));
       replace.insert(replace.end(), candidates.begin(), candidates.begin() + room);
       return syncNodes(replace, {});
     }
@@ -239,8 +254,10 @@ struct DaemonSetController::Sync {
       if (oldPod == nullptr) continue;
       if (newPod == nullptr) {
         if (!isAvailable(*oldPod)) {
-          if (!eligible.count(node)) oldToDelete.push_back(*oldPod);
-          else allowed.push_back(node);
+          if (!eligible.count(node))
+            oldToDelete.push_back(*oldPod);
+          else
+            allowed.push_back(node);
         } else if (surging < maxSurge) {
           candidates.push_back(node);
         }
@@ -252,7 +269,8 @@ struct DaemonSetController::Sync {
       }
       oldToDelete.push_back(*oldPod);
     }
-    int64_t room = std::clamp<int64_t>(maxSurge - surging, 0, static_cast<int64_t>(candidates.size()));
+    int64_t room =
+        std::clamp<int64_t>(maxSurge - surging, 0, static_cast<int64_t>(candidates.size()));
     allowed.insert(allowed.end(), candidates.begin(), candidates.begin() + room);
     return syncNodes(oldToDelete, allowed);
   }
@@ -287,7 +305,8 @@ struct DaemonSetController::Sync {
     status["updatedNumberScheduled"] = updated;
     status["numberAvailable"] = available;
     status["numberUnavailable"] = desired - available;
-    for (const char* k : {"observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable"})
+    for (const char* k :
+         {"observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable"})
       if (status[k] == 0) status.erase(k);
     return status;
   }
@@ -333,8 +352,10 @@ void DaemonSetController::enqueueOwner(const Json& pod) {
     return;
   }
   for (const Json& ds : sets_.list(ns)) {
-    auto selector = selectors::LabelSelector::fromObject(ds.value("spec", Json::object()).value("selector", Json()));
-    if (selector.ok() && !selector->empty() && selector->matches(labelsOf(pod))) queue_.add(ns + "/" + nameOf(ds));
+    auto selector = selectors::LabelSelector::fromObject(
+        ds.value("spec", Json::object()).value("selector", Json()));
+    if (selector.ok() && !selector->empty() && selector->matches(labelsOf(pod)))
+      queue_.add(ns + "/" + nameOf(ds));
   }
 }
 
@@ -342,7 +363,9 @@ void DaemonSetController::start() {
   workers_.start(queue_, 2, "daemonset", [this](const std::string& key) { return reconcile(key); });
 }
 
-void DaemonSetController::stop() { workers_.stop(); }
+void DaemonSetController::stop() {
+  workers_.stop();
+}
 
 Result<Reconciled> DaemonSetController::reconcile(const std::string& key) {
   auto dsObject = sets_.get(key);
@@ -381,12 +404,16 @@ Result<Reconciled> DaemonSetController::reconcile(const std::string& key) {
   if (const Json* equal = sets::findEqualRevision(revisions, patch)) {
     current = *equal;
     if (getInt(current, "revision") < getInt(revisions.back(), "revision"))
-      current = TRY(sets::renumberRevision(ctx_.client, current, sets::nextRevisionNumber(revisions)));
+      current =
+          TRY(sets::renumberRevision(ctx_.client, current, sets::nextRevisionNumber(revisions)));
   } else {
     sets::NewRevision nr{"DaemonSet", sets::kRevisionHashLabel,
-                         spec.value("template", Json::object()).value("metadata", Json::object()).value("labels", Json::object()),
+                         spec.value("template", Json::object())
+                             .value("metadata", Json::object())
+                             .value("labels", Json::object()),
                          md.value("annotations", Json())};
-    current = TRY(sets::createRevision(ctx_.client, s.ds, nr, patch, sets::nextRevisionNumber(revisions), collisionCount));
+    current = TRY(sets::createRevision(ctx_.client, s.ds, nr, patch,
+                                       sets::nextRevisionNumber(revisions), collisionCount));
     revisions.push_back(current);
   }
   s.hash = getString(labelsOf(current), sets::kRevisionHashLabel);
@@ -431,14 +458,17 @@ Result<Reconciled> DaemonSetController::reconcile(const std::string& key) {
   s.computeStatus(oldStatus, desired);
   Result<void> outcome;
   if (!isDeleting(s.ds)) {
-    bool surge = rolling && scaled(strategy.value("rollingUpdate", Json::object()).value("maxSurge", Json(0)), desired) > 0;
+    bool surge = rolling &&
+                 scaled(strategy.value("rollingUpdate", Json::object()).value("maxSurge", Json(0)),
+                        desired) > 0;
     outcome = s.manage(surge);
     // A rolling update waits until what manage did shows in the informer.
     if (outcome.ok() && s.writes == 0 && rolling) outcome = s.rollingUpdate(desired);
   }
 
   Json status = s.computeStatus(oldStatus, desired);
-  if (collisionCount != 0 || status.contains("collisionCount")) status["collisionCount"] = collisionCount;
+  if (collisionCount != 0 || status.contains("collisionCount"))
+    status["collisionCount"] = collisionCount;
   if (status != oldStatus) {
     Json updated = s.ds;
     updated["status"] = status;
@@ -454,7 +484,8 @@ Result<Reconciled> DaemonSetController::reconcile(const std::string& key) {
     for (const Json& pod : pods) hashes.insert(getString(labelsOf(pod), sets::kRevisionHashLabel));
   for (const Json& r : revisions)
     if (hashes.count(getString(labelsOf(r), sets::kRevisionHashLabel))) live.insert(nameOf(r));
-  TRY(sets::truncateHistory(ctx_.client, revisions, live, getInt(spec, "revisionHistoryLimit", 10)));
+  TRY(sets::truncateHistory(ctx_.client, revisions, live,
+                            getInt(spec, "revisionHistoryLimit", 10)));
   return Reconciled{s.requeue};
 }
 

@@ -28,14 +28,17 @@ bool isDeleting(const Json& object) {
   return ts != nullptr && !ts->is_null();
 }
 
-std::string phaseOf(const Json& pod) { return getString(pod.value("status", Json::object()), "phase"); }
+std::string phaseOf(const Json& pod) {
+  return getString(pod.value("status", Json::object()), "phase");
+}
 
 bool isPodReady(const Json& pod) {
   const Json* c = readyCondition(pod);
   return c != nullptr && getString(*c, "status") == "True";
 }
 
-bool isPodAvailable(const Json& pod, int64_t minReadySeconds, std::chrono::system_clock::time_point now) {
+bool isPodAvailable(const Json& pod, int64_t minReadySeconds,
+                    std::chrono::system_clock::time_point now) {
   if (!isPodReady(pod)) return false;
   if (minReadySeconds <= 0) return true;
   auto since = parseRfc3339(getString(*readyCondition(pod), "lastTransitionTime"));
@@ -48,7 +51,8 @@ std::optional<std::chrono::milliseconds> untilAvailable(const Json& pod, int64_t
   auto since = parseRfc3339(getString(*readyCondition(pod), "lastTransitionTime"));
   if (!since) return std::chrono::seconds(minReadySeconds);
   auto left = *since + std::chrono::seconds(minReadySeconds) - now;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(left) + std::chrono::milliseconds(100);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(left) +
+         std::chrono::milliseconds(100);
 }
 
 const Json* controllerRef(const Json& object) {
@@ -61,22 +65,23 @@ const Json* controllerRef(const Json& object) {
 
 Json controllerRefTo(const Json& owner, const std::string& kind) {
   const Json& md = metadataOf(owner);
-  return Json{{"apiVersion", "apps/v1"},          {"kind", kind},
-              {"name", getString(md, "name")},   {"uid", getString(md, "uid")},
-              {"controller", true},              {"blockOwnerDeletion", true}};
+  return Json{{"apiVersion", "apps/v1"},     {"kind", kind},       {"name", getString(md, "name")},
+              {"uid", getString(md, "uid")}, {"controller", true}, {"blockOwnerDeletion", true}};
 }
 
 std::string adoptionPatch(const Json& pod, const Json& owner, const std::string& kind) {
   Json refs = metadataOf(pod).value("ownerReferences", Json::array());
   refs.push_back(controllerRefTo(owner, kind));
-  return dumpJson({{"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}});
+  return dumpJson(
+      {{"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}});
 }
 
 std::string releasePatch(const Json& pod, const std::string& ownerUid) {
   Json refs = Json::array();
   for (const Json& r : metadataOf(pod).value("ownerReferences", Json::array()))
     if (getString(r, "uid") != ownerUid) refs.push_back(r);
-  Json patch = {{"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}};
+  Json patch = {
+      {"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}};
   if (refs.empty()) patch["metadata"]["ownerReferences"] = nullptr;
   return dumpJson(patch);
 }
@@ -93,7 +98,8 @@ void PendingWrites::expectCreate(const std::string& setKey, const std::string& p
   writes_[setKey].push_back({podKey, "", true, std::chrono::steady_clock::now()});
 }
 
-void PendingWrites::expectDelete(const std::string& setKey, const std::string& podKey, const std::string& uid) {
+void PendingWrites::expectDelete(const std::string& setKey, const std::string& podKey,
+                                 const std::string& uid) {
   std::lock_guard lock(mu_);
   writes_[setKey].push_back({podKey, uid, false, std::chrono::steady_clock::now()});
 }

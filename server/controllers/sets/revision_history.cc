@@ -14,10 +14,14 @@ std::string goJson(const Json& value) {
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); i++) {
     char c = s[i];
-    if (c == '<') out += "\\u003c";
-    else if (c == '>') out += "\\u003e";
-    else if (c == '&') out += "\\u0026";
-    else out += c;
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else
+      out += c;
   }
   return out;
 }
@@ -37,7 +41,9 @@ std::string safeEncode(std::string s) {
   return s;
 }
 
-int64_t numberOf(const Json& revision) { return getInt(revision, "revision"); }
+int64_t numberOf(const Json& revision) {
+  return getInt(revision, "revision");
+}
 
 }  // namespace
 
@@ -61,7 +67,9 @@ Json templatePatch(const Json& set) {
 }
 
 Json templateOf(const Json& revision) {
-  Json templ = revision.value("data", Json::object()).value("spec", Json::object()).value("template", Json::object());
+  Json templ = revision.value("data", Json::object())
+                   .value("spec", Json::object())
+                   .value("template", Json::object());
   if (templ.is_object()) templ.erase("$patch");
   return templ;
 }

@@ -12,9 +12,9 @@ namespace nave::controllers {
 namespace {
 
 using sets::isDeleting;
+using sets::kPods;
 using sets::metadataOf;
 using sets::phaseOf;
-using sets::kPods;
 
 const client::Resource kStatefulSets{"apps", "v1", "statefulsets"};
 const client::Resource kClaims{"", "v1", "persistentvolumeclaims"};
@@ -27,7 +27,8 @@ constexpr char kRevisionHashLabel[] = "controller.kubernetes.io/hash";
 // The parent name and ordinal of a pod named PARENT-ORDINAL; ordinal -1 when it is not.
 std::pair<std::string, int64_t> parentAndOrdinal(const std::string& name) {
   size_t dash = name.rfind('-');
-  if (dash == std::string::npos || dash + 1 == name.size() || name.size() - dash - 1 > 9) return {"", -1};
+  if (dash == std::string::npos || dash + 1 == name.size() || name.size() - dash - 1 > 9)
+    return {"", -1};
   int64_t ordinal = 0;
   for (size_t i = dash + 1; i < name.size(); i++) {
     if (name[i] < '0' || name[i] > '9') return {"", -1};
@@ -36,11 +37,21 @@ std::pair<std::string, int64_t> parentAndOrdinal(const std::string& name) {
   return {name.substr(0, dash), ordinal};
 }
 
-int64_t ordinalOf(const Json& pod) { return parentAndOrdinal(getString(metadataOf(pod), "name")).second; }
-std::string nameOf(const Json& object) { return getString(metadataOf(object), "name"); }
-bool isCreated(const Json& pod) { return !phaseOf(pod).empty(); }
-bool isRunningAndReady(const Json& pod) { return phaseOf(pod) == "Running" && sets::isPodReady(pod); }
-bool isHealthy(const Json& pod) { return isRunningAndReady(pod) && !isDeleting(pod); }
+int64_t ordinalOf(const Json& pod) {
+  return parentAndOrdinal(getString(metadataOf(pod), "name")).second;
+}
+std::string nameOf(const Json& object) {
+  return getString(metadataOf(object), "name");
+}
+bool isCreated(const Json& pod) {
+  return !phaseOf(pod).empty();
+}
+bool isRunningAndReady(const Json& pod) {
+  return phaseOf(pod) == "Running" && sets::isPodReady(pod);
+}
+bool isHealthy(const Json& pod) {
+  return isRunningAndReady(pod) && !isDeleting(pod);
+}
 std::string revisionOf(const Json& pod) {
   return getString(metadataOf(pod).value("labels", Json::object()), kRevisionLabel);
 }
@@ -64,7 +75,8 @@ struct StatefulSetController::Sync {
   Json currentTemplate, updateTemplate;
   std::string currentRevision, updateRevision;
   int64_t collisionCount = 0;
-  std::vector<Json> slots;      // the pods of ordinals start..start+replicas-1 (not yet created: no phase)
+  std::vector<Json>
+      slots;  // the pods of ordinals start..start+replicas-1 (not yet created: no phase)
   std::vector<Json> condemned;  // pods beyond the range, highest ordinal first
   std::string firstUnhealthy;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
@@ -94,7 +106,8 @@ struct StatefulSetController::Sync {
     bool atCurrent = false;
     if (getString(strategy, "type", "RollingUpdate") == "RollingUpdate") {
       const Json* ru = findMember(strategy, "rollingUpdate");
-      int64_t partition = ru ? getInt(*ru, "partition") : getInt(set.value("status", Json::object()), "currentReplicas");
+      int64_t partition = ru ? getInt(*ru, "partition")
+                             : getInt(set.value("status", Json::object()), "currentReplicas");
       atCurrent = ordinal < start + partition;
     }
     const Json& templ = atCurrent ? currentTemplate : updateTemplate;
@@ -113,7 +126,8 @@ struct StatefulSetController::Sync {
       if (templMeta.contains(k)) md[k] = templMeta[k];
     Json podSpec = templ.value("spec", Json::object());
     podSpec["hostname"] = podName;
-    if (std::string svc = getString(spec(), "serviceName"); !svc.empty()) podSpec["subdomain"] = svc;
+    if (std::string svc = getString(spec(), "serviceName"); !svc.empty())
+      podSpec["subdomain"] = svc;
     // The claims' volumes first, then the template's other volumes (updateStorage).
     Json volumes = Json::array();
     std::set<std::string> claimed;
@@ -158,9 +172,11 @@ struct StatefulSetController::Sync {
       refs.push_back(r);
     }
     if (wantSet && !hasSet)
-      refs.push_back({{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"name", name}, {"uid", uid}});
+      refs.push_back(
+          {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"name", name}, {"uid", uid}});
     if (wantPod && !hasPod)
-      refs.push_back({{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", nameOf(*pod)}, {"uid", podUid}});
+      refs.push_back(
+          {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", nameOf(*pod)}, {"uid", podUid}});
     return refs;
   }
 
@@ -170,13 +186,15 @@ struct StatefulSetController::Sync {
     for (const Json& ct : claimTemplates()) {
       std::string claimName = this->claimName(ct, podName);
       if (auto existing = c.claims_.get(ns + "/" + claimName)) {
-        if (isDeleting(*existing)) return Error(ErrorCode::kConflict, "pvc " + claimName + " is being deleted");
+        if (isDeleting(*existing))
+          return Error(ErrorCode::kConflict, "pvc " + claimName + " is being deleted");
         continue;
       }
       Json ctMeta = ct.value("metadata", Json::object());
       Json labels = ctMeta.value("labels", Json::object());
       if (!labels.is_object()) labels = Json::object();
-      const Json matchLabels = spec().value("selector", Json::object()).value("matchLabels", Json::object());
+      const Json matchLabels =
+          spec().value("selector", Json::object()).value("matchLabels", Json::object());
       for (auto& [k, v] : matchLabels.items()) labels[k] = v;
       Json claim = {{"apiVersion", "v1"},
                     {"kind", "PersistentVolumeClaim"},
@@ -189,12 +207,14 @@ struct StatefulSetController::Sync {
       if (!r.ok() && r.error().is(ErrorCode::kAlreadyExists)) continue;
       if (!r.ok()) {
         c.ctx_.events.eventAs(kComponent, set, "Warning", "FailedCreate",
-                              "create Claim " + claimName + " for Pod " + podName + " in StatefulSet " + name +
+                              "create Claim " + claimName + " for Pod " + podName +
+                                  " in StatefulSet " + name +
                                   " failed error: " + r.error().message());
         return std::move(r).error();
       }
-      c.ctx_.events.eventAs(kComponent, set, "Normal", "SuccessfulCreate",
-                            "create Claim " + claimName + " Pod " + podName + " in StatefulSet " + name + " success");
+      c.ctx_.events.eventAs(
+          kComponent, set, "Normal", "SuccessfulCreate",
+          "create Claim " + claimName + " Pod " + podName + " in StatefulSet " + name + " success");
     }
     return {};
   }
@@ -207,7 +227,8 @@ struct StatefulSetController::Sync {
       Json owners = claimOwners(*claim, &pod);
       if (owners == metadataOf(*claim).value("ownerReferences", Json::array())) continue;
       Json patch = {{"metadata", {{"ownerReferences", owners}}}};
-      auto r = c.ctx_.client.patch(kClaims, ns, nameOf(*claim), api::PatchType::kMerge, dumpJson(patch));
+      auto r =
+          c.ctx_.client.patch(kClaims, ns, nameOf(*claim), api::PatchType::kMerge, dumpJson(patch));
       if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
     }
     return {};
@@ -218,7 +239,8 @@ struct StatefulSetController::Sync {
     auto claims = ensureClaims(pod);
     if (!claims.ok()) {
       c.ctx_.events.eventAs(kComponent, set, "Warning", "FailedCreate",
-                            "create Pod " + podName + " in StatefulSet " + name + " failed error: " + claims.error().message());
+                            "create Pod " + podName + " in StatefulSet " + name +
+                                " failed error: " + claims.error().message());
       return claims;
     }
     auto r = c.ctx_.client.create(kPods, ns, pod);
@@ -228,7 +250,8 @@ struct StatefulSetController::Sync {
     }
     if (!r.ok()) {
       c.ctx_.events.eventAs(kComponent, set, "Warning", "FailedCreate",
-                            "create Pod " + podName + " in StatefulSet " + name + " failed error: " + r.error().message());
+                            "create Pod " + podName + " in StatefulSet " + name +
+                                " failed error: " + r.error().message());
       return std::move(r).error();
     }
     c.pending_.expectCreate(key, ns + "/" + podName);
@@ -242,10 +265,12 @@ struct StatefulSetController::Sync {
     api::DeleteOptions opts;
     opts.preconditionUid = getString(metadataOf(pod), "uid");
     auto r = c.ctx_.client.remove(kPods, ns, podName, opts);
-    if (!r.ok() && (r.error().is(ErrorCode::kNotFound) || r.error().is(ErrorCode::kConflict))) return {};
+    if (!r.ok() && (r.error().is(ErrorCode::kNotFound) || r.error().is(ErrorCode::kConflict)))
+      return {};
     if (!r.ok()) {
       c.ctx_.events.eventAs(kComponent, set, "Warning", "FailedDelete",
-                            "delete Pod " + podName + " in StatefulSet " + name + " failed error: " + r.error().message());
+                            "delete Pod " + podName + " in StatefulSet " + name +
+                                " failed error: " + r.error().message());
       return std::move(r).error();
     }
     c.pending_.expectDelete(key, ns + "/" + podName, *opts.preconditionUid);
@@ -259,11 +284,13 @@ struct StatefulSetController::Sync {
     Json& pod = slots[i];
     if (isCreated(pod) && (phaseOf(pod) == "Failed" || phaseOf(pod) == "Succeeded")) {
       if (phaseOf(pod) == "Failed")
-        c.ctx_.events.eventAs(kComponent, set, "Warning", "RecreatingFailedPod",
-                              "StatefulSet " + ns + "/" + name + " is recreating failed Pod " + nameOf(pod));
+        c.ctx_.events.eventAs(
+            kComponent, set, "Warning", "RecreatingFailedPod",
+            "StatefulSet " + ns + "/" + name + " is recreating failed Pod " + nameOf(pod));
       else
-        c.ctx_.events.eventAs(kComponent, set, "Normal", "RecreatingTerminatedPod",
-                              "StatefulSet " + ns + "/" + name + " is recreating terminated Pod " + nameOf(pod));
+        c.ctx_.events.eventAs(
+            kComponent, set, "Normal", "RecreatingTerminatedPod",
+            "StatefulSet " + ns + "/" + name + " is recreating terminated Pod " + nameOf(pod));
       TRY(deletePod(pod));
       // It is made again once the informer shows it gone.
       return true;
@@ -279,8 +306,10 @@ struct StatefulSetController::Sync {
     Json labels = labelsOf(pod);
     if (getString(labels, kPodNameLabel) != nameOf(pod) ||
         getString(labels, kPodIndexLabel) != std::to_string(ordinalOf(pod))) {
-      Json patch = {{"metadata",
-                     {{"labels", {{kPodNameLabel, nameOf(pod)}, {kPodIndexLabel, std::to_string(ordinalOf(pod))}}}}}};
+      Json patch = {
+          {"metadata",
+           {{"labels",
+             {{kPodNameLabel, nameOf(pod)}, {kPodIndexLabel, std::to_string(ordinalOf(pod))}}}}}};
       auto r = c.ctx_.client.patch(kPods, ns, nameOf(pod), api::PatchType::kMerge, dumpJson(patch));
       if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
     }
@@ -291,8 +320,11 @@ struct StatefulSetController::Sync {
   // processCondemned: true when, in OrderedReady, nothing further may happen this round.
   Result<bool> processCondemned(const Json& pod) {
     if (isDeleting(pod)) return monotonic;
-    if (monotonic && nameOf(pod) != firstUnhealthy && (!isRunningAndReady(pod) || !isAvailable(pod))) return true;
-    log::v(2, "StatefulSet pod terminating for scale down", {{"statefulset", key}, {"pod", nameOf(pod)}});
+    if (monotonic && nameOf(pod) != firstUnhealthy &&
+        (!isRunningAndReady(pod) || !isAvailable(pod)))
+      return true;
+    log::v(2, "StatefulSet pod terminating for scale down",
+           {{"statefulset", key}, {"pod", nameOf(pod)}});
     TRY(deletePod(pod));
     return true;
   }
@@ -374,17 +406,21 @@ void StatefulSetController::enqueueOwner(const Json& pod) {
   }
   // An orphan: the sets that would adopt it.
   for (const Json& set : sets_.list(ns)) {
-    auto selector = selectors::LabelSelector::fromObject(set.value("spec", Json::object()).value("selector", Json()));
+    auto selector = selectors::LabelSelector::fromObject(
+        set.value("spec", Json::object()).value("selector", Json()));
     if (selector.ok() && !selector->empty() && selector->matches(labelsOf(pod)))
       queue_.add(ns + "/" + nameOf(set));
   }
 }
 
 void StatefulSetController::start() {
-  workers_.start(queue_, 2, "statefulset", [this](const std::string& key) { return reconcile(key); });
+  workers_.start(queue_, 2, "statefulset",
+                 [this](const std::string& key) { return reconcile(key); });
 }
 
-void StatefulSetController::stop() { workers_.stop(); }
+void StatefulSetController::stop() {
+  workers_.stop();
+}
 
 Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
   auto setObject = sets_.get(key);
@@ -428,7 +464,8 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
         owned.push_back(std::move(pod));
       } else if (!isDeleting(pod)) {
         // No longer selected: released (it keeps running, as nobody's).
-        auto r = ctx_.client.patch(kPods, s.ns, nameOf(pod), api::PatchType::kMerge, sets::releasePatch(pod, s.uid));
+        auto r = ctx_.client.patch(kPods, s.ns, nameOf(pod), api::PatchType::kMerge,
+                                   sets::releasePatch(pod, s.uid));
         if (!r.ok() && !r.error().is(ErrorCode::kNotFound) && !r.error().is(ErrorCode::kConflict))
           return std::move(r).error();
       }
@@ -455,9 +492,12 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
     }
   } else {
     sets::NewRevision nr{"StatefulSet", kRevisionHashLabel,
-                         spec.value("template", Json::object()).value("metadata", Json::object()).value("labels", Json::object()),
+                         spec.value("template", Json::object())
+                             .value("metadata", Json::object())
+                             .value("labels", Json::object()),
                          Json()};
-    updateRevision = TRY(sets::createRevision(ctx_.client, s.set, nr, patch, next, s.collisionCount));
+    updateRevision =
+        TRY(sets::createRevision(ctx_.client, s.set, nr, patch, next, s.collisionCount));
     revisions.push_back(updateRevision);
   }
   Json currentRevision = updateRevision;
@@ -472,8 +512,10 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
   s.slots.assign(static_cast<size_t>(s.replicas), Json());
   for (Json& pod : owned) {
     int64_t o = ordinalOf(pod);
-    if (s.inRange(pod)) s.slots[static_cast<size_t>(o - s.start)] = std::move(pod);
-    else s.condemned.push_back(std::move(pod));
+    if (s.inRange(pod))
+      s.slots[static_cast<size_t>(o - s.start)] = std::move(pod);
+    else
+      s.condemned.push_back(std::move(pod));
   }
   for (size_t i = 0; i < s.slots.size(); i++)
     if (s.slots[i].is_null()) s.slots[i] = s.newPod(s.start + static_cast<int64_t>(i));
@@ -519,11 +561,13 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
     int64_t partition = getInt(rollingUpdate, "partition");
     if (const Json* mu = findMember(rollingUpdate, "maxUnavailable"); mu && !mu->is_null())
       return s.rollWithMaxUnavailable(partition, *mu);
-    for (int64_t target = static_cast<int64_t>(s.slots.size()) - 1; target >= std::max<int64_t>(partition, 0); target--) {
+    for (int64_t target = static_cast<int64_t>(s.slots.size()) - 1;
+         target >= std::max<int64_t>(partition, 0); target--) {
       const Json& pod = s.slots[static_cast<size_t>(target)];
       if (!isCreated(pod)) continue;
       if (revisionOf(pod) != s.updateRevision && !isDeleting(pod)) {
-        log::v(2, "StatefulSet pod terminating for update", {{"statefulset", key}, {"pod", nameOf(pod)}});
+        log::v(2, "StatefulSet pod terminating for update",
+               {{"statefulset", key}, {"pod", nameOf(pod)}});
         return s.deletePod(pod);
       }
       if (!isHealthy(pod) || !s.isAvailable(pod)) return {};
@@ -539,13 +583,15 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
   status["currentRevision"] = s.currentRevision;
   status["updateRevision"] = s.updateRevision;
   status["collisionCount"] = s.collisionCount;
-  std::string strategyType = getString(spec.value("updateStrategy", Json::object()), "type", "RollingUpdate");
+  std::string strategyType =
+      getString(spec.value("updateStrategy", Json::object()), "type", "RollingUpdate");
   if (strategyType == "RollingUpdate" && status["updatedReplicas"] == status["replicas"] &&
       status["readyReplicas"] == status["replicas"]) {
     status["currentReplicas"] = status["updatedReplicas"];
     status["currentRevision"] = status["updateRevision"];
   }
-  for (const char* k : {"readyReplicas", "currentReplicas", "updatedReplicas", "observedGeneration"})
+  for (const char* k :
+       {"readyReplicas", "currentReplicas", "updatedReplicas", "observedGeneration"})
     if (status[k] == 0) status.erase(k);
   if (status != oldStatus) {
     Json updated = s.set;
@@ -559,7 +605,8 @@ Result<Reconciled> StatefulSetController::reconcile(const std::string& key) {
   std::set<std::string> live = {getString(status, "currentRevision"), s.updateRevision};
   for (const Json& p : s.slots) live.insert(revisionOf(p));
   for (const Json& p : s.condemned) live.insert(revisionOf(p));
-  TRY(sets::truncateHistory(ctx_.client, revisions, live, getInt(spec, "revisionHistoryLimit", 10)));
+  TRY(sets::truncateHistory(ctx_.client, revisions, live,
+                            getInt(spec, "revisionHistoryLimit", 10)));
   return Reconciled{s.requeue};
 }
 

@@ -36,7 +36,8 @@ TEST(DaemonPlacement, PinToNodeReplacesRequiredTermsAndIsReadBack) {
   Json t = yaml(R"({spec: {affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution:
       {nodeSelectorTerms: [{matchExpressions: [{key: zone, operator: In, values: [a]}]}]}}}}})");
   Json pinned = pinToNode(t, "n1");
-  const Json& terms = pinned["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+  const Json& terms = pinned["spec"]["affinity"]["nodeAffinity"]
+                            ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
   ASSERT_EQ(terms.size(), 1u);
   EXPECT_EQ(terms[0], yaml("{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}"));
   EXPECT_EQ(targetNodeOf(pinned), "n1");
@@ -47,14 +48,18 @@ TEST(DaemonPlacement, PinToNodeReplacesRequiredTermsAndIsReadBack) {
 TEST(DaemonPlacement, SelectorAffinityAndTaints) {
   Json node = yaml(R"({metadata: {name: n1, labels: {zone: a, size: "8"}},
       spec: {taints: [{key: dedicated, value: db, effect: NoSchedule}]}})");
-  auto place = [&](const std::string& spec) { return placeOn(daemonPodTemplate(yaml(spec), "h"), node); };
+  auto place = [&](const std::string& spec) {
+    return placeOn(daemonPodTemplate(yaml(spec), "h"), node);
+  };
   // The NoSchedule taint is not tolerated: not run there, but a pod there may stay.
   Placement p = place("{spec: {template: {spec: {}}}}");
   EXPECT_FALSE(p.shouldRun);
   EXPECT_TRUE(p.shouldContinueRunning);
-  p = place("{spec: {template: {spec: {tolerations: [{key: dedicated, operator: Equal, value: db}]}}}}");
+  p = place(
+      "{spec: {template: {spec: {tolerations: [{key: dedicated, operator: Equal, value: db}]}}}}");
   EXPECT_TRUE(p.shouldRun);
-  p = place("{spec: {template: {spec: {tolerations: [{operator: Exists}], nodeSelector: {zone: b}}}}}");
+  p = place(
+      "{spec: {template: {spec: {tolerations: [{operator: Exists}], nodeSelector: {zone: b}}}}}");
   EXPECT_FALSE(p.shouldRun);
   EXPECT_FALSE(p.shouldContinueRunning);
   p = place(R"({spec: {template: {spec: {tolerations: [{operator: Exists}], affinity: {nodeAffinity:

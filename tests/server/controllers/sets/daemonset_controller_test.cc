@@ -26,17 +26,22 @@ class DaemonSetControllerTest : public ::testing::Test, public testing::Controll
  protected:
   void SetUp() override { run<DaemonSetController>(); }
 
-  void makeNode(const std::string& name, const std::string& labels = "{}", const std::string& taints = "[]") {
-    Json node = {{"apiVersion", "v1"}, {"kind", "Node"},
-                 {"metadata", {{"name", name}, {"labels", yaml(labels)}}}, {"spec", {{"taints", yaml(taints)}}}};
+  void makeNode(const std::string& name, const std::string& labels = "{}",
+                const std::string& taints = "[]") {
+    Json node = {{"apiVersion", "v1"},
+                 {"kind", "Node"},
+                 {"metadata", {{"name", name}, {"labels", yaml(labels)}}},
+                 {"spec", {{"taints", yaml(taints)}}}};
     auto r = client().create(kNodes, "", node);
     ASSERT_TRUE(r.ok()) << r.error().message();
   }
   void makeDaemonSet(const std::string& name, const std::string& extraSpec = "{}",
                      const std::string& podSpec = "{}") {
     Json ds = yaml(R"({apiVersion: apps/v1, kind: DaemonSet, metadata: {name: )" + name + R"(},
-        spec: {selector: {matchLabels: {app: )" + name + R"(}},
-               template: {metadata: {labels: {app: )" + name + R"(}},
+        spec: {selector: {matchLabels: {app: )" +
+                   name + R"(}},
+               template: {metadata: {labels: {app: )" +
+                   name + R"(}},
                           spec: {containers: [{name: c, image: busybox}]}}}})");
     ds["spec"].update(yaml(extraSpec));
     ds["spec"]["template"]["spec"].update(yaml(podSpec));
@@ -79,8 +84,9 @@ TEST_F(DaemonSetControllerTest, OnePodPerEligibleNodeAsNodesComeAndGo) {
   makeNode("web-3", "{role: web}", "[{key: node.kubernetes.io/not-ready, effect: NoExecute}]");
   makeDaemonSet("agent", "{}", "{nodeSelector: {role: web}}");
   // web-2's taint is not tolerated; db-1 is not selected; the not-ready taint is tolerated.
-  ASSERT_TRUE(waitFor([&] { return nodesWithPods("agent") == std::set<std::string>{"web-1", "web-3"}; }))
-      << ::testing::PrintToString(nodesWithPods("agent"));
+  ASSERT_TRUE(waitFor([&] {
+    return nodesWithPods("agent") == std::set<std::string>{"web-1", "web-3"};
+  })) << ::testing::PrintToString(nodesWithPods("agent"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto pods = podsByNode("agent");
   ASSERT_EQ(pods["web-1"].size(), 1u) << "one pod per node";
@@ -88,12 +94,15 @@ TEST_F(DaemonSetControllerTest, OnePodPerEligibleNodeAsNodesComeAndGo) {
   EXPECT_TRUE(getString(pod["metadata"], "name").starts_with("agent-"));
   EXPECT_EQ(pod["metadata"]["ownerReferences"][0]["kind"], "DaemonSet");
   EXPECT_EQ(pod["metadata"]["ownerReferences"][0]["controller"], true);
-  EXPECT_EQ(pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"],
-            yaml("{nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [web-1]}]}]}"));
+  EXPECT_EQ(
+      pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"],
+      yaml("{nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: "
+           "[web-1]}]}]}"));
   EXPECT_FALSE(pod["spec"].contains("nodeName")) << "the scheduler binds it";
   bool notReadyForever = false;
   for (const Json& t : pod["spec"]["tolerations"])
-    if (t["key"] == "node.kubernetes.io/not-ready" && !t.contains("tolerationSeconds")) notReadyForever = true;
+    if (t["key"] == "node.kubernetes.io/not-ready" && !t.contains("tolerationSeconds"))
+      notReadyForever = true;
   EXPECT_TRUE(notReadyForever) << pod["spec"]["tolerations"].dump();
   std::string hash = getString(pod["metadata"]["labels"], "controller-revision-hash");
   EXPECT_FALSE(hash.empty());
@@ -101,18 +110,20 @@ TEST_F(DaemonSetControllerTest, OnePodPerEligibleNodeAsNodesComeAndGo) {
 
   ASSERT_TRUE(waitFor([&] {
     Json s = getSet("agent")["status"];
-    return s.value("desiredNumberScheduled", -1) == 2 && s.value("currentNumberScheduled", -1) == 2 &&
-           s.value("numberUnavailable", 0) == 2 && s.value("updatedNumberScheduled", 0) == 2 &&
-           s.value("observedGeneration", 0) == 1;
+    return s.value("desiredNumberScheduled", -1) == 2 &&
+           s.value("currentNumberScheduled", -1) == 2 && s.value("numberUnavailable", 0) == 2 &&
+           s.value("updatedNumberScheduled", 0) == 2 && s.value("observedGeneration", 0) == 1;
   })) << getSet("agent")["status"].dump();
   readyAll("agent");
   EXPECT_TRUE(waitFor([&] {
     Json s = getSet("agent")["status"];
-    return s.value("numberReady", 0) == 2 && s.value("numberAvailable", 0) == 2 && !s.contains("numberUnavailable");
+    return s.value("numberReady", 0) == 2 && s.value("numberAvailable", 0) == 2 &&
+           !s.contains("numberUnavailable");
   })) << getSet("agent")["status"].dump();
   EXPECT_TRUE(waitFor([&] {
     auto m = eventMessages(client(), "default", "agent");
-    return std::count(m.begin(), m.end(), "SuccessfulCreate: Created pod: " + getString(pod["metadata"], "name")) == 1;
+    return std::count(m.begin(), m.end(),
+                      "SuccessfulCreate: Created pod: " + getString(pod["metadata"], "name")) == 1;
   }));
 
   // A node added; a node gone; a node no longer selected.
@@ -120,7 +131,8 @@ TEST_F(DaemonSetControllerTest, OnePodPerEligibleNodeAsNodesComeAndGo) {
   ASSERT_TRUE(waitFor([&] { return nodesWithPods("agent").count("web-4") == 1; }));
   ASSERT_TRUE(client().remove(kNodes, "", "web-1").ok());
   ASSERT_TRUE(waitFor([&] { return nodesWithPods("agent").count("web-1") == 0; }));
-  auto r = client().patch(kNodes, "", "web-3", api::PatchType::kMerge, R"({"metadata":{"labels":{"role":"db"}}})");
+  auto r = client().patch(kNodes, "", "web-3", api::PatchType::kMerge,
+                          R"({"metadata":{"labels":{"role":"db"}}})");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(waitFor([&] { return nodesWithPods("agent") == std::set<std::string>{"web-4"}; }))
       << ::testing::PrintToString(nodesWithPods("agent"));
@@ -142,16 +154,19 @@ TEST_F(DaemonSetControllerTest, RollingUpdateReplacesOneNodeAtATime) {
   ASSERT_TRUE(waitFor([&] { return nodesWithPods("roll").size() == 3; }));
   readyAll("roll");
   ASSERT_TRUE(waitFor([&] { return getSet("roll")["status"].value("numberAvailable", 0) == 3; }));
-  std::string oldHash = getString(podsByNode("roll")["n1"][0]["metadata"]["labels"], "controller-revision-hash");
+  std::string oldHash =
+      getString(podsByNode("roll")["n1"][0]["metadata"]["labels"], "controller-revision-hash");
 
-  auto r = client().patch(kDaemonSets, "default", "roll", api::PatchType::kMerge,
-                          R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox:2"}]}}}})");
+  auto r = client().patch(
+      kDaemonSets, "default", "roll", api::PatchType::kMerge,
+      R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox:2"}]}}}})");
   ASSERT_TRUE(r.ok()) << r.error().message();
   auto updatedCount = [&] {
     int updated = 0, old = 0;
     for (auto& [node, pods] : podsByNode("roll"))
       for (const Json& p : pods)
-        (getString(p["metadata"]["labels"], "controller-revision-hash") == oldHash ? old : updated)++;
+        (getString(p["metadata"]["labels"], "controller-revision-hash") == oldHash ? old
+                                                                                   : updated)++;
     return std::pair{updated, old};
   };
   // maxUnavailable 1: one old pod replaced; the others stay until the new one is Ready.
@@ -178,16 +193,20 @@ TEST_F(DaemonSetControllerTest, RollingUpdateReplacesOneNodeAtATime) {
 
 TEST_F(DaemonSetControllerTest, MaxSurgeStartsTheNewPodBeforeTheOldGoes) {
   makeNode("s1");
-  makeDaemonSet("surge", "{updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}}");
+  makeDaemonSet(
+      "surge",
+      "{updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}}");
   ASSERT_TRUE(waitFor([&] { return podsByNode("surge")["s1"].size() == 1; }));
   readyAll("surge");
   ASSERT_TRUE(waitFor([&] { return getSet("surge")["status"].value("numberAvailable", 0) == 1; }));
   auto r = client().patch(kDaemonSets, "default", "surge", api::PatchType::kMerge,
                           R"({"spec":{"template":{"metadata":{"annotations":{"v":"2"}}}}})");
   ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(waitFor([&] { return podsByNode("surge")["s1"].size() == 2; })) << "new pod next to the old";
+  ASSERT_TRUE(waitFor([&] { return podsByNode("surge")["s1"].size() == 2; }))
+      << "new pod next to the old";
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(podsByNode("surge")["s1"].size(), 2u) << "the old one stays until the new one is available";
+  EXPECT_EQ(podsByNode("surge")["s1"].size(), 2u)
+      << "the old one stays until the new one is available";
   readyAll("surge");
   EXPECT_TRUE(waitFor([&] {
     auto pods = podsByNode("surge")["s1"];
@@ -212,7 +231,8 @@ TEST_F(DaemonSetControllerTest, OnDeleteWaitsAndReleasedPodsAreReplaced) {
 
   // A pod relabelled out of the selector is released, and the node gets a new one.
   std::string name = first["metadata"]["name"];
-  r = client().patch(kPods, "default", name, api::PatchType::kMerge, R"({"metadata":{"labels":{"app":"other"}}})");
+  r = client().patch(kPods, "default", name, api::PatchType::kMerge,
+                     R"({"metadata":{"labels":{"app":"other"}}})");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(waitFor([&] {
     auto p = client().get(kPods, "default", name);
@@ -237,7 +257,8 @@ TEST_F(DaemonSetControllerTest, FailedPodIsReplaced) {
   EXPECT_TRUE(waitFor([&] {
     auto m = eventMessages(client(), "default", "fail");
     return std::count(m.begin(), m.end(),
-                      "FailedDaemonPod: Found failed daemon pod default/" + name + " on node f1, will try to kill it") == 1;
+                      "FailedDaemonPod: Found failed daemon pod default/" + name +
+                          " on node f1, will try to kill it") == 1;
   }));
 }
 

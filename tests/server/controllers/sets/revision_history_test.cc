@@ -41,8 +41,9 @@ TEST(RevisionHistory, HashDependsOnTemplateAndCollisionCount) {
 TEST(RevisionHistory, EqualRevisionIsTheNewestWithTheSameData) {
   Json a = templatePatch(yaml("{spec: {template: {spec: {containers: [{name: c, image: a}]}}}}"));
   Json b = templatePatch(yaml("{spec: {template: {spec: {containers: [{name: c, image: b}]}}}}"));
-  std::vector<Json> revisions = {Json{{"metadata", {{"name", "s-1"}}}, {"revision", 1}, {"data", a}},
-                                 Json{{"metadata", {{"name", "s-2"}}}, {"revision", 2}, {"data", b}}};
+  std::vector<Json> revisions = {
+      Json{{"metadata", {{"name", "s-1"}}}, {"revision", 1}, {"data", a}},
+      Json{{"metadata", {{"name", "s-2"}}}, {"revision", 2}, {"data", b}}};
   ASSERT_NE(findEqualRevision(revisions, a), nullptr);
   EXPECT_EQ(getString((*findEqualRevision(revisions, a))["metadata"], "name"), "s-1");
   EXPECT_EQ(nextRevisionNumber(revisions), 3);

@@ -22,17 +22,20 @@ inline Json yaml(const std::string& text) {
 }
 
 // What the kubelet would report: the pod Running and Ready (or not), or in a final phase.
-inline void setPodStatus(client::Client& c, const std::string& ns, const std::string& name, const std::string& phase,
-                         bool ready) {
+inline void setPodStatus(client::Client& c, const std::string& ns, const std::string& name,
+                         const std::string& phase, bool ready) {
   std::string now = formatRfc3339(std::chrono::system_clock::now());
   Json status = {{"phase", phase},
-                 {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"},
+                 {"conditions", Json::array({{{"type", "Ready"},
+                                              {"status", ready ? "True" : "False"},
                                               {"lastTransitionTime", now}}})}};
-  auto r = c.patch(kTestPods, ns, name, api::PatchType::kMerge, dumpJson(Json{{"status", status}}), {}, "status");
+  auto r = c.patch(kTestPods, ns, name, api::PatchType::kMerge, dumpJson(Json{{"status", status}}),
+                   {}, "status");
   ASSERT_TRUE(r.ok()) << name << ": " << r.error().message();
 }
 
-inline std::optional<Json> getPod(client::Client& c, const std::string& ns, const std::string& name) {
+inline std::optional<Json> getPod(client::Client& c, const std::string& ns,
+                                  const std::string& name) {
   auto r = c.get(kTestPods, ns, name);
   if (!r.ok()) return std::nullopt;
   return *r;
@@ -44,12 +47,14 @@ inline bool deletingOrGone(client::Client& c, const std::string& ns, const std::
 }
 
 // The messages of the events about an object.
-inline std::vector<std::string> eventMessages(client::Client& c, const std::string& ns, const std::string& name) {
+inline std::vector<std::string> eventMessages(client::Client& c, const std::string& ns,
+                                              const std::string& name) {
   std::vector<std::string> out;
   auto list = c.list(kTestEvents, ns);
   if (!list.ok()) return out;
   for (const Json& e : (*list)["items"])
-    if (getString(e["involvedObject"], "name") == name) out.push_back(getString(e, "reason") + ": " + getString(e, "message"));
+    if (getString(e["involvedObject"], "name") == name)
+      out.push_back(getString(e, "reason") + ": " + getString(e, "message"));
   return out;
 }
 

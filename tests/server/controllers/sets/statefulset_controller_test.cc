@@ -26,8 +26,10 @@ const client::Resource kPods{"", "v1", "pods"};
 // Pods are bound to a node nobody runs, so that their deletion waits for a kubelet (the test).
 Json statefulSet(const std::string& name, int replicas, const std::string& extraSpec = "") {
   Json set = yaml(R"({apiVersion: apps/v1, kind: StatefulSet, metadata: {name: )" + name + R"(},
-      spec: {serviceName: )" + name + R"(, selector: {matchLabels: {app: )" + name + R"(}},
-             template: {metadata: {labels: {app: )" + name + R"(}},
+      spec: {serviceName: )" +
+                  name + R"(, selector: {matchLabels: {app: )" + name + R"(}},
+             template: {metadata: {labels: {app: )" +
+                  name + R"(}},
                         spec: {nodeName: n1, containers: [{name: c, image: busybox}]}}}})");
   set["spec"]["replicas"] = replicas;
   if (!extraSpec.empty()) set["spec"].update(yaml(extraSpec));
@@ -50,7 +52,8 @@ class StatefulSetControllerTest : public ::testing::Test, public testing::Contro
   bool exists(const std::string& pod) { return getPod(client(), "default", pod).has_value(); }
   // Waits for the pod, then reports it Running and Ready.
   void becomeReady(const std::string& pod) {
-    ASSERT_TRUE(waitFor([&] { return exists(pod) && !deletingOrGone(client(), "default", pod); })) << pod;
+    ASSERT_TRUE(waitFor([&] { return exists(pod) && !deletingOrGone(client(), "default", pod); }))
+        << pod;
     setPodStatus(client(), "default", pod, "Running", true);
   }
   // The kubelet finishing a graceful deletion.
@@ -63,9 +66,11 @@ class StatefulSetControllerTest : public ::testing::Test, public testing::Contro
     auto p = getPod(client(), "default", pod);
     return p ? getString(p->at("metadata")["labels"], "controller-revision-hash") : "";
   }
-  void setTemplateEnv(const std::string& set, const std::string& value, const std::string& strategy) {
+  void setTemplateEnv(const std::string& set, const std::string& value,
+                      const std::string& strategy) {
     Json patch = yaml(R"({spec: {updateStrategy: )" + strategy + R"(, template: {spec: {containers:
-        [{name: c, image: busybox, env: [{name: V, value: ")" + value + R"("}]}]}}}})");
+        [{name: c, image: busybox, env: [{name: V, value: ")" +
+                      value + R"("}]}]}}}})");
     auto r = client().patch(kStatefulSets, "default", set, api::PatchType::kMerge, dumpJson(patch));
     ASSERT_TRUE(r.ok()) << r.error().message();
   }
@@ -73,7 +78,9 @@ class StatefulSetControllerTest : public ::testing::Test, public testing::Contro
   // kubelet would finish each deletion and start the new pod.
   void rollThrough(const std::vector<std::string>& pods, const std::string& revision) {
     for (const std::string& pod : pods) {
-      ASSERT_TRUE(waitFor([&] { return deletingOrGone(client(), "default", pod) || revisionOf(pod) == revision; })) << pod;
+      ASSERT_TRUE(waitFor([&] {
+        return deletingOrGone(client(), "default", pod) || revisionOf(pod) == revision;
+      })) << pod;
       if (revisionOf(pod) != revision) finishDeletion(pod);
       ASSERT_TRUE(waitFor([&] { return revisionOf(pod) == revision; })) << pod;
       becomeReady(pod);
@@ -107,8 +114,9 @@ TEST_F(StatefulSetControllerTest, OrderedReadyCreatesInOrderAndScalesDownInRever
 
   ASSERT_TRUE(waitFor([&] {
     Json s = getSet("db")["status"];
-    return s.value("readyReplicas", 0) == 3 && s.value("replicas", 0) == 3 && s.value("availableReplicas", 0) == 3 &&
-           s.value("currentReplicas", 0) == 3 && s.value("updatedReplicas", 0) == 3;
+    return s.value("readyReplicas", 0) == 3 && s.value("replicas", 0) == 3 &&
+           s.value("availableReplicas", 0) == 3 && s.value("currentReplicas", 0) == 3 &&
+           s.value("updatedReplicas", 0) == 3;
   }));
   Json status = getSet("db")["status"];
   EXPECT_EQ(status["observedGeneration"], 1);
@@ -122,11 +130,13 @@ TEST_F(StatefulSetControllerTest, OrderedReadyCreatesInOrderAndScalesDownInRever
   EXPECT_EQ((*rev)["metadata"]["labels"]["app"], "db");
   EXPECT_TRUE(waitFor([&] {
     auto m = eventMessages(client(), "default", "db");
-    return std::count(m.begin(), m.end(), "SuccessfulCreate: create Pod db-0 in StatefulSet db successful") == 1;
+    return std::count(m.begin(), m.end(),
+                      "SuccessfulCreate: create Pod db-0 in StatefulSet db successful") == 1;
   }));
 
   // Scale down to 1: db-2 goes first, and db-1 only once db-2 is gone.
-  auto r = client().patch(kStatefulSets, "default", "db", api::PatchType::kMerge, R"({"spec":{"replicas":1}})");
+  auto r = client().patch(kStatefulSets, "default", "db", api::PatchType::kMerge,
+                          R"({"spec":{"replicas":1}})");
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(waitFor([&] { return deletingOrGone(client(), "default", "db-2"); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -141,17 +151,20 @@ TEST_F(StatefulSetControllerTest, OrderedReadyCreatesInOrderAndScalesDownInRever
   EXPECT_FALSE(deletingOrGone(client(), "default", "db-0"));
   EXPECT_TRUE(waitFor([&] {
     auto m = eventMessages(client(), "default", "db");
-    return std::count(m.begin(), m.end(), "SuccessfulDelete: delete Pod db-1 in StatefulSet db successful") == 1;
+    return std::count(m.begin(), m.end(),
+                      "SuccessfulDelete: delete Pod db-1 in StatefulSet db successful") == 1;
   }));
 }
 
 TEST_F(StatefulSetControllerTest, ParallelCreatesAndDeletesAllAtOnce) {
   create(statefulSet("web", 3, "{podManagementPolicy: Parallel}"));
   EXPECT_TRUE(waitFor([&] { return exists("web-0") && exists("web-1") && exists("web-2"); }));
-  auto r = client().patch(kStatefulSets, "default", "web", api::PatchType::kMerge, R"({"spec":{"replicas":0}})");
+  auto r = client().patch(kStatefulSets, "default", "web", api::PatchType::kMerge,
+                          R"({"spec":{"replicas":0}})");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(waitFor([&] {
-    return deletingOrGone(client(), "default", "web-0") && deletingOrGone(client(), "default", "web-1") &&
+    return deletingOrGone(client(), "default", "web-0") &&
+           deletingOrGone(client(), "default", "web-1") &&
            deletingOrGone(client(), "default", "web-2");
   }));
 }
@@ -174,14 +187,17 @@ TEST_F(StatefulSetControllerTest, ClaimsAreMadeBeforeThePodAndOutliveIt) {
   Json pod = *getPod(client(), "default", "pg-0");
   bool mounted = false;
   for (const Json& v : pod["spec"]["volumes"])
-    if (v["name"] == "data" && v["persistentVolumeClaim"]["claimName"] == "data-pg-0") mounted = true;
+    if (v["name"] == "data" && v["persistentVolumeClaim"]["claimName"] == "data-pg-0")
+      mounted = true;
   EXPECT_TRUE(mounted) << pod["spec"]["volumes"].dump();
   becomeReady("pg-0");
   becomeReady("pg-1");
   EXPECT_TRUE(client().get(kClaims, "default", "data-pg-1").ok());
   EXPECT_TRUE(waitFor([&] {
     auto m = eventMessages(client(), "default", "pg");
-    return std::count(m.begin(), m.end(), "SuccessfulCreate: create Claim data-pg-1 Pod pg-1 in StatefulSet pg success") == 1;
+    return std::count(
+               m.begin(), m.end(),
+               "SuccessfulCreate: create Claim data-pg-1 Pod pg-1 in StatefulSet pg success") == 1;
   }));
 
   // The pod deleted: made again with the same claim, which was kept.
@@ -232,12 +248,14 @@ TEST_F(StatefulSetControllerTest, RollingUpdateRespectsThePartition) {
   }));
 
   // Back to the first template: the old revision comes back renumbered 3.
-  auto r = client().patch(kStatefulSets, "default", "kv", api::PatchType::kMerge,
-                          R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox"}]}}}})");
+  auto r = client().patch(
+      kStatefulSets, "default", "kv", api::PatchType::kMerge,
+      R"({"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox"}]}}}})");
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_TRUE(waitFor([&] {
     auto old = client().get(testing::kTestRevisions, "default", oldRevision);
-    return old.ok() && (*old)["revision"] == 3 && getString(getSet("kv")["status"], "updateRevision") == oldRevision;
+    return old.ok() && (*old)["revision"] == 3 &&
+           getString(getSet("kv")["status"], "updateRevision") == oldRevision;
   }));
 }
 
@@ -245,17 +263,20 @@ TEST_F(StatefulSetControllerTest, MaxUnavailableReplacesSeveralAtOnce) {
   create(statefulSet("mu", 4, "{podManagementPolicy: Parallel}"));
   for (const char* p : {"mu-0", "mu-1", "mu-2", "mu-3"}) becomeReady(p);
   ASSERT_TRUE(waitFor([&] { return getSet("mu")["status"].value("readyReplicas", 0) == 4; }));
-  setTemplateEnv("mu", "2", "{type: RollingUpdate, rollingUpdate: {partition: 0, maxUnavailable: 2}}");
+  setTemplateEnv("mu", "2",
+                 "{type: RollingUpdate, rollingUpdate: {partition: 0, maxUnavailable: 2}}");
   // The two highest ordinals go together; the others wait.
   ASSERT_TRUE(waitFor([&] {
-    return deletingOrGone(client(), "default", "mu-3") && deletingOrGone(client(), "default", "mu-2");
+    return deletingOrGone(client(), "default", "mu-3") &&
+           deletingOrGone(client(), "default", "mu-2");
   }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_FALSE(deletingOrGone(client(), "default", "mu-1"));
   EXPECT_FALSE(deletingOrGone(client(), "default", "mu-0"));
   std::string newRevision = getString(getSet("mu")["status"], "updateRevision");
   rollThrough({"mu-3", "mu-2", "mu-1", "mu-0"}, newRevision);
-  EXPECT_TRUE(waitFor([&] { return getSet("mu")["status"].value("currentRevision", "") == newRevision; }));
+  EXPECT_TRUE(
+      waitFor([&] { return getSet("mu")["status"].value("currentRevision", "") == newRevision; }));
 }
 
 TEST_F(StatefulSetControllerTest, OrdinalsStartAndClaimsHandedToScaledDownPods) {
@@ -271,7 +292,8 @@ TEST_F(StatefulSetControllerTest, OrdinalsStartAndClaimsHandedToScaledDownPods) 
   ASSERT_TRUE(claim.ok());
   EXPECT_FALSE((*claim)["metadata"].contains("ownerReferences")) << "in range: nobody owns it";
   std::string podUid = (*getPod(client(), "default", "st-6"))["metadata"]["uid"];
-  auto r = client().patch(kStatefulSets, "default", "st", api::PatchType::kMerge, R"({"spec":{"replicas":1}})");
+  auto r = client().patch(kStatefulSets, "default", "st", api::PatchType::kMerge,
+                          R"({"spec":{"replicas":1}})");
   ASSERT_TRUE(r.ok());
   // Scaled down: the claim is handed to its pod before the pod goes.
   EXPECT_TRUE(waitFor([&] {
@@ -330,8 +352,9 @@ TEST_F(StatefulSetControllerTest, HistoryKeepsLiveRevisionsAndTheLimit) {
     return third != second && third != first;
   }));
   // The pod's (current) revision and the update revision stay; the one in between goes.
-  EXPECT_TRUE(waitFor([&] { return revisionNames() == std::set<std::string>{first, third}; }))
-      << ::testing::PrintToString(revisionNames());
+  EXPECT_TRUE(waitFor([&] {
+    return revisionNames() == std::set<std::string>{first, third};
+  })) << ::testing::PrintToString(revisionNames());
 }
 
 TEST_F(StatefulSetControllerTest, AdoptsAnOrphanOfItsName) {
@@ -343,9 +366,11 @@ TEST_F(StatefulSetControllerTest, AdoptsAnOrphanOfItsName) {
   std::string setUid = getSet("ad")["metadata"]["uid"];
   EXPECT_TRUE(waitFor([&] {
     auto p = getPod(client(), "default", "ad-0");
-    return p && (*p)["metadata"].contains("ownerReferences") && (*p)["metadata"]["ownerReferences"][0]["uid"] == setUid;
+    return p && (*p)["metadata"].contains("ownerReferences") &&
+           (*p)["metadata"]["ownerReferences"][0]["uid"] == setUid;
   }));
-  EXPECT_EQ((*getPod(client(), "default", "ad-0"))["metadata"]["uid"], (*created)["metadata"]["uid"]);
+  EXPECT_EQ((*getPod(client(), "default", "ad-0"))["metadata"]["uid"],
+            (*created)["metadata"]["uid"]);
 }
 
 TEST_F(StatefulSetControllerTest, FailedPodIsReplaced) {
@@ -359,7 +384,9 @@ TEST_F(StatefulSetControllerTest, FailedPodIsReplaced) {
   }));
   EXPECT_TRUE(waitFor([&] {
     auto m = eventMessages(client(), "default", "fp");
-    return std::count(m.begin(), m.end(), "RecreatingFailedPod: StatefulSet default/fp is recreating failed Pod fp-0") == 1;
+    return std::count(
+               m.begin(), m.end(),
+               "RecreatingFailedPod: StatefulSet default/fp is recreating failed Pod fp-0") == 1;
   }));
 }
 
