@@ -142,6 +142,10 @@ TEST_F(DaemonSetControllerTest, OnePodPerEligibleNodeAsNodesComeAndGo) {
   ASSERT_TRUE(r.ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(nodesWithPods("agent"), std::set<std::string>{"web-4"});
+  EXPECT_TRUE(waitFor([&] {
+    Json s = getSet("agent")["status"];
+    return s.value("numberMisscheduled", -1) == 1 && s.value("desiredNumberScheduled", -1) == 0;
+  })) << getSet("agent")["status"].dump();
   r = client().patch(kNodes, "", "web-4", api::PatchType::kMerge,
                      R"({"spec":{"taints":[{"key":"gone","effect":"NoExecute"}]}})");
   ASSERT_TRUE(r.ok());
@@ -242,6 +246,19 @@ TEST_F(DaemonSetControllerTest, OnDeleteWaitsAndReleasedPodsAreReplaced) {
     auto pods = podsByNode("od")["o1"];
     return pods.size() == 1 && pods[0]["metadata"]["annotations"].value("v", "") == "2";
   }));
+}
+
+TEST_F(DaemonSetControllerTest, SurplusPodsOnANodeAreDeleted) {
+  makeNode("x1");
+  makeDaemonSet("extra");
+  ASSERT_TRUE(waitFor([&] { return podsByNode("extra")["x1"].size() == 1; }));
+  // A second pod for the same node, adopted by its labels, is one too many.
+  Json stray = yaml(R"({apiVersion: v1, kind: Pod, metadata: {name: stray, labels: {app: extra}},
+      spec: {nodeName: x1, containers: [{name: c, image: busybox}]}})");
+  ASSERT_TRUE(client().create(kPods, "default", stray).ok());
+  EXPECT_TRUE(waitFor([&] { return podsByNode("extra")["x1"].size() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(podsByNode("extra")["x1"].size(), 1u);
 }
 
 TEST_F(DaemonSetControllerTest, FailedPodIsReplaced) {

@@ -156,6 +156,17 @@ TEST_F(StatefulSetControllerTest, OrderedReadyCreatesInOrderAndScalesDownInRever
   }));
 }
 
+TEST_F(StatefulSetControllerTest, OrderedReadyWaitsForMinReadySeconds) {
+  create(statefulSet("slow", 2, "{minReadySeconds: 3}"));
+  becomeReady("slow-0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(exists("slow-1")) << "slow-0 is Ready but not yet available";
+  EXPECT_EQ(getSet("slow")["status"].value("availableReplicas", -1), 0);
+  EXPECT_TRUE(waitFor([&] { return exists("slow-1"); }));
+  EXPECT_TRUE(
+      waitFor([&] { return getSet("slow")["status"].value("availableReplicas", -1) == 1; }));
+}
+
 TEST_F(StatefulSetControllerTest, ParallelCreatesAndDeletesAllAtOnce) {
   create(statefulSet("web", 3, "{podManagementPolicy: Parallel}"));
   EXPECT_TRUE(waitFor([&] { return exists("web-0") && exists("web-1") && exists("web-2"); }));
