@@ -447,7 +447,9 @@ Result<Reconciled> DaemonSetController::reconcile(const std::string& key) {
       if (!r.ok()) continue;
       pod = std::move(r).value();
     }
-    s.podsByNode[sets::targetNodeOf(pod)].push_back(std::move(pod));
+    // A pod meant for no node in particular is left alone, as Kubernetes does.
+    std::string node = sets::targetNodeOf(pod);
+    if (!node.empty()) s.podsByNode[node].push_back(std::move(pod));
   }
   for (auto& [node, pods] : s.podsByNode) std::sort(pods.begin(), pods.end(), sets::createdBefore);
   s.nodes = nodes_.list();
