@@ -9,6 +9,8 @@
 #include "server/controllers/core/service_account_controller.h"
 #include "server/controllers/workloads/deployment_controller.h"
 #include "server/controllers/workloads/replicaset_controller.h"
+#include "server/controllers/sets/daemonset_controller.h"
+#include "server/controllers/sets/statefulset_controller.h"
 
 namespace nave::cmd {
 
@@ -39,6 +41,12 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"deployment", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::workloads::DeploymentController>(ctx);
+               }});
+  c.push_back({"statefulset", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::StatefulSetController>(ctx);
+               }});
+  c.push_back({"daemonset", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::DaemonSetController>(ctx);
                }});
   (void)s;
 }
