@@ -4,6 +4,9 @@
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/service_account_controller.h"
+#include "server/controllers/storage/local_path_provisioner.h"
+#include "server/controllers/storage/persistent_volume_controller.h"
+#include "server/controllers/storage/protection_controllers.h"
 
 namespace nave::cmd {
 
@@ -19,6 +22,18 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"node-lifecycle", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::NodeLifecycleController>(ctx);
+               }});
+  c.push_back({"persistentvolume-binder", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::PersistentVolumeController>(ctx);
+               }});
+  c.push_back({"local-path-provisioner", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::LocalPathProvisioner>(ctx);
+               }});
+  c.push_back({"pvc-protection", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::PvcProtectionController>(ctx);
+               }});
+  c.push_back({"pv-protection", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::PvProtectionController>(ctx);
                }});
   (void)s;
 }

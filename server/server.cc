@@ -117,6 +117,9 @@ class ServerImpl : public Server {
     api::ServiceAllocator* alloc = allocator_.get();
     deps.allocateServiceAddresses = [alloc](Json& svc) { return alloc->allocate(svc); };
     deps.updateServiceAddresses = [alloc](Json& svc, const Json& old) { return alloc->update(svc, old); };
+    deps.listStorageClasses = [this]() -> Result<Json> {
+      return systemClient_->list(client::Resource{"storage.k8s.io", "v1", "storageclasses"}, "");
+    };
     registry::registerBuiltinTypes(types_, deps);
     crd::installCrdStrategy(types_);
 
