@@ -4,6 +4,8 @@
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/service_account_controller.h"
+#include "server/controllers/endpoints/endpoints_controller.h"
+#include "server/controllers/endpoints/endpointslice_controller.h"
 #include "server/controllers/storage/local_path_provisioner.h"
 #include "server/controllers/storage/persistent_volume_controller.h"
 #include "server/controllers/storage/protection_controllers.h"
@@ -22,6 +24,12 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"node-lifecycle", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::NodeLifecycleController>(ctx);
+               }});
+  c.push_back({"endpoint", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::EndpointsController>(ctx);
+               }});
+  c.push_back({"endpointslice", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::EndpointSliceController>(ctx);
                }});
   c.push_back({"persistentvolume-binder", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::PersistentVolumeController>(ctx);
