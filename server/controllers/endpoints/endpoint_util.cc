@@ -116,7 +116,7 @@ void enqueueServicesOfPods(Informer& services, Informer& pods, const std::functi
 
 void TriggerTimes::note(const std::string& key) {
   std::lock_guard lock(mu_);
-  times_.try_emplace(key, formatRfc3339(std::chrono::system_clock::now()));
+  times_.try_emplace(key, formatRfc3339Micro(std::chrono::system_clock::now()));
 }
 
 std::string TriggerTimes::take(const std::string& key) {

@@ -242,15 +242,16 @@ Result<void> PersistentVolumeController::syncUnboundClaim(const Json& claim) {
   // Hand the claim to its (external) provisioner, which creates a volume pre-bound to it.
   if (annotation(claim, kAnnStorageProvisioner) != provisioner ||
       annotation(claim, kAnnBetaStorageProvisioner) != provisioner) {
+    // The event first: the provisioner may act (and record its own) as soon as the update lands.
+    event(claim, "Normal", "ExternalProvisioning",
+          "Waiting for a volume to be created either by the external provisioner '" + provisioner +
+              "' or manually by the system administrator. If volume creation is delayed, please verify "
+              "that the provisioner is running and correctly registered.");
     Json updated = claim;
     setAnnotation(updated, kAnnStorageProvisioner, provisioner);
     setAnnotation(updated, kAnnBetaStorageProvisioner, provisioner);
     auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"), updated);
     if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
-    event(claim, "Normal", "ExternalProvisioning",
-          "Waiting for a volume to be created either by the external provisioner '" + provisioner +
-              "' or manually by the system administrator. If volume creation is delayed, please verify "
-              "that the provisioner is running and correctly registered.");
     return {};
   }
   return setClaimPhase(claim, "Pending");
