@@ -109,6 +109,10 @@ static Result<void> setDefaultStorageClass(Json& pvc, const std::function<Result
   Json& spec = pvc["spec"];
   if (!spec.is_object() || (spec.contains("storageClassName") && !spec["storageClassName"].is_null()))
     return {};
+  const Json* md = findMember(pvc, "metadata");
+  const Json* annotations = md ? findMember(*md, "annotations") : nullptr;
+  if (annotations && annotations->is_object() && annotations->contains("volume.beta.kubernetes.io/storage-class"))
+    return {};
   Json classes = TRY(listClasses());
   std::string best, bestCreated;
   for (const Json& sc : classes.value("items", Json::array())) {

@@ -182,6 +182,19 @@ std::optional<Json> PersistentVolumeController::findBestVolume(const Json& claim
 
 Result<void> PersistentVolumeController::syncUnboundClaim(const Json& claim) {
   std::string volumeName = getString(specOf(claim), "volumeName");
+  // A claim created with no class while there was no default one gets today's default
+  // (retroactive default StorageClass assignment).
+  const Json* classField = findMember(specOf(claim), "storageClassName");
+  if ((classField == nullptr || classField->is_null()) && volumeName.empty() && annotation(claim, kAnnBetaStorageClass).empty()) {
+    std::string name = defaultClassName(classes_.list());
+    if (!name.empty()) {
+      Json updated = claim;
+      updated["spec"]["storageClassName"] = name;
+      auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"), updated);
+      if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
+      return {};  // the update brings the claim back
+    }
+  }
   if (!volumeName.empty()) {
     // The user asked for this volume.
     auto volume = volumes_.get(volumeName);

@@ -80,6 +80,22 @@ bool hasFinalizer(const Json& object, const std::string& finalizer) {
   return fs && fs->is_array() && std::find(fs->begin(), fs->end(), Json(finalizer)) != fs->end();
 }
 
+std::string defaultClassName(const std::vector<Json>& classes) {
+  std::string best, bestCreated;
+  for (const Json& sc : classes) {
+    if (annotation(sc, "storageclass.kubernetes.io/is-default-class") != "true" &&
+        annotation(sc, "storageclass.beta.kubernetes.io/is-default-class") != "true")
+      continue;
+    const Json md = sc.value("metadata", Json::object());
+    std::string created = getString(md, "creationTimestamp"), name = getString(md, "name");
+    if (best.empty() || created > bestCreated || (created == bestCreated && name < best)) {
+      best = name;
+      bestCreated = created;
+    }
+  }
+  return best;
+}
+
 std::string claimClass(const Json& claim) {
   std::string beta = annotation(claim, kAnnBetaStorageClass);
   if (!beta.empty()) return beta;

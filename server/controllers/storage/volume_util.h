@@ -43,6 +43,9 @@ bool podIsTerminated(const Json& pod);
 std::string annotation(const Json& object, const std::string& key);
 bool hasFinalizer(const Json& object, const std::string& finalizer);
 
+// The default StorageClass's name among these (the newest of those marked default), or "".
+std::string defaultClassName(const std::vector<Json>& classes);
+
 // A claim's class: spec.storageClassName, or the beta annotation that preceded it.
 std::string claimClass(const Json& claim);
 // The storage a claim requests / a volume holds, as comparable amounts (nullopt when absent or

@@ -143,6 +143,29 @@ TEST_F(VolumeControllersTest, VolumeNameAndClaimRefPreBinding) {
   EXPECT_EQ(phase(pvc("late")), "Pending");
 }
 
+TEST_F(VolumeControllersTest, ClassLessClaimsGetTheDefaultClassWhenOneAppears) {
+  run<PersistentVolumeController>();
+  Json spec = {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}};
+  ASSERT_TRUE(client().create(kPvcs, "default", {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+                                                 {"metadata", {{"name", "early"}}}, {"spec", spec}}).ok());
+  spec["storageClassName"] = "";
+  ASSERT_TRUE(client().create(kPvcs, "default", {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+                                                 {"metadata", {{"name", "classless"}}}, {"spec", spec}}).ok());
+  EXPECT_FALSE(pvc("early")["spec"].contains("storageClassName"));
+  Json sc = {{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"},
+             {"metadata", {{"name", "standard"}, {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
+             {"provisioner", "example.com/none"}};
+  ASSERT_TRUE(client().create(kClasses, "", sc).ok());
+  EXPECT_TRUE(waitFor([&] { return pvc("early")["spec"].value("storageClassName", "") == "standard"; }));
+  // "" asks for no class, and keeps asking.
+  EXPECT_EQ(pvc("classless")["spec"]["storageClassName"], "");
+  // Handed to the class's provisioner.
+  EXPECT_TRUE(waitFor([&] {
+    return pvc("early")["metadata"].value("annotations", Json::object()).value("volume.kubernetes.io/storage-provisioner", "") ==
+           "example.com/none";
+  }));
+}
+
 TEST_F(VolumeControllersTest, ReleasedVolumesAreRetainedOrFail) {
   run<PersistentVolumeController, PvcProtectionController, PvProtectionController>();
   makePv("keep", "1Gi");
