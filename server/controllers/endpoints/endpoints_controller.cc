@@ -21,7 +21,31 @@ bool byIp(const Json& a, const Json& b) {
   return getString(a.value("targetRef", Json::object()), "uid") < getString(b.value("targetRef", Json::object()), "uid");
 }
 
+constexpr char kOverCapacity[] = "endpoints.kubernetes.io/over-capacity";
+
+
 }  // namespace
+
+bool EndpointsController::truncateSubsets(Json& subsets) {
+  size_t total = 0;
+  for (const Json& s : subsets)
+    total += s.value("addresses", Json::array()).size() + s.value("notReadyAddresses", Json::array()).size();
+  if (total <= EndpointsController::kMaxAddresses) return false;
+  size_t room = EndpointsController::kMaxAddresses;
+  for (const char* list : {"addresses", "notReadyAddresses"})
+    for (Json& s : subsets) {
+      if (!s.contains(list)) continue;
+      Json& addresses = s[list];
+      if (addresses.size() > room) addresses.erase(addresses.begin() + static_cast<std::ptrdiff_t>(room), addresses.end());
+      room -= addresses.size();
+      if (addresses.empty()) s.erase(list);
+    }
+  Json kept = Json::array();
+  for (Json& s : subsets)
+    if (s.contains("addresses") || s.contains("notReadyAddresses")) kept.push_back(std::move(s));
+  subsets = std::move(kept);
+  return true;
+}
 
 EndpointsController::EndpointsController(ControllerContext& ctx)
     : ctx_(ctx),
@@ -110,14 +134,18 @@ Result<Reconciled> EndpointsController::reconcile(const std::string& key) {
     if (selectorMatches(*serviceSelector(*service), pod["metadata"].value("labels", Json::object())))
       pods.push_back(pod);
   Json subsets = desiredSubsets(*service, pods);
+  bool truncated = truncateSubsets(subsets);
 
   Json labels = (*service)["metadata"].value("labels", Json::object());
   labels["endpointslice.kubernetes.io/skip-mirror"] = "true";
   if (isHeadless(*service)) labels[kHeadlessLabel] = "";
   else labels.erase(kHeadlessLabel);
   std::string triggerTime = triggerTimes_.take(key);
+  auto overCapacity = [&](const Json& ep) {
+    return !getString(ep["metadata"].value("annotations", Json::object()), kOverCapacity).empty();
+  };
   if (current && current->value("subsets", Json::array()) == subsets &&
-      (*current)["metadata"].value("labels", Json::object()) == labels)
+      (*current)["metadata"].value("labels", Json::object()) == labels && overCapacity(*current) == truncated)
     return Reconciled{};
 
   Json ep = current ? *current : Json{{"apiVersion", "v1"}, {"kind", "Endpoints"},
@@ -126,6 +154,8 @@ Result<Reconciled> EndpointsController::reconcile(const std::string& key) {
   Json& annotations = ep["metadata"]["annotations"];
   if (!annotations.is_object()) annotations = Json::object();
   if (!triggerTime.empty()) annotations[kLastChangeTriggerTime] = triggerTime;
+  if (truncated) annotations[kOverCapacity] = "truncated";
+  else annotations.erase(kOverCapacity);
   if (annotations.empty()) ep["metadata"].erase("annotations");
   if (subsets.empty()) ep.erase("subsets");
   else ep["subsets"] = subsets;

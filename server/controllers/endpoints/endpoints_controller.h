@@ -3,7 +3,9 @@
 // resolved ports (a named targetPort may be a different number on each pod), with the Ready
 // pods' addresses (ip, nodeName, hostname, targetRef) and the others' as notReadyAddresses;
 // with publishNotReadyAddresses every pod counts as ready, terminating ones included. Services
-// without a selector are left to their users (the API server keeps default/kubernetes).
+// without a selector are left to their users (the API server keeps default/kubernetes). Past
+// 1000 addresses the list is truncated (ready ones kept first) and the Endpoints annotated
+// endpoints.kubernetes.io/over-capacity: truncated; EndpointSlices have no such limit.
 #pragma once
 
 #include "server/controllers/controller.h"
@@ -13,6 +15,8 @@ namespace nave::controllers {
 
 class EndpointsController final : public Controller {
  public:
+  static constexpr size_t kMaxAddresses = 1000;
+
   explicit EndpointsController(ControllerContext& ctx);
   ~EndpointsController() override { stop(); }
   void start() override;
@@ -20,6 +24,8 @@ class EndpointsController final : public Controller {
 
   // The subsets for the Service from these pods (of its namespace), packed and sorted.
   static Json desiredSubsets(const Json& service, const std::vector<Json>& pods);
+  // Keeps at most kMaxAddresses addresses, ready ones first; true when some were dropped.
+  static bool truncateSubsets(Json& subsets);
 
  private:
   Result<Reconciled> reconcile(const std::string& key);

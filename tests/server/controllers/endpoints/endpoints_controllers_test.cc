@@ -216,5 +216,22 @@ TEST_F(EndpointsControllersTest, SlicesHoldAtMostAHundredEndpoints) {
   EXPECT_EQ(endpoints("big")["subsets"][0]["addresses"].size(), 150u);
 }
 
+TEST(EndpointsTruncation, KeepsAThousandAddressesReadyFirst) {
+  auto addresses = [](int n, int base) {
+    Json list = Json::array();
+    for (int i = 0; i < n; ++i) list.push_back({{"ip", "10.0." + std::to_string(base + i / 250) + "." + std::to_string(i % 250)}});
+    return list;
+  };
+  Json subsets = Json::array({{{"addresses", addresses(600, 0)}, {"notReadyAddresses", addresses(300, 10)}},
+                              {{"addresses", addresses(300, 20)}}});
+  EXPECT_TRUE(EndpointsController::truncateSubsets(subsets));
+  ASSERT_EQ(subsets.size(), 2u);
+  EXPECT_EQ(subsets[0]["addresses"].size() + subsets[1]["addresses"].size(), 900u);
+  EXPECT_EQ(subsets[0]["notReadyAddresses"].size(), 100u);
+  Json small = Json::array({{{"addresses", addresses(3, 0)}}});
+  EXPECT_FALSE(EndpointsController::truncateSubsets(small));
+  EXPECT_EQ(small[0]["addresses"].size(), 3u);
+}
+
 }  // namespace
 }  // namespace nave::controllers
