@@ -112,7 +112,9 @@ Result<Reconciled> EndpointSliceController::reconcile(const std::string& key) {
   auto service = services_.get(key);
   std::vector<Json> existing = slices_.byIndex(kServiceIndex, key);
   if (!informerCaughtUp(key, existing)) return Reconciled{std::chrono::milliseconds(100)};
-  if (!service) {
+  // ExternalName Services have no endpoints of ours.
+  bool externalName = service && getString((*service)["spec"], "type") == "ExternalName";
+  if (!service || externalName) {
     // The garbage collector would delete them too (they are owned); this is quicker.
     triggerTimes_.take(key);
     for (const Json& s : existing) {

@@ -8,7 +8,7 @@
 // slices of at most 100 endpoints named SERVICE-xxxxx, labelled kubernetes.io/service-name
 // and endpointslice.kubernetes.io/managed-by, owned by the Service. Slices are updated in
 // place (an endpoint stays in the slice it is in), filled before new ones are created; a
-// Service with no endpoints keeps one empty placeholder slice.
+// Service with no endpoints keeps one empty placeholder slice; an ExternalName Service none.
 #pragma once
 
 #include <chrono>

@@ -199,6 +199,13 @@ TEST_F(EndpointsControllersTest, ServicesWithoutSelectorAreLeftAlone) {
   EXPECT_FALSE(slices("empty")[0].contains("ports"));
   EXPECT_EQ(endpoints("external")["subsets"][0]["addresses"][0]["ip"], "192.0.2.1");
   EXPECT_TRUE(slices("external").empty());
+  // Turned into an ExternalName Service, it loses its slices.
+  auto svc = client().get(kServicesR, "default", "empty");
+  ASSERT_TRUE(svc.ok());
+  (*svc)["spec"] = {{"type", "ExternalName"}, {"externalName", "example.com"}, {"selector", {{"app", "none"}}}};
+  auto updated = client().update(kServicesR, "default", *svc);
+  ASSERT_TRUE(updated.ok()) << updated.error().message();
+  EXPECT_TRUE(waitFor([&] { return slices("empty").empty(); }));
 }
 
 TEST_F(EndpointsControllersTest, SlicesHoldAtMostAHundredEndpoints) {
