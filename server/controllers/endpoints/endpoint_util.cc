@@ -27,7 +27,9 @@ bool selectorMatches(const Json& selector, const Json& labels) {
   return true;
 }
 
-bool isHeadless(const Json& service) { return getString(member(service, "spec"), "clusterIP") == "None"; }
+bool isHeadless(const Json& service) {
+  return getString(member(service, "spec"), "clusterIP") == "None";
+}
 
 bool podIsReady(const Json& pod) {
   const Json* conditions = findMember(member(pod, "status"), "conditions");
@@ -67,7 +69,8 @@ std::optional<int> resolveTargetPort(const Json& pod, const Json& servicePort) {
   if (target->is_number_integer()) return target->get<int>();
   if (!target->is_string()) return std::nullopt;
   std::string name = target->get<std::string>();
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) return std::stoi(name);
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
+    return std::stoi(name);
   std::string protocol = getString(servicePort, "protocol", "TCP");
   const Json* containers = findMember(member(pod, "spec"), "containers");
   if (containers == nullptr || !containers->is_array()) return std::nullopt;
@@ -86,24 +89,30 @@ std::string endpointHostname(const Json& pod, const Json& service) {
   std::string hostname = getString(spec, "hostname");
   if (hostname.empty()) return "";
   if (getString(spec, "subdomain") != getString(member(service, "metadata"), "name")) return "";
-  if (getString(member(pod, "metadata"), "namespace") != getString(member(service, "metadata"), "namespace"))
+  if (getString(member(pod, "metadata"), "namespace") !=
+      getString(member(service, "metadata"), "namespace"))
     return "";
   return hostname;
 }
 
 Json podReference(const Json& pod) {
   const Json& md = member(pod, "metadata");
-  return {{"kind", "Pod"}, {"namespace", getString(md, "namespace")}, {"name", getString(md, "name")},
+  return {{"kind", "Pod"},
+          {"namespace", getString(md, "namespace")},
+          {"name", getString(md, "name")},
           {"uid", getString(md, "uid")}};
 }
 
-void enqueueServicesOfPods(Informer& services, Informer& pods, const std::function<void(const std::string&)>& enqueue) {
+void enqueueServicesOfPods(Informer& services, Informer& pods,
+                           const std::function<void(const std::string&)>& enqueue) {
   services.addHandler(enqueue);
   pods.addObjectHandler([&services, enqueue](const Json* before, const Json* after) {
     const Json& pod = after ? *after : *before;
     std::string ns = getString(member(pod, "metadata"), "namespace");
     const Json noLabels = Json::object();
-    auto labelsOf = [&](const Json* p) { return p ? member(*p, "metadata").value("labels", noLabels) : noLabels; };
+    auto labelsOf = [&](const Json* p) {
+      return p ? member(*p, "metadata").value("labels", noLabels) : noLabels;
+    };
     Json oldLabels = labelsOf(before), newLabels = labelsOf(after);
     for (const Json& svc : services.list(ns)) {
       const Json* selector = serviceSelector(svc);

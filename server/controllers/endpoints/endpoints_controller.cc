@@ -18,25 +18,27 @@ struct Subset {
 bool byIp(const Json& a, const Json& b) {
   std::string ia = getString(a, "ip"), ib = getString(b, "ip");
   if (ia != ib) return ia < ib;
-  return getString(a.value("targetRef", Json::object()), "uid") < getString(b.value("targetRef", Json::object()), "uid");
+  return getString(a.value("targetRef", Json::object()), "uid") <
+         getString(b.value("targetRef", Json::object()), "uid");
 }
 
 constexpr char kOverCapacity[] = "endpoints.kubernetes.io/over-capacity";
-
 
 }  // namespace
 
 bool EndpointsController::truncateSubsets(Json& subsets) {
   size_t total = 0;
   for (const Json& s : subsets)
-    total += s.value("addresses", Json::array()).size() + s.value("notReadyAddresses", Json::array()).size();
+    total += s.value("addresses", Json::array()).size() +
+             s.value("notReadyAddresses", Json::array()).size();
   if (total <= EndpointsController::kMaxAddresses) return false;
   size_t room = EndpointsController::kMaxAddresses;
   for (const char* list : {"addresses", "notReadyAddresses"})
     for (Json& s : subsets) {
       if (!s.contains(list)) continue;
       Json& addresses = s[list];
-      if (addresses.size() > room) addresses.erase(addresses.begin() + static_cast<std::ptrdiff_t>(room), addresses.end());
+      if (addresses.size() > room)
+        addresses.erase(addresses.begin() + static_cast<std::ptrdiff_t>(room), addresses.end());
       room -= addresses.size();
       if (addresses.empty()) s.erase(list);
     }
@@ -59,7 +61,8 @@ EndpointsController::EndpointsController(ControllerContext& ctx)
   });
   // Endpoints deleted or changed by someone else are put back.
   endpoints_.addObjectHandler([this](const Json* before, const Json* after) {
-    if (after == nullptr || (before && before->value("subsets", Json()) != after->value("subsets", Json())))
+    if (after == nullptr ||
+        (before && before->value("subsets", Json()) != after->value("subsets", Json())))
       queue_.add(Informer::keyOf(after ? *after : *before));
   });
 }
@@ -111,7 +114,8 @@ Json EndpointsController::desiredSubsets(const Json& service, const std::vector<
     const Json& list = s.contains("addresses") ? s["addresses"] : s["notReadyAddresses"];
     return getString(list[0], "ip");
   };
-  std::sort(out.begin(), out.end(), [&](const Json& a, const Json& b) { return firstIp(a) < firstIp(b); });
+  std::sort(out.begin(), out.end(),
+            [&](const Json& a, const Json& b) { return firstIp(a) < firstIp(b); });
   return Json(out);
 }
 
@@ -131,35 +135,46 @@ Result<Reconciled> EndpointsController::reconcile(const std::string& key) {
   if (serviceSelector(*service) == nullptr) return Reconciled{};
   std::vector<Json> pods;
   for (const Json& pod : pods_.list(ns))
-    if (selectorMatches(*serviceSelector(*service), pod["metadata"].value("labels", Json::object())))
+    if (selectorMatches(*serviceSelector(*service),
+                        pod["metadata"].value("labels", Json::object())))
       pods.push_back(pod);
   Json subsets = desiredSubsets(*service, pods);
   bool truncated = truncateSubsets(subsets);
 
   Json labels = (*service)["metadata"].value("labels", Json::object());
   labels["endpointslice.kubernetes.io/skip-mirror"] = "true";
-  if (isHeadless(*service)) labels[kHeadlessLabel] = "";
-  else labels.erase(kHeadlessLabel);
+  if (isHeadless(*service))
+    labels[kHeadlessLabel] = "";
+  else
+    labels.erase(kHeadlessLabel);
   std::string triggerTime = triggerTimes_.take(key);
   auto overCapacity = [&](const Json& ep) {
     return !getString(ep["metadata"].value("annotations", Json::object()), kOverCapacity).empty();
   };
   if (current && current->value("subsets", Json::array()) == subsets &&
-      (*current)["metadata"].value("labels", Json::object()) == labels && overCapacity(*current) == truncated)
+      (*current)["metadata"].value("labels", Json::object()) == labels &&
+      overCapacity(*current) == truncated)
     return Reconciled{};
 
-  Json ep = current ? *current : Json{{"apiVersion", "v1"}, {"kind", "Endpoints"},
-                                      {"metadata", {{"name", name}, {"namespace", ns}}}};
+  Json ep = current ? *current
+                    : Json{{"apiVersion", "v1"},
+                           {"kind", "Endpoints"},
+                           {"metadata", {{"name", name}, {"namespace", ns}}}};
   ep["metadata"]["labels"] = labels;
   Json& annotations = ep["metadata"]["annotations"];
   if (!annotations.is_object()) annotations = Json::object();
   if (!triggerTime.empty()) annotations[kLastChangeTriggerTime] = triggerTime;
-  if (truncated) annotations[kOverCapacity] = "truncated";
-  else annotations.erase(kOverCapacity);
+  if (truncated)
+    annotations[kOverCapacity] = "truncated";
+  else
+    annotations.erase(kOverCapacity);
   if (annotations.empty()) ep["metadata"].erase("annotations");
-  if (subsets.empty()) ep.erase("subsets");
-  else ep["subsets"] = subsets;
-  auto r = current ? ctx_.client.update(kEndpoints, ns, ep) : ctx_.client.create(kEndpoints, ns, ep);
+  if (subsets.empty())
+    ep.erase("subsets");
+  else
+    ep["subsets"] = subsets;
+  auto r =
+      current ? ctx_.client.update(kEndpoints, ns, ep) : ctx_.client.create(kEndpoints, ns, ep);
   if (!r.ok()) {
     if (!triggerTime.empty()) triggerTimes_.note(key);
     // A Service deleted meanwhile: its next sync cleans up.

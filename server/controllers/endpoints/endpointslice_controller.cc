@@ -43,7 +43,8 @@ EndpointSliceController::EndpointSliceController(ControllerContext& ctx)
   slices_.addIndex(kServiceIndex, [](const Json& slice) {
     const Json& md = slice.value("metadata", Json::object());
     const Json labels = md.value("labels", Json::object());
-    if (getString(labels, kManagedByLabel) != kSliceControllerName) return std::vector<std::string>{};
+    if (getString(labels, kManagedByLabel) != kSliceControllerName)
+      return std::vector<std::string>{};
     std::string svc = getString(labels, kServiceNameLabel);
     if (svc.empty()) return std::vector<std::string>{};
     return std::vector<std::string>{getString(md, "namespace") + "/" + svc};
@@ -59,7 +60,9 @@ EndpointSliceController::EndpointSliceController(ControllerContext& ctx)
   // A node's zone appears in its endpoints.
   nodes_.addObjectHandler([this](const Json* before, const Json* after) {
     auto zone = [](const Json* n) {
-      return n ? getString(n->value("metadata", Json::object()).value("labels", Json::object()), kZoneLabel) : "";
+      return n ? getString(n->value("metadata", Json::object()).value("labels", Json::object()),
+                           kZoneLabel)
+               : "";
     };
     if (before == nullptr || after == nullptr || zone(before) == zone(after)) return;
     for (const Json& svc : services_.list()) queue_.add(Informer::keyOf(svc));
@@ -67,10 +70,12 @@ EndpointSliceController::EndpointSliceController(ControllerContext& ctx)
 }
 
 void EndpointSliceController::start() {
-  workers_.start(queue_, 2, "endpointslice", [this](const std::string& key) { return reconcile(key); });
+  workers_.start(queue_, 2, "endpointslice",
+                 [this](const std::string& key) { return reconcile(key); });
 }
 
-bool EndpointSliceController::informerCaughtUp(const std::string& key, const std::vector<Json>& slices) {
+bool EndpointSliceController::informerCaughtUp(const std::string& key,
+                                               const std::vector<Json>& slices) {
   std::lock_guard lock(mu_);
   auto it = expected_.find(key);
   if (it == expected_.end()) return true;
@@ -80,7 +85,8 @@ bool EndpointSliceController::informerCaughtUp(const std::string& key, const std
   std::erase_if(e.created, [&](const std::string& n) { return seen.count(n) > 0; });
   std::erase_if(e.deleted, [&](const std::string& n) { return seen.count(n) == 0; });
   // Writes the watch never shows (a slice deleted right after its creation) are forgotten.
-  if ((e.created.empty() && e.deleted.empty()) || std::chrono::steady_clock::now() - e.since > std::chrono::seconds(10)) {
+  if ((e.created.empty() && e.deleted.empty()) ||
+      std::chrono::steady_clock::now() - e.since > std::chrono::seconds(10)) {
     expected_.erase(it);
     return true;
   }
@@ -98,8 +104,12 @@ Json EndpointSliceController::newSlice(const Json& service, const Json& ports) c
                  {{"generateName", prefix + "-"},
                   {"namespace", getString(md, "namespace")},
                   {"ownerReferences",
-                   {{{"apiVersion", "v1"}, {"kind", "Service"}, {"name", name}, {"uid", getString(md, "uid")},
-                     {"controller", true}, {"blockOwnerDeletion", true}}}}}},
+                   {{{"apiVersion", "v1"},
+                     {"kind", "Service"},
+                     {"name", name},
+                     {"uid", getString(md, "uid")},
+                     {"controller", true},
+                     {"blockOwnerDeletion", true}}}}}},
                 {"addressType", "IPv4"},
                 {"endpoints", Json::array()}};
   if (!ports.empty()) slice["ports"] = ports;
@@ -137,15 +147,18 @@ Result<Reconciled> EndpointSliceController::reconcile(const std::string& key) {
     bool serving = podIsReady(pod);
     bool terminating = podIsTerminating(pod);
     Json e = {{"addresses", {podIPv4(pod)}},
-              {"conditions", {{"ready", publishNotReady || (serving && !terminating)},
-                              {"serving", serving}, {"terminating", terminating}}}};
+              {"conditions",
+               {{"ready", publishNotReady || (serving && !terminating)},
+                {"serving", serving},
+                {"terminating", terminating}}}};
     std::string hostname = endpointHostname(pod, *service);
     if (!hostname.empty()) e["hostname"] = hostname;
     std::string nodeName = getString(pod["spec"], "nodeName");
     if (!nodeName.empty()) {
       e["nodeName"] = nodeName;
       if (auto node = nodes_.get(nodeName)) {
-        std::string zone = getString((*node)["metadata"].value("labels", Json::object()), kZoneLabel);
+        std::string zone =
+            getString((*node)["metadata"].value("labels", Json::object()), kZoneLabel);
         if (!zone.empty()) e["zone"] = zone;
       }
     }
@@ -154,7 +167,9 @@ Result<Reconciled> EndpointSliceController::reconcile(const std::string& key) {
     for (const Json& sp : servicePorts) {
       auto port = resolveTargetPort(pod, sp);
       if (!port) continue;
-      Json p = {{"name", getString(sp, "name")}, {"port", *port}, {"protocol", getString(sp, "protocol", "TCP")}};
+      Json p = {{"name", getString(sp, "name")},
+                {"port", *port},
+                {"protocol", getString(sp, "protocol", "TCP")}};
       if (sp.contains("appProtocol")) p["appProtocol"] = sp["appProtocol"];
       ports.push_back(p);
     }
@@ -165,8 +180,10 @@ Result<Reconciled> EndpointSliceController::reconcile(const std::string& key) {
   Json labels = smd.value("labels", Json::object());
   labels[kServiceNameLabel] = getString(smd, "name");
   labels[kManagedByLabel] = kSliceControllerName;
-  if (isHeadless(*service)) labels[kHeadlessLabel] = "";
-  else labels.erase(kHeadlessLabel);
+  if (isHeadless(*service))
+    labels[kHeadlessLabel] = "";
+  else
+    labels.erase(kHeadlessLabel);
   std::string triggerTime = triggerTimes_.take(key);
 
   // Existing slices by their ports; an endpoint stays in the slice it is in while wanted.
@@ -196,13 +213,16 @@ Result<Reconciled> EndpointSliceController::reconcile(const std::string& key) {
     std::vector<Json> fresh;
     for (auto& [id, e] : wanted)
       if (!placed.count(id)) fresh.push_back(e);
-    std::sort(fresh.begin(), fresh.end(), [](const Json& a, const Json& b) { return firstAddress(a) < firstAddress(b); });
+    std::sort(fresh.begin(), fresh.end(),
+              [](const Json& a, const Json& b) { return firstAddress(a) < firstAddress(b); });
     size_t next = 0;
     for (Json& list : contents)
-      while (next < fresh.size() && list.size() < kMaxEndpointsPerSlice) list.push_back(fresh[next++]);
+      while (next < fresh.size() && list.size() < kMaxEndpointsPerSlice)
+        list.push_back(fresh[next++]);
     while (next < fresh.size()) {
       Json list = Json::array();
-      while (next < fresh.size() && list.size() < kMaxEndpointsPerSlice) list.push_back(fresh[next++]);
+      while (next < fresh.size() && list.size() < kMaxEndpointsPerSlice)
+        list.push_back(fresh[next++]);
       slices.push_back(newSlice(*service, ports));
       contents.push_back(list);
     }
@@ -223,7 +243,8 @@ Result<Reconciled> EndpointSliceController::reconcile(const std::string& key) {
       updated["metadata"]["labels"] = labels;
       updated["addressType"] = "IPv4";
       if (!isNew && updated == s) continue;
-      if (!triggerTime.empty()) updated["metadata"]["annotations"][kLastChangeTriggerTime] = triggerTime;
+      if (!triggerTime.empty())
+        updated["metadata"]["annotations"][kLastChangeTriggerTime] = triggerTime;
       (isNew ? toCreate : toWrite).push_back(updated);
     }
   }

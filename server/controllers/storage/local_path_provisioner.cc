@@ -17,7 +17,8 @@ Result<void> makeDir(const std::string& path, mode_t mode) {
   for (size_t pos = 1; pos <= path.size(); ++pos) {
     if (pos != path.size() && path[pos] != '/') continue;
     std::string prefix = path.substr(0, pos);
-    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) return Error::fromErrno("mkdir " + prefix, errno);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST)
+      return Error::fromErrno("mkdir " + prefix, errno);
   }
   // Writable by whatever user the pod's containers run as (mkdir's mode is masked).
   if (::chmod(path.c_str(), mode) != 0) return Error::fromErrno("chmod " + path, errno);
@@ -61,8 +62,9 @@ Result<void> LocalPathProvisioner::ensureDefaultClass() {
   if (classes_.get(kClassName)) return {};
   Json sc = {{"apiVersion", "storage.k8s.io/v1"},
              {"kind", "StorageClass"},
-             {"metadata", {{"name", kClassName},
-                           {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
+             {"metadata",
+              {{"name", kClassName},
+               {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
              {"provisioner", kProvisioner},
              {"volumeBindingMode", "WaitForFirstConsumer"},
              {"reclaimPolicy", "Delete"}};
@@ -79,7 +81,8 @@ Result<Reconciled> LocalPathProvisioner::reconcileClaim(const std::string& key) 
     return Reconciled{};
   if (!getString(specOf(*claim), "volumeName").empty()) return Reconciled{};
   const Json& md = (*claim)["metadata"];
-  std::string ns = getString(md, "namespace"), name = getString(md, "name"), uid = getString(md, "uid");
+  std::string ns = getString(md, "namespace"), name = getString(md, "name"),
+              uid = getString(md, "uid");
   std::string volumeName = "pvc-" + uid;
   if (volumes_.get(volumeName)) return Reconciled{};
   std::string node = annotation(*claim, kAnnSelectedNode);
@@ -90,9 +93,11 @@ Result<Reconciled> LocalPathProvisioner::reconcileClaim(const std::string& key) 
     return Reconciled{};
   }
   auto sc = classes_.get(claimClass(*claim));
-  if (!sc) return Error(ErrorCode::kNotFound, "storageclass \"" + claimClass(*claim) + "\" not found");
+  if (!sc)
+    return Error(ErrorCode::kNotFound, "storageclass \"" + claimClass(*claim) + "\" not found");
   auto request = findMember(specOf(*claim), "resources");
-  Json storage = request ? request->value("requests", Json::object()).value("storage", Json()) : Json();
+  Json storage =
+      request ? request->value("requests", Json::object()).value("storage", Json()) : Json();
   if (storage.is_null()) {
     ctx_.events.eventAs(kProvisioner, *claim, "Warning", "ProvisioningFailed",
                         "failed to provision volume with StorageClass \"" + claimClass(*claim) +
@@ -106,9 +111,10 @@ Result<Reconciled> LocalPathProvisioner::reconcileClaim(const std::string& key) 
   Json pv = {
       {"apiVersion", "v1"},
       {"kind", "PersistentVolume"},
-      {"metadata", {{"name", volumeName},
-                    {"annotations", {{kAnnProvisionedBy, kProvisioner},
-                                     {"local.path.provisioner/selected-node", node}}}}},
+      {"metadata",
+       {{"name", volumeName},
+        {"annotations",
+         {{kAnnProvisionedBy, kProvisioner}, {"local.path.provisioner/selected-node", node}}}}},
       {"spec",
        {{"capacity", {{"storage", storage}}},
         {"accessModes", specOf(*claim).value("accessModes", Json::array({"ReadWriteOnce"}))},
@@ -120,13 +126,22 @@ Result<Reconciled> LocalPathProvisioner::reconcileClaim(const std::string& key) 
          {{"required",
            {{"nodeSelectorTerms",
              {{{"matchExpressions",
-                {{{"key", "kubernetes.io/hostname"}, {"operator", "In"}, {"values", {node}}}}}}}}}}}},
-        {"claimRef", {{"kind", "PersistentVolumeClaim"}, {"apiVersion", "v1"}, {"namespace", ns},
-                      {"name", name}, {"uid", uid}, {"resourceVersion", getString(md, "resourceVersion")}}}}}};
-  if (const Json* mo = findMember(*sc, "mountOptions"); mo && mo->is_array()) pv["spec"]["mountOptions"] = *mo;
+                {{{"key", "kubernetes.io/hostname"},
+                  {"operator", "In"},
+                  {"values", {node}}}}}}}}}}}},
+        {"claimRef",
+         {{"kind", "PersistentVolumeClaim"},
+          {"apiVersion", "v1"},
+          {"namespace", ns},
+          {"name", name},
+          {"uid", uid},
+          {"resourceVersion", getString(md, "resourceVersion")}}}}}};
+  if (const Json* mo = findMember(*sc, "mountOptions"); mo && mo->is_array())
+    pv["spec"]["mountOptions"] = *mo;
   auto r = ctx_.client.create(kPersistentVolumes, "", pv);
   if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error();
-  log::info("provisioned a local-path volume", {{"claim", key}, {"volume", volumeName}, {"path", path}});
+  log::info("provisioned a local-path volume",
+            {{"claim", key}, {"volume", volumeName}, {"path", path}});
   ctx_.events.eventAs(kProvisioner, *claim, "Normal", "ProvisioningSucceeded",
                       "Successfully provisioned volume " + volumeName);
   return Reconciled{};
@@ -136,11 +151,13 @@ Result<Reconciled> LocalPathProvisioner::reconcileVolume(const std::string& name
   auto volume = volumes_.get(name);
   if (!volume || annotation(*volume, kAnnProvisionedBy) != kProvisioner) return Reconciled{};
   if (getString(volume->value("status", Json::object()), "phase") != "Released" ||
-      getString(specOf(*volume), "persistentVolumeReclaimPolicy") != "Delete" || isDeleting(*volume))
+      getString(specOf(*volume), "persistentVolumeReclaimPolicy") != "Delete" ||
+      isDeleting(*volume))
     return Reconciled{};
   std::string path = getString(specOf(*volume).value("hostPath", Json::object()), "path");
   // Only ever a directory of ours.
-  if (path.starts_with(storageDir() + "/pvc-") && path.find("/..") == std::string::npos) TRY(removeTree(path));
+  if (path.starts_with(storageDir() + "/pvc-") && path.find("/..") == std::string::npos)
+    TRY(removeTree(path));
   api::DeleteOptions opts;
   opts.preconditionUid = getString((*volume)["metadata"], "uid");
   auto r = ctx_.client.remove(kPersistentVolumes, "", name, opts);

@@ -24,7 +24,9 @@ const Json& specOf(const Json& o) {
   const Json* s = findMember(o, "spec");
   return s && s->is_object() ? *s : empty;
 }
-std::string phaseOf(const Json& o) { return getString(o.value("status", Json::object()), "phase"); }
+std::string phaseOf(const Json& o) {
+  return getString(o.value("status", Json::object()), "phase");
+}
 std::string claimKey(const Json& claim) {
   return getString(metadata(claim), "namespace") + "/" + getString(metadata(claim), "name");
 }
@@ -44,7 +46,9 @@ bool boundToClaim(const Json& volume, const Json& claim) {
   std::string uid = claimRefUid(volume);
   return uid.empty() || uid == getString(metadata(claim), "uid");
 }
-std::string volumeMode(const Json& o) { return getString(specOf(o), "volumeMode", "Filesystem"); }
+std::string volumeMode(const Json& o) {
+  return getString(specOf(o), "volumeMode", "Filesystem");
+}
 
 // Every access mode the claim asks for is one the volume offers.
 bool accessModesSatisfied(const Json& volume, const Json& claim) {
@@ -80,7 +84,8 @@ PersistentVolumeController::PersistentVolumeController(ControllerContext& ctx)
     for (const Json* o : {before, after})
       if (o != nullptr && !claimRefKey(*o).empty()) claimQueue_.add(claimRefKey(*o));
     // A volume that became Available may satisfy a Pending claim.
-    if (after != nullptr && phaseOf(*after) == "Available" && (before == nullptr || phaseOf(*before) != "Available"))
+    if (after != nullptr && phaseOf(*after) == "Available" &&
+        (before == nullptr || phaseOf(*before) != "Available"))
       for (const Json& c : claims_.list())
         if (phaseOf(c) == "Pending") claimQueue_.add(claimKey(c));
   });
@@ -109,8 +114,8 @@ void PersistentVolumeController::stop() {
   volumeWorkers_.stop();
 }
 
-void PersistentVolumeController::event(const Json& object, const std::string& type, const std::string& reason,
-                                       const std::string& message) {
+void PersistentVolumeController::event(const Json& object, const std::string& type,
+                                       const std::string& reason, const std::string& message) {
   ctx_.events.eventAs(kComponent, object, type, reason, message);
 }
 
@@ -122,8 +127,10 @@ Result<Reconciled> PersistentVolumeController::reconcileClaim(const std::string&
       if (claimRefKey(v) == key) volumeQueue_.add(getString(metadata(v), "name"));
     return Reconciled{};
   }
-  if (annotation(*claim, kAnnBindCompleted).empty()) TRY(syncUnboundClaim(*claim));
-  else TRY(syncBoundClaim(*claim));
+  if (annotation(*claim, kAnnBindCompleted).empty())
+    TRY(syncUnboundClaim(*claim));
+  else
+    TRY(syncBoundClaim(*claim));
   return Reconciled{};
 }
 
@@ -185,12 +192,14 @@ Result<void> PersistentVolumeController::syncUnboundClaim(const Json& claim) {
   // A claim created with no class while there was no default one gets today's default
   // (retroactive default StorageClass assignment).
   const Json* classField = findMember(specOf(claim), "storageClassName");
-  if ((classField == nullptr || classField->is_null()) && volumeName.empty() && annotation(claim, kAnnBetaStorageClass).empty()) {
+  if ((classField == nullptr || classField->is_null()) && volumeName.empty() &&
+      annotation(claim, kAnnBetaStorageClass).empty()) {
     std::string name = defaultClassName(classes_.list());
     if (!name.empty()) {
       Json updated = claim;
       updated["spec"]["storageClassName"] = name;
-      auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"), updated);
+      auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"),
+                                  updated);
       if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
       return {};  // the update brings the claim back
     }
@@ -202,13 +211,15 @@ Result<void> PersistentVolumeController::syncUnboundClaim(const Json& claim) {
     if (claimRefKey(*volume).empty()) {
       std::string why = mismatch(*volume, claim);
       if (!why.empty()) {
-        event(claim, "Warning", "FailedBinding", "Cannot bind to requested volume \"" + volumeName + "\": " + why);
+        event(claim, "Warning", "FailedBinding",
+              "Cannot bind to requested volume \"" + volumeName + "\": " + why);
         return setClaimPhase(claim, "Pending");
       }
       return bind(*volume, claim);
     }
     if (boundToClaim(*volume, claim)) return bind(*volume, claim);
-    event(claim, "Warning", "FailedBinding", "volume \"" + volumeName + "\" already bound to a different claim.");
+    event(claim, "Warning", "FailedBinding",
+          "volume \"" + volumeName + "\" already bound to a different claim.");
     return setClaimPhase(claim, "Pending");
   }
 
@@ -220,7 +231,8 @@ Result<void> PersistentVolumeController::syncUnboundClaim(const Json& claim) {
       if (node.empty() || isDeleting(pod) || podIsTerminated(pod)) continue;
       Json updated = claim;
       setAnnotation(updated, kAnnSelectedNode, node);
-      auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"), updated);
+      auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"),
+                                  updated);
       if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
       return {};  // the update brings the claim back
     }
@@ -234,22 +246,26 @@ Result<void> PersistentVolumeController::syncUnboundClaim(const Json& claim) {
   if (volume) return bind(*volume, claim);
 
   if (delay) {
-    event(claim, "Normal", "WaitForFirstConsumer", "waiting for first consumer to be created before binding");
+    event(claim, "Normal", "WaitForFirstConsumer",
+          "waiting for first consumer to be created before binding");
     return setClaimPhase(claim, "Pending");
   }
   std::string cls = claimClass(claim);
   if (cls.empty()) {
-    event(claim, "Normal", "FailedBinding", "no persistent volumes available for this claim and no storage class is set");
+    event(claim, "Normal", "FailedBinding",
+          "no persistent volumes available for this claim and no storage class is set");
     return setClaimPhase(claim, "Pending");
   }
   auto sc = classes_.get(cls);
   if (!sc) {
-    event(claim, "Warning", "ProvisioningFailed", "storageclass.storage.k8s.io \"" + cls + "\" not found");
+    event(claim, "Warning", "ProvisioningFailed",
+          "storageclass.storage.k8s.io \"" + cls + "\" not found");
     return setClaimPhase(claim, "Pending");
   }
   std::string provisioner = getString(*sc, "provisioner");
   if (provisioner.empty() || provisioner == kNoProvisioner) {
-    event(claim, "Normal", "FailedBinding", "no persistent volumes available for this claim and no storage class is set");
+    event(claim, "Normal", "FailedBinding",
+          "no persistent volumes available for this claim and no storage class is set");
     return setClaimPhase(claim, "Pending");
   }
   // Hand the claim to its (external) provisioner, which creates a volume pre-bound to it.
@@ -258,12 +274,14 @@ Result<void> PersistentVolumeController::syncUnboundClaim(const Json& claim) {
     // The event first: the provisioner may act (and record its own) as soon as the update lands.
     event(claim, "Normal", "ExternalProvisioning",
           "Waiting for a volume to be created either by the external provisioner '" + provisioner +
-              "' or manually by the system administrator. If volume creation is delayed, please verify "
+              "' or manually by the system administrator. If volume creation is delayed, please "
+              "verify "
               "that the provisioner is running and correctly registered.");
     Json updated = claim;
     setAnnotation(updated, kAnnStorageProvisioner, provisioner);
     setAnnotation(updated, kAnnBetaStorageProvisioner, provisioner);
-    auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"), updated);
+    auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"),
+                                updated);
     if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
     return {};
   }
@@ -274,7 +292,8 @@ Result<void> PersistentVolumeController::syncBoundClaim(const Json& claim) {
   std::string volumeName = getString(specOf(claim), "volumeName");
   if (volumeName.empty()) {
     if (phaseOf(claim) != "Lost")
-      event(claim, "Warning", "ClaimLost", "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!");
+      event(claim, "Warning", "ClaimLost",
+            "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!");
     return setClaimPhase(claim, "Lost");
   }
   auto volume = volumes_.get(volumeName);
@@ -284,12 +303,14 @@ Result<void> PersistentVolumeController::syncBoundClaim(const Json& claim) {
     if (live.ok()) return {};
     if (!live.error().is(ErrorCode::kNotFound)) return std::move(live).error();
     if (phaseOf(claim) != "Lost")
-      event(claim, "Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!");
+      event(claim, "Warning", "ClaimLost",
+            "Bound claim has lost its PersistentVolume. Data on the volume is lost!");
     return setClaimPhase(claim, "Lost");
   }
   if (claimRefKey(*volume).empty() || boundToClaim(*volume, claim)) return bind(*volume, claim);
   if (phaseOf(claim) != "Lost")
-    event(claim, "Warning", "ClaimMisbound", "Two claims are bound to the same volume, this one is bound incorrectly");
+    event(claim, "Warning", "ClaimMisbound",
+          "Two claims are bound to the same volume, this one is bound incorrectly");
   return setClaimPhase(claim, "Lost");
 }
 
@@ -303,14 +324,19 @@ Result<void> PersistentVolumeController::bind(Json volume, Json claim) {
   if (ref == nullptr || !ref->is_object() || getString(*ref, "uid") != claimUid) {
     Json updated = volume;
     if (ref == nullptr || !ref->is_object()) setAnnotation(updated, kAnnBoundByController, "yes");
-    updated["spec"]["claimRef"] = {{"kind", "PersistentVolumeClaim"}, {"namespace", ns},
-                                   {"name", claimName}, {"uid", claimUid}, {"apiVersion", "v1"},
-                                   {"resourceVersion", getString(metadata(claim), "resourceVersion")}};
+    updated["spec"]["claimRef"] = {
+        {"kind", "PersistentVolumeClaim"},
+        {"namespace", ns},
+        {"name", claimName},
+        {"uid", claimUid},
+        {"apiVersion", "v1"},
+        {"resourceVersion", getString(metadata(claim), "resourceVersion")}};
     volume = TRY(ctx_.client.update(kPersistentVolumes, "", updated));
   }
   if (phaseOf(volume) != "Bound") TRY(setVolumePhase(volume, "Bound"));
   // 2. The claim points at the volume.
-  if (getString(specOf(claim), "volumeName") != volumeName || annotation(claim, kAnnBindCompleted).empty()) {
+  if (getString(specOf(claim), "volumeName") != volumeName ||
+      annotation(claim, kAnnBindCompleted).empty()) {
     Json updated = claim;
     if (getString(specOf(claim), "volumeName") != volumeName) {
       updated["spec"]["volumeName"] = volumeName;
@@ -335,27 +361,35 @@ Result<void> PersistentVolumeController::bind(Json volume, Json claim) {
   return {};
 }
 
-Result<void> PersistentVolumeController::setClaimPhase(const Json& claim, const std::string& phase) {
+Result<void> PersistentVolumeController::setClaimPhase(const Json& claim,
+                                                       const std::string& phase) {
   if (phaseOf(claim) == phase) return {};
   Json updated = claim;
   updated["status"]["phase"] = phase;
-  auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"), updated, {}, "status");
+  auto r = ctx_.client.update(kPersistentVolumeClaims, getString(metadata(claim), "namespace"),
+                              updated, {}, "status");
   if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
   return {};
 }
 
-Result<void> PersistentVolumeController::setVolumePhase(const Json& volume, const std::string& phase,
-                                                        const std::string& reason, const std::string& message) {
+Result<void> PersistentVolumeController::setVolumePhase(const Json& volume,
+                                                        const std::string& phase,
+                                                        const std::string& reason,
+                                                        const std::string& message) {
   Json status = volume.value("status", Json::object());
   if (getString(status, "phase") == phase && getString(status, "message") == message) return {};
   Json updated = volume;
   if (getString(status, "phase") != phase)
     status["lastPhaseTransitionTime"] = formatRfc3339(std::chrono::system_clock::now());
   status["phase"] = phase;
-  if (reason.empty()) status.erase("reason");
-  else status["reason"] = reason;
-  if (message.empty()) status.erase("message");
-  else status["message"] = message;
+  if (reason.empty())
+    status.erase("reason");
+  else
+    status["reason"] = reason;
+  if (message.empty())
+    status.erase("message");
+  else
+    status["message"] = message;
   updated["status"] = status;
   auto r = ctx_.client.update(kPersistentVolumes, "", updated, {}, "status");
   if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return std::move(r).error();
@@ -380,9 +414,12 @@ Result<Reconciled> PersistentVolumeController::reconcileVolume(const std::string
   if (!claim) {
     // Not in the informer: ask the API before releasing anything.
     auto slash = key.find('/');
-    auto live = ctx_.client.get(kPersistentVolumeClaims, key.substr(0, slash), key.substr(slash + 1));
-    if (live.ok()) claim = *live;
-    else if (!live.error().is(ErrorCode::kNotFound)) return std::move(live).error();
+    auto live =
+        ctx_.client.get(kPersistentVolumeClaims, key.substr(0, slash), key.substr(slash + 1));
+    if (live.ok())
+      claim = *live;
+    else if (!live.error().is(ErrorCode::kNotFound))
+      return std::move(live).error();
   }
   if (claim && getString(metadata(*claim), "uid") != claimRefUid(*volume)) claim.reset();
   if (!claim) {
@@ -424,11 +461,13 @@ Result<void> PersistentVolumeController::releaseVolume(const Json& volume) {
   if (policy == "Retain") return {};
   if (policy == "Recycle") {
     event(volume, "Warning", "VolumeFailedRecycle", "No recycler plugin found for the volume!");
-    return setVolumePhase(volume, "Failed", "VolumeFailedRecycle", "No recycler plugin found for the volume!");
+    return setVolumePhase(volume, "Failed", "VolumeFailedRecycle",
+                          "No recycler plugin found for the volume!");
   }
   // Delete: the provisioner that made it deletes it; nave has no in-tree deleters.
   if (!annotation(volume, kAnnProvisionedBy).empty()) return {};
-  std::string message = "error getting deleter volume plugin for volume \"" + name + "\": no deletable volume plugin matched";
+  std::string message = "error getting deleter volume plugin for volume \"" + name +
+                        "\": no deletable volume plugin matched";
   event(volume, "Warning", "VolumeFailedDelete", message);
   return setVolumePhase(volume, "Failed", "VolumeFailedDelete", message);
 }

@@ -42,10 +42,11 @@ class PersistentVolumeController final : public Controller {
   bool delaysBinding(const Json& claim) const;
   Result<void> bind(Json volume, Json claim);
   Result<void> setClaimPhase(const Json& claim, const std::string& phase);
-  Result<void> setVolumePhase(const Json& volume, const std::string& phase, const std::string& reason = "",
-                              const std::string& message = "");
+  Result<void> setVolumePhase(const Json& volume, const std::string& phase,
+                              const std::string& reason = "", const std::string& message = "");
   Result<void> releaseVolume(const Json& volume);
-  void event(const Json& object, const std::string& type, const std::string& reason, const std::string& message);
+  void event(const Json& object, const std::string& type, const std::string& reason,
+             const std::string& message);
 
   ControllerContext& ctx_;
   Informer& volumes_;

@@ -19,8 +19,10 @@ Json withFinalizer(const Json& object, const std::string& finalizer, bool presen
   for (const Json& f : list)
     if (f != finalizer) kept.push_back(f);
   if (present) kept.push_back(finalizer);
-  if (kept.empty()) md.erase("finalizers");
-  else md["finalizers"] = kept;
+  if (kept.empty())
+    md.erase("finalizers");
+  else
+    md["finalizers"] = kept;
   return updated;
 }
 
@@ -46,7 +48,8 @@ PvcProtectionController::PvcProtectionController(ControllerContext& ctx)
 }
 
 void PvcProtectionController::start() {
-  workers_.start(queue_, 1, "pvc-protection", [this](const std::string& key) { return reconcile(key); });
+  workers_.start(queue_, 1, "pvc-protection",
+                 [this](const std::string& key) { return reconcile(key); });
 }
 
 Result<bool> PvcProtectionController::inUse(const std::string& ns, const std::string& key) {
@@ -68,11 +71,14 @@ Result<Reconciled> PvcProtectionController::reconcile(const std::string& key) {
   std::string ns = getString((*claim)["metadata"], "namespace");
   bool has = hasFinalizer(*claim, kPvcProtectionFinalizer);
   if (!isDeleting(*claim)) {
-    if (!has) TRY(ignoreGone(ctx_.client.update(kPersistentVolumeClaims, ns, withFinalizer(*claim, kPvcProtectionFinalizer, true))));
+    if (!has)
+      TRY(ignoreGone(ctx_.client.update(kPersistentVolumeClaims, ns,
+                                        withFinalizer(*claim, kPvcProtectionFinalizer, true))));
     return Reconciled{};
   }
   if (!has || TRY(inUse(ns, key))) return Reconciled{};
-  TRY(ignoreGone(ctx_.client.update(kPersistentVolumeClaims, ns, withFinalizer(*claim, kPvcProtectionFinalizer, false))));
+  TRY(ignoreGone(ctx_.client.update(kPersistentVolumeClaims, ns,
+                                    withFinalizer(*claim, kPvcProtectionFinalizer, false))));
   log::info("removed the pvc-protection finalizer", {{"claim", key}});
   return Reconciled{};
 }
@@ -85,7 +91,8 @@ PvProtectionController::PvProtectionController(ControllerContext& ctx)
 }
 
 void PvProtectionController::start() {
-  workers_.start(queue_, 1, "pv-protection", [this](const std::string& name) { return reconcile(name); });
+  workers_.start(queue_, 1, "pv-protection",
+                 [this](const std::string& name) { return reconcile(name); });
 }
 
 Result<Reconciled> PvProtectionController::reconcile(const std::string& name) {
@@ -93,11 +100,15 @@ Result<Reconciled> PvProtectionController::reconcile(const std::string& name) {
   if (!volume) return Reconciled{};
   bool has = hasFinalizer(*volume, kPvProtectionFinalizer);
   if (!isDeleting(*volume)) {
-    if (!has) TRY(ignoreGone(ctx_.client.update(kPersistentVolumes, "", withFinalizer(*volume, kPvProtectionFinalizer, true))));
+    if (!has)
+      TRY(ignoreGone(ctx_.client.update(kPersistentVolumes, "",
+                                        withFinalizer(*volume, kPvProtectionFinalizer, true))));
     return Reconciled{};
   }
-  if (!has || getString(volume->value("status", Json::object()), "phase") == "Bound") return Reconciled{};
-  TRY(ignoreGone(ctx_.client.update(kPersistentVolumes, "", withFinalizer(*volume, kPvProtectionFinalizer, false))));
+  if (!has || getString(volume->value("status", Json::object()), "phase") == "Bound")
+    return Reconciled{};
+  TRY(ignoreGone(ctx_.client.update(kPersistentVolumes, "",
+                                    withFinalizer(*volume, kPvProtectionFinalizer, false))));
   return Reconciled{};
 }
 

@@ -131,8 +131,9 @@ bool nodeAffinityAdmits(const Json& volume, const Json& node) {
     if (exprs.empty() && fields.empty()) continue;
     bool ok = true;
     for (const Json& e : exprs)
-      ok = ok && requirementAdmits(getString(e, "operator"), findMember(labels, getString(e, "key")),
-                                   e.value("values", Json::array()));
+      ok =
+          ok && requirementAdmits(getString(e, "operator"), findMember(labels, getString(e, "key")),
+                                  e.value("values", Json::array()));
     for (const Json& f : fields)
       ok = ok && getString(f, "key") == "metadata.name" &&
            requirementAdmits(getString(f, "operator"), &name, f.value("values", Json::array()));

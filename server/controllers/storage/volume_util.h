@@ -25,7 +25,8 @@ inline constexpr char kAnnBoundByController[] = "pv.kubernetes.io/bound-by-contr
 inline constexpr char kAnnSelectedNode[] = "volume.kubernetes.io/selected-node";
 // The provisioner asked to provision a claim (and its beta spelling, still read by many).
 inline constexpr char kAnnStorageProvisioner[] = "volume.kubernetes.io/storage-provisioner";
-inline constexpr char kAnnBetaStorageProvisioner[] = "volume.beta.kubernetes.io/storage-provisioner";
+inline constexpr char kAnnBetaStorageProvisioner[] =
+    "volume.beta.kubernetes.io/storage-provisioner";
 // Who provisioned a volume (the provisioner that deletes it).
 inline constexpr char kAnnProvisionedBy[] = "pv.kubernetes.io/provisioned-by";
 inline constexpr char kAnnBetaStorageClass[] = "volume.beta.kubernetes.io/storage-class";

@@ -27,19 +27,27 @@ class EndpointsControllersTest : public ::testing::Test, public testing::Control
   }
 
   Json makeService(const std::string& name, Json spec) {
-    Json svc = {{"apiVersion", "v1"}, {"kind", "Service"},
-                {"metadata", {{"name", name}, {"labels", {{"team", "a"}}}}}, {"spec", spec}};
+    Json svc = {{"apiVersion", "v1"},
+                {"kind", "Service"},
+                {"metadata", {{"name", name}, {"labels", {{"team", "a"}}}}},
+                {"spec", spec}};
     auto r = client().create(kServicesR, "default", svc);
     EXPECT_TRUE(r.ok()) << r.error().message();
     return r.ok() ? *r : Json();
   }
   // A pod with `labels`, a container port named http, and (when ip is set) a Running status.
-  void makePod(const std::string& name, Json labels, const std::string& ip, bool ready, int httpPort = 8080,
-               const std::string& node = "n1", const std::string& phase = "Running") {
-    Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}, {"labels", labels}}},
-                {"spec", {{"nodeName", node},
-                          {"containers", {{{"name", "c"}, {"image", "busybox"},
-                                           {"ports", {{{"name", "http"}, {"containerPort", httpPort}}}}}}}}}};
+  void makePod(const std::string& name, Json labels, const std::string& ip, bool ready,
+               int httpPort = 8080, const std::string& node = "n1",
+               const std::string& phase = "Running") {
+    Json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", {{"name", name}, {"labels", labels}}},
+                {"spec",
+                 {{"nodeName", node},
+                  {"containers",
+                   {{{"name", "c"},
+                     {"image", "busybox"},
+                     {"ports", {{{"name", "http"}, {"containerPort", httpPort}}}}}}}}}};
     auto r = client().create(kPodsR, "default", pod);
     ASSERT_TRUE(r.ok()) << r.error().message();
     if (ip.empty()) return;
@@ -83,7 +91,8 @@ class EndpointsControllersTest : public ::testing::Test, public testing::Control
   }
   static size_t readyCount(const Json& ep) {
     size_t n = 0;
-    for (const Json& subset : ep.value("subsets", Json::array())) n += subset.value("addresses", Json::array()).size();
+    for (const Json& subset : ep.value("subsets", Json::array()))
+      n += subset.value("addresses", Json::array()).size();
     return n;
   }
   static std::vector<std::string> ips(const Json& subset, const char* list) {
@@ -104,13 +113,15 @@ TEST_F(EndpointsControllersTest, EndpointsResolveNamedPortsPerPodAndSplitByReadi
   makePod("no-ip", {{"app", "web"}}, "", false);
   makePod("done", {{"app", "web"}}, "10.42.0.9", false, 8080, "n1", "Succeeded");
   makePod("other", {{"app", "db"}}, "10.42.0.5", true);
-  ASSERT_TRUE(waitFor([&] { return endpoints("web").value("subsets", Json::array()).size() == 2; }));
+  ASSERT_TRUE(
+      waitFor([&] { return endpoints("web").value("subsets", Json::array()).size() == 2; }));
   Json ep = endpoints("web");
   Json subsets = ep["subsets"];
   // a and c serve http on 8080, b on 8081: two subsets.
   EXPECT_EQ(ips(subsets[0], "addresses"), (std::vector<std::string>{"10.42.0.2", "10.42.0.4"}));
   EXPECT_EQ(subsets[0]["ports"][0], (Json{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}));
-  EXPECT_EQ(subsets[0]["ports"][1], (Json{{"name", "metrics"}, {"port", 9090}, {"protocol", "TCP"}}));
+  EXPECT_EQ(subsets[0]["ports"][1],
+            (Json{{"name", "metrics"}, {"port", 9090}, {"protocol", "TCP"}}));
   EXPECT_EQ(ips(subsets[1], "notReadyAddresses"), (std::vector<std::string>{"10.42.0.3"}));
   EXPECT_EQ(subsets[1]["ports"][0]["port"], 8081);
   Json a = subsets[0]["addresses"][0];
@@ -119,23 +130,28 @@ TEST_F(EndpointsControllersTest, EndpointsResolveNamedPortsPerPodAndSplitByReadi
   EXPECT_EQ(a["targetRef"]["name"], "a");
   EXPECT_EQ(ep["metadata"]["labels"]["team"], "a");
   EXPECT_EQ(ep["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"], "true");
-  EXPECT_TRUE(ep["metadata"]["annotations"].contains("endpoints.kubernetes.io/last-change-trigger-time"));
+  EXPECT_TRUE(
+      ep["metadata"]["annotations"].contains("endpoints.kubernetes.io/last-change-trigger-time"));
 
   // b becomes ready; a starts terminating and leaves.
   setReady("b", true);
-  ASSERT_TRUE(waitFor([&] { return ips(endpoints("web")["subsets"][1], "addresses").size() == 1; }));
+  ASSERT_TRUE(
+      waitFor([&] { return ips(endpoints("web")["subsets"][1], "addresses").size() == 1; }));
   ASSERT_TRUE(client().remove(kPodsR, "default", "a").ok());
   EXPECT_TRUE(waitFor([&] {
     Json ep = endpoints("web");
     for (const Json& subset : ep.value("subsets", Json::array()))
-      if (subset["ports"][0]["port"] == 8080) return ips(subset, "addresses") == std::vector<std::string>{"10.42.0.4"};
+      if (subset["ports"][0]["port"] == 8080)
+        return ips(subset, "addresses") == std::vector<std::string>{"10.42.0.4"};
     return false;
   })) << endpoints("web").dump();
 }
 
 TEST_F(EndpointsControllersTest, SlicesCarryConditionsZonesAndOwners) {
-  Json node = {{"apiVersion", "v1"}, {"kind", "Node"},
-               {"metadata", {{"name", "n1"}, {"labels", {{"topology.kubernetes.io/zone", "zone-a"}}}}}};
+  Json node = {
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata", {{"name", "n1"}, {"labels", {{"topology.kubernetes.io/zone", "zone-a"}}}}}};
   ASSERT_TRUE(client().create(kNodesR, "", node).ok());
   Json svc = makeService("web", {{"selector", {{"app", "web"}}}, {"ports", kWebPorts}});
   makePod("a", {{"app", "web"}}, "10.42.0.2", true, 8080);
@@ -143,19 +159,23 @@ TEST_F(EndpointsControllersTest, SlicesCarryConditionsZonesAndOwners) {
   makePod("c", {{"app", "web"}}, "10.42.0.4", true, 8081);
   ASSERT_TRUE(waitFor([&] { return sliceEndpoints("web").size() == 3; }));
   auto eps = sliceEndpoints("web");
-  EXPECT_EQ(eps["10.42.0.2"]["conditions"], (Json{{"ready", true}, {"serving", true}, {"terminating", false}}));
-  EXPECT_EQ(eps["10.42.0.3"]["conditions"], (Json{{"ready", false}, {"serving", false}, {"terminating", false}}));
+  EXPECT_EQ(eps["10.42.0.2"]["conditions"],
+            (Json{{"ready", true}, {"serving", true}, {"terminating", false}}));
+  EXPECT_EQ(eps["10.42.0.3"]["conditions"],
+            (Json{{"ready", false}, {"serving", false}, {"terminating", false}}));
   EXPECT_EQ(eps["10.42.0.2"]["zone"], "zone-a");
   EXPECT_EQ(eps["10.42.0.2"]["nodeName"], "n1");
   EXPECT_EQ(eps["10.42.0.2"]["targetRef"]["name"], "a");
-  EXPECT_EQ(eps["10.42.0.4"]["ports"][0], (Json{{"name", "http"}, {"port", 8081}, {"protocol", "TCP"}}));
+  EXPECT_EQ(eps["10.42.0.4"]["ports"][0],
+            (Json{{"name", "http"}, {"port", 8081}, {"protocol", "TCP"}}));
   auto all = slices("web");
   ASSERT_EQ(all.size(), 2u);  // one per port set
   for (const Json& s : all) {
     EXPECT_EQ(s["addressType"], "IPv4");
     EXPECT_TRUE(s["metadata"]["name"].get<std::string>().starts_with("web-"));
     EXPECT_EQ(s["metadata"]["name"].get<std::string>().size(), 9u);
-    EXPECT_EQ(s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"], "endpointslice-controller.k8s.io");
+    EXPECT_EQ(s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+              "endpointslice-controller.k8s.io");
     EXPECT_EQ(s["metadata"]["ownerReferences"][0]["uid"], svc["metadata"]["uid"]);
     EXPECT_EQ(s["metadata"]["ownerReferences"][0]["controller"], true);
   }
@@ -171,7 +191,9 @@ TEST_F(EndpointsControllersTest, SlicesCarryConditionsZonesAndOwners) {
 }
 
 TEST_F(EndpointsControllersTest, PublishNotReadyAddressesAndHeadless) {
-  makeService("peers", {{"selector", {{"app", "db"}}}, {"clusterIP", "None"}, {"publishNotReadyAddresses", true}});
+  makeService(
+      "peers",
+      {{"selector", {{"app", "db"}}}, {"clusterIP", "None"}, {"publishNotReadyAddresses", true}});
   makePod("db-0", {{"app", "db"}}, "10.42.0.7", false);
   ASSERT_TRUE(waitFor([&] {
     Json subsets = endpoints("peers").value("subsets", Json::array());
@@ -188,12 +210,15 @@ TEST_F(EndpointsControllersTest, PublishNotReadyAddressesAndHeadless) {
 
 TEST_F(EndpointsControllersTest, ServicesWithoutSelectorAreLeftAlone) {
   makeService("external", {{"ports", {{{"port", 443}}}}});
-  Json ep = {{"apiVersion", "v1"}, {"kind", "Endpoints"}, {"metadata", {{"name", "external"}}},
+  Json ep = {{"apiVersion", "v1"},
+             {"kind", "Endpoints"},
+             {"metadata", {{"name", "external"}}},
              {"subsets", {{{"addresses", {{{"ip", "192.0.2.1"}}}}, {"ports", {{{"port", 443}}}}}}}};
   ASSERT_TRUE(client().create(kEndpointsR, "default", ep).ok());
   // A Service with endpoints, to know the controllers have run past this one.
   makeService("empty", {{"selector", {{"app", "none"}}}, {"ports", {{{"port", 80}}}}});
-  ASSERT_TRUE(waitFor([&] { return slices("empty").size() == 1 && !endpoints("empty").is_null(); }));
+  ASSERT_TRUE(
+      waitFor([&] { return slices("empty").size() == 1 && !endpoints("empty").is_null(); }));
   // No endpoints: one placeholder slice, without ports.
   EXPECT_TRUE(slices("empty")[0]["endpoints"].empty());
   EXPECT_FALSE(slices("empty")[0].contains("ports"));
@@ -202,7 +227,8 @@ TEST_F(EndpointsControllersTest, ServicesWithoutSelectorAreLeftAlone) {
   // Turned into an ExternalName Service, it loses its slices.
   auto svc = client().get(kServicesR, "default", "empty");
   ASSERT_TRUE(svc.ok());
-  (*svc)["spec"] = {{"type", "ExternalName"}, {"externalName", "example.com"}, {"selector", {{"app", "none"}}}};
+  (*svc)["spec"] = {
+      {"type", "ExternalName"}, {"externalName", "example.com"}, {"selector", {{"app", "none"}}}};
   auto updated = client().update(kServicesR, "default", *svc);
   ASSERT_TRUE(updated.ok()) << updated.error().message();
   EXPECT_TRUE(waitFor([&] { return slices("empty").empty(); }));
@@ -211,11 +237,11 @@ TEST_F(EndpointsControllersTest, ServicesWithoutSelectorAreLeftAlone) {
 TEST_F(EndpointsControllersTest, SlicesHoldAtMostAHundredEndpoints) {
   makeService("big", {{"selector", {{"app", "big"}}}, {"ports", {{{"port", 80}}}}});
   for (int i = 0; i < 150; ++i)
-    makePod("p" + std::to_string(i), {{"app", "big"}}, "10.42." + std::to_string(1 + i / 200) + "." + std::to_string(i % 200 + 1), true);
-  ASSERT_TRUE(waitFor([&] {
-    return sliceEndpoints("big").size() == 150 &&
-           readyCount(endpoints("big")) == 150;
-  }, std::chrono::seconds(60)));
+    makePod("p" + std::to_string(i), {{"app", "big"}},
+            "10.42." + std::to_string(1 + i / 200) + "." + std::to_string(i % 200 + 1), true);
+  ASSERT_TRUE(waitFor(
+      [&] { return sliceEndpoints("big").size() == 150 && readyCount(endpoints("big")) == 150; },
+      std::chrono::seconds(60)));
   auto all = slices("big");
   ASSERT_EQ(all.size(), 2u);
   size_t largest = std::max(all[0]["endpoints"].size(), all[1]["endpoints"].size());
@@ -226,11 +252,14 @@ TEST_F(EndpointsControllersTest, SlicesHoldAtMostAHundredEndpoints) {
 TEST(EndpointsTruncation, KeepsAThousandAddressesReadyFirst) {
   auto addresses = [](int n, int base) {
     Json list = Json::array();
-    for (int i = 0; i < n; ++i) list.push_back({{"ip", "10.0." + std::to_string(base + i / 250) + "." + std::to_string(i % 250)}});
+    for (int i = 0; i < n; ++i)
+      list.push_back(
+          {{"ip", "10.0." + std::to_string(base + i / 250) + "." + std::to_string(i % 250)}});
     return list;
   };
-  Json subsets = Json::array({{{"addresses", addresses(600, 0)}, {"notReadyAddresses", addresses(300, 10)}},
-                              {{"addresses", addresses(300, 20)}}});
+  Json subsets =
+      Json::array({{{"addresses", addresses(600, 0)}, {"notReadyAddresses", addresses(300, 10)}},
+                   {{"addresses", addresses(300, 20)}}});
   EXPECT_TRUE(EndpointsController::truncateSubsets(subsets));
   ASSERT_EQ(subsets.size(), 2u);
   EXPECT_EQ(subsets[0]["addresses"].size() + subsets[1]["addresses"].size(), 900u);

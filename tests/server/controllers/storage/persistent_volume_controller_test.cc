@@ -36,8 +36,10 @@ class VolumeControllersTest : public ::testing::Test, public testing::Controller
                  {"persistentVolumeReclaimPolicy", "Retain"},
                  {"hostPath", {{"path", "/tmp/" + name}}}};
     spec.update(extraSpec);
-    Json pv = {{"apiVersion", "v1"}, {"kind", "PersistentVolume"},
-               {"metadata", {{"name", name}, {"labels", labels}}}, {"spec", spec}};
+    Json pv = {{"apiVersion", "v1"},
+               {"kind", "PersistentVolume"},
+               {"metadata", {{"name", name}, {"labels", labels}}},
+               {"spec", spec}};
     auto r = client().create(kPvs, "", pv);
     EXPECT_TRUE(r.ok()) << r.error().message();
     return r.ok() ? *r : Json();
@@ -47,8 +49,10 @@ class VolumeControllersTest : public ::testing::Test, public testing::Controller
                  {"storageClassName", "manual"},
                  {"resources", {{"requests", {{"storage", size}}}}}};
     spec.update(extraSpec);
-    Json pvc = {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
-                {"metadata", {{"name", name}}}, {"spec", spec}};
+    Json pvc = {{"apiVersion", "v1"},
+                {"kind", "PersistentVolumeClaim"},
+                {"metadata", {{"name", name}}},
+                {"spec", spec}};
     auto r = client().create(kPvcs, "default", pvc);
     EXPECT_TRUE(r.ok()) << r.error().message();
     return r.ok() ? *r : Json();
@@ -61,15 +65,21 @@ class VolumeControllersTest : public ::testing::Test, public testing::Controller
     auto r = client().get(kPvs, "", name);
     return r.ok() ? *r : Json();
   }
-  static std::string phase(const Json& o) { return o.is_null() ? "" : getString(o.value("status", Json::object()), "phase"); }
+  static std::string phase(const Json& o) {
+    return o.is_null() ? "" : getString(o.value("status", Json::object()), "phase");
+  }
   bool boundTo(const std::string& claim, const std::string& volume) {
     return waitFor([&] { return phase(pvc(claim)) == "Bound" && phase(pv(volume)) == "Bound"; }) &&
            pvc(claim)["spec"].value("volumeName", "") == volume;
   }
   void makePod(const std::string& name, const std::string& claim, const std::string& node = "") {
-    Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}}},
-                {"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}},
-                          {"volumes", {{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", claim}}}}}}}}};
+    Json pod = {
+        {"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"metadata", {{"name", name}}},
+        {"spec",
+         {{"containers", {{{"name", "c"}, {"image", "busybox"}}}},
+          {"volumes", {{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", claim}}}}}}}}};
     if (!node.empty()) pod["spec"]["nodeName"] = node;
     auto r = client().create(kPodsR, "default", pod);
     ASSERT_TRUE(r.ok()) << r.error().message();
@@ -104,7 +114,9 @@ TEST_F(VolumeControllersTest, BindsTheSmallestFittingVolume) {
   EXPECT_EQ(c["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"], "yes");
   EXPECT_EQ(c["status"]["capacity"]["storage"], "5Gi");
   EXPECT_EQ(c["status"]["accessModes"], Json::array({"ReadWriteOnce"}));
-  EXPECT_TRUE(waitFor([&] { return phase(pv("small")) == "Available" && phase(pv("other-class")) == "Available"; }));
+  EXPECT_TRUE(waitFor([&] {
+    return phase(pv("small")) == "Available" && phase(pv("other-class")) == "Available";
+  }));
 }
 
 TEST_F(VolumeControllersTest, AccessModesAndSelectorsNarrowTheChoice) {
@@ -117,7 +129,9 @@ TEST_F(VolumeControllersTest, AccessModesAndSelectorsNarrowTheChoice) {
   EXPECT_TRUE(boundTo("shared", "rwx"));
   EXPECT_TRUE(boundTo("picky", "rwo"));
   // Nothing fits, and its class has no provisioner to ask.
-  EXPECT_TRUE(waitFor([&] { return hasEvent("ProvisioningFailed", "storageclass.storage.k8s.io \"manual\" not found"); }));
+  EXPECT_TRUE(waitFor([&] {
+    return hasEvent("ProvisioningFailed", "storageclass.storage.k8s.io \"manual\" not found");
+  }));
   EXPECT_EQ(phase(pvc("greedy")), "Pending");
 }
 
@@ -131,38 +145,61 @@ TEST_F(VolumeControllersTest, VolumeNameAndClaimRefPreBinding) {
   EXPECT_TRUE(boundTo("naming", "wanted"));
   EXPECT_TRUE(boundTo("reserving", "reserved"));
   // Set by the user: no bound-by-controller annotation on either side.
-  EXPECT_FALSE(pvc("naming")["metadata"]["annotations"].contains("pv.kubernetes.io/bound-by-controller"));
-  EXPECT_FALSE(pv("reserved")["metadata"]["annotations"].contains("pv.kubernetes.io/bound-by-controller"));
+  EXPECT_FALSE(
+      pvc("naming")["metadata"]["annotations"].contains("pv.kubernetes.io/bound-by-controller"));
+  EXPECT_FALSE(
+      pv("reserved")["metadata"]["annotations"].contains("pv.kubernetes.io/bound-by-controller"));
   EXPECT_EQ(phase(pv("fits")), "Available");
   // No class at all and nothing fits.
   makePvc("classless", "1Gi", {{"storageClassName", ""}});
-  EXPECT_TRUE(waitFor([&] { return hasEvent("FailedBinding", "no persistent volumes available for this claim and no storage class is set"); }));
+  EXPECT_TRUE(waitFor([&] {
+    return hasEvent("FailedBinding",
+                    "no persistent volumes available for this claim and no storage class is set");
+  }));
   // A claim naming a volume that is bound to another.
   makePvc("late", "1Gi", {{"volumeName", "wanted"}});
-  EXPECT_TRUE(waitFor([&] { return hasEvent("FailedBinding", "volume \"wanted\" already bound to a different claim."); }));
+  EXPECT_TRUE(waitFor([&] {
+    return hasEvent("FailedBinding", "volume \"wanted\" already bound to a different claim.");
+  }));
   EXPECT_EQ(phase(pvc("late")), "Pending");
 }
 
 TEST_F(VolumeControllersTest, ClassLessClaimsGetTheDefaultClassWhenOneAppears) {
   run<PersistentVolumeController>();
-  Json spec = {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}};
-  ASSERT_TRUE(client().create(kPvcs, "default", {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
-                                                 {"metadata", {{"name", "early"}}}, {"spec", spec}}).ok());
+  Json spec = {{"accessModes", {"ReadWriteOnce"}},
+               {"resources", {{"requests", {{"storage", "1Gi"}}}}}};
+  ASSERT_TRUE(client()
+                  .create(kPvcs, "default",
+                          {{"apiVersion", "v1"},
+                           {"kind", "PersistentVolumeClaim"},
+                           {"metadata", {{"name", "early"}}},
+                           {"spec", spec}})
+                  .ok());
   spec["storageClassName"] = "";
-  ASSERT_TRUE(client().create(kPvcs, "default", {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
-                                                 {"metadata", {{"name", "classless"}}}, {"spec", spec}}).ok());
+  ASSERT_TRUE(client()
+                  .create(kPvcs, "default",
+                          {{"apiVersion", "v1"},
+                           {"kind", "PersistentVolumeClaim"},
+                           {"metadata", {{"name", "classless"}}},
+                           {"spec", spec}})
+                  .ok());
   EXPECT_FALSE(pvc("early")["spec"].contains("storageClassName"));
-  Json sc = {{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"},
-             {"metadata", {{"name", "standard"}, {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
+  Json sc = {{"apiVersion", "storage.k8s.io/v1"},
+             {"kind", "StorageClass"},
+             {"metadata",
+              {{"name", "standard"},
+               {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
              {"provisioner", "example.com/none"}};
   ASSERT_TRUE(client().create(kClasses, "", sc).ok());
-  EXPECT_TRUE(waitFor([&] { return pvc("early")["spec"].value("storageClassName", "") == "standard"; }));
+  EXPECT_TRUE(
+      waitFor([&] { return pvc("early")["spec"].value("storageClassName", "") == "standard"; }));
   // "" asks for no class, and keeps asking.
   EXPECT_EQ(pvc("classless")["spec"]["storageClassName"], "");
   // Handed to the class's provisioner.
   EXPECT_TRUE(waitFor([&] {
-    return pvc("early")["metadata"].value("annotations", Json::object()).value("volume.kubernetes.io/storage-provisioner", "") ==
-           "example.com/none";
+    return pvc("early")["metadata"]
+               .value("annotations", Json::object())
+               .value("volume.kubernetes.io/storage-provisioner", "") == "example.com/none";
   }));
 }
 
@@ -210,7 +247,8 @@ TEST_F(VolumeControllersTest, ClaimInUseIsKeptUntilItsPodIsGone) {
 }
 
 TEST_F(VolumeControllersTest, LocalPathProvisionsForTheFirstConsumerAndCleansUp) {
-  run<PersistentVolumeController, LocalPathProvisioner, PvcProtectionController, PvProtectionController>();
+  run<PersistentVolumeController, LocalPathProvisioner, PvcProtectionController,
+      PvProtectionController>();
   ASSERT_TRUE(waitFor([&] { return client().get(kClasses, "", "local-path").ok(); }));
   Json sc = *client().get(kClasses, "", "local-path");
   EXPECT_EQ(sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "true");
@@ -219,16 +257,24 @@ TEST_F(VolumeControllersTest, LocalPathProvisionsForTheFirstConsumerAndCleansUp)
   EXPECT_EQ(sc["reclaimPolicy"], "Delete");
 
   // No class named: the default one (DefaultStorageClass admission).
-  Json spec = {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "128Mi"}}}}}};
-  Json claim = {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"metadata", {{"name", "data"}}}, {"spec", spec}};
+  Json spec = {{"accessModes", {"ReadWriteOnce"}},
+               {"resources", {{"requests", {{"storage", "128Mi"}}}}}};
+  Json claim = {{"apiVersion", "v1"},
+                {"kind", "PersistentVolumeClaim"},
+                {"metadata", {{"name", "data"}}},
+                {"spec", spec}};
   auto created = client().create(kPvcs, "default", claim);
   ASSERT_TRUE(created.ok()) << created.error().message();
   EXPECT_EQ((*created)["spec"]["storageClassName"], "local-path");
   std::string uid = (*created)["metadata"]["uid"];
-  EXPECT_TRUE(waitFor([&] { return hasEvent("WaitForFirstConsumer", "waiting for first consumer to be created before binding"); }));
+  EXPECT_TRUE(waitFor([&] {
+    return hasEvent("WaitForFirstConsumer",
+                    "waiting for first consumer to be created before binding");
+  }));
   EXPECT_EQ(phase(pvc("data")), "Pending");
 
-  Json node = {{"apiVersion", "v1"}, {"kind", "Node"},
+  Json node = {{"apiVersion", "v1"},
+               {"kind", "Node"},
                {"metadata", {{"name", "n1"}, {"labels", {{"kubernetes.io/hostname", "n1"}}}}}};
   ASSERT_TRUE(client().create(kNodes, "", node).ok());
   makePod("consumer", "data", "n1");
@@ -240,8 +286,10 @@ TEST_F(VolumeControllersTest, LocalPathProvisionsForTheFirstConsumerAndCleansUp)
   EXPECT_EQ(v["spec"]["capacity"]["storage"], "128Mi");
   EXPECT_EQ(v["spec"]["persistentVolumeReclaimPolicy"], "Delete");
   EXPECT_EQ(v["spec"]["storageClassName"], "local-path");
-  EXPECT_EQ(v["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"], "rancher.io/local-path");
-  EXPECT_EQ(v["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"],
+  EXPECT_EQ(v["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"],
+            "rancher.io/local-path");
+  EXPECT_EQ(v["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]
+             ["values"],
             Json::array({"n1"}));
   EXPECT_EQ(pvc("data")["metadata"]["annotations"]["volume.kubernetes.io/selected-node"], "n1");
   EXPECT_TRUE(hasEvent("ProvisioningSucceeded", "Successfully provisioned volume " + volume));
