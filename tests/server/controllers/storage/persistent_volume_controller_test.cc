@@ -246,6 +246,37 @@ TEST_F(VolumeControllersTest, ClaimInUseIsKeptUntilItsPodIsGone) {
   EXPECT_TRUE(waitFor([&] { return pvc("used").is_null() && phase(pv("vol")) == "Released"; }));
 }
 
+TEST_F(VolumeControllersTest, WaitForFirstConsumerBindsAVolumeOnThePodsNode) {
+  run<PersistentVolumeController>();
+  Json sc = {{"apiVersion", "storage.k8s.io/v1"},
+             {"kind", "StorageClass"},
+             {"metadata", {{"name", "local"}}},
+             {"provisioner", "kubernetes.io/no-provisioner"},
+             {"volumeBindingMode", "WaitForFirstConsumer"}};
+  ASSERT_TRUE(client().create(kClasses, "", sc).ok());
+  for (const char* node : {"n1", "n2"}) {
+    Json n = {{"apiVersion", "v1"},
+              {"kind", "Node"},
+              {"metadata", {{"name", node}, {"labels", {{"kubernetes.io/hostname", node}}}}}};
+    ASSERT_TRUE(client().create(kNodes, "", n).ok());
+    Json affinity = {{"required",
+                      {{"nodeSelectorTerms",
+                        {{{"matchExpressions",
+                           {{{"key", "kubernetes.io/hostname"}, {"operator", "In"}, {"values", {node}}}}}}}}}}};
+    makePv(std::string("local-") + node, "1Gi",
+           {{"storageClassName", "local"}, {"nodeAffinity", affinity}, {"hostPath", nullptr},
+            {"local", {{"path", "/mnt/disk"}}}});
+  }
+  makePvc("claim", "1Gi", {{"storageClassName", "local"}});
+  EXPECT_TRUE(waitFor([&] {
+    return hasEvent("WaitForFirstConsumer", "waiting for first consumer to be created before binding");
+  }));
+  EXPECT_EQ(phase(pvc("claim")), "Pending");
+  makePod("consumer", "claim", "n2");
+  EXPECT_TRUE(boundTo("claim", "local-n2"));
+  EXPECT_EQ(phase(pv("local-n1")), "Available");
+}
+
 TEST_F(VolumeControllersTest, LocalPathProvisionsForTheFirstConsumerAndCleansUp) {
   run<PersistentVolumeController, LocalPathProvisioner, PvcProtectionController,
       PvProtectionController>();
