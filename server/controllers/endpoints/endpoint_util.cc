@@ -128,6 +128,12 @@ void TriggerTimes::note(const std::string& key) {
   times_.try_emplace(key, formatRfc3339Micro(std::chrono::system_clock::now()));
 }
 
+void TriggerTimes::restore(const std::string& key, const std::string& time) {
+  std::lock_guard lock(mu_);
+  auto [it, fresh] = times_.try_emplace(key, time);
+  if (!fresh && time < it->second) it->second = time;
+}
+
 std::string TriggerTimes::take(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = times_.find(key);

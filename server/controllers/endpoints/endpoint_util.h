@@ -61,6 +61,8 @@ class TriggerTimes {
   void note(const std::string& key);
   // The pending time (RFC 3339), cleared; "" when none.
   std::string take(const std::string& key);
+  // Puts back a time taken by a sync that failed (an earlier pending one wins).
+  void restore(const std::string& key, const std::string& time);
 
  private:
   std::mutex mu_;

@@ -176,7 +176,7 @@ Result<Reconciled> EndpointsController::reconcile(const std::string& key) {
   auto r =
       current ? ctx_.client.update(kEndpoints, ns, ep) : ctx_.client.create(kEndpoints, ns, ep);
   if (!r.ok()) {
-    if (!triggerTime.empty()) triggerTimes_.note(key);
+    if (!triggerTime.empty()) triggerTimes_.restore(key, triggerTime);
     // A Service deleted meanwhile: its next sync cleans up.
     if (r.error().is(ErrorCode::kNotFound) && !services_.get(key)) return Reconciled{};
     return std::move(r).error();

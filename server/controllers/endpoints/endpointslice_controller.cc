@@ -282,7 +282,7 @@ Result<Reconciled> EndpointSliceController::reconcile(const std::string& key) {
     e.since = std::chrono::steady_clock::now();
   }
   if (failed) {
-    if (!triggerTime.empty()) triggerTimes_.note(key);
+    if (!triggerTime.empty()) triggerTimes_.restore(key, triggerTime);
     return *failed;
   }
   return Reconciled{};
