@@ -11,6 +11,11 @@
 #include "server/controllers/workloads/replicaset_controller.h"
 #include "server/controllers/sets/daemonset_controller.h"
 #include "server/controllers/sets/statefulset_controller.h"
+#include "server/controllers/endpoints/endpoints_controller.h"
+#include "server/controllers/endpoints/endpointslice_controller.h"
+#include "server/controllers/storage/local_path_provisioner.h"
+#include "server/controllers/storage/persistent_volume_controller.h"
+#include "server/controllers/storage/protection_controllers.h"
 
 namespace nave::cmd {
 
@@ -47,6 +52,24 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"daemonset", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::DaemonSetController>(ctx);
+               }});
+  c.push_back({"endpoint", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::EndpointsController>(ctx);
+               }});
+  c.push_back({"endpointslice", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::EndpointSliceController>(ctx);
+               }});
+  c.push_back({"persistentvolume-binder", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::PersistentVolumeController>(ctx);
+               }});
+  c.push_back({"local-path-provisioner", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::LocalPathProvisioner>(ctx);
+               }});
+  c.push_back({"pvc-protection", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::PvcProtectionController>(ctx);
+               }});
+  c.push_back({"pv-protection", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::PvProtectionController>(ctx);
                }});
   (void)s;
 }

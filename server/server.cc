@@ -117,6 +117,9 @@ class ServerImpl : public Server {
     api::ServiceAllocator* alloc = allocator_.get();
     deps.allocateServiceAddresses = [alloc](Json& svc) { return alloc->allocate(svc); };
     deps.updateServiceAddresses = [alloc](Json& svc, const Json& old) { return alloc->update(svc, old); };
+    deps.listStorageClasses = [this]() -> Result<Json> {
+      return systemClient_->list(client::Resource{"storage.k8s.io", "v1", "storageclasses"}, "");
+    };
     registry::registerBuiltinTypes(types_, deps);
     crd::installCrdStrategy(types_);
 
@@ -245,6 +248,24 @@ class ServerImpl : public Server {
                                          {"protocol", "TCP"}}}}}}}};
     auto e = systemClient_->update(endpoints, "default", ep);
     if (!e.ok()) return std::move(e).error();
+    // And its EndpointSlice, which the endpointslice controller leaves alone (no selector).
+    client::Resource slices{"discovery.k8s.io", "v1", "endpointslices"};
+    Json slice = {{"apiVersion", "discovery.k8s.io/v1"},
+                  {"kind", "EndpointSlice"},
+                  {"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
+                                {"labels", {{"kubernetes.io/service-name", "kubernetes"}}}}},
+                  {"addressType", "IPv4"},
+                  {"endpoints", {{{"addresses", {config_.advertiseAddress}}, {"conditions", {{"ready", true}}}}}},
+                  {"ports", {{{"name", "https"}, {"port", config_.httpsListenPort}, {"protocol", "TCP"}}}}};
+    if (auto existing = systemClient_->get(slices, "default", "kubernetes"); existing.ok()) {
+      slice["metadata"]["resourceVersion"] = (*existing)["metadata"]["resourceVersion"];
+      if (slice["endpoints"] == (*existing)["endpoints"] && slice["ports"] == (*existing)["ports"]) return {};
+      auto u = systemClient_->update(slices, "default", slice);
+      if (!u.ok()) return std::move(u).error();
+    } else {
+      auto c = systemClient_->create(slices, "default", slice);
+      if (!c.ok() && !c.error().is(ErrorCode::kAlreadyExists)) return std::move(c).error();
+    }
     return {};
   }
 

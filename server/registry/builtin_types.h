@@ -14,6 +14,9 @@ struct StrategyDeps {
   std::function<Result<void>(Json& service)> allocateServiceAddresses;
   // Keeps allocations of an updated Service consistent with the old one.
   std::function<Result<void>(Json& service, const Json& old)> updateServiceAddresses;
+  // The StorageClasses (their list object's items), for the DefaultStorageClass admission of
+  // PersistentVolumeClaims; unset, claims are not given a class.
+  std::function<Result<Json>()> listStorageClasses;
 };
 
 // Registers every built-in type with its schema, printer, defaulting, validation and strategy.

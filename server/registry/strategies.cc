@@ -92,6 +92,46 @@ static void addDefaultTolerations(Json& pod) {
   }
 }
 
+// The StorageObjectInUseProtection admission plugin: PVCs and PVs are created with the finalizer
+// that keeps them while in use (the protection controllers remove it).
+static void addFinalizer(Json& object, const char* finalizer) {
+  Json& md = object["metadata"];
+  Json& finalizers = md["finalizers"];
+  if (!finalizers.is_array()) finalizers = Json::array();
+  if (std::find(finalizers.begin(), finalizers.end(), Json(finalizer)) == finalizers.end())
+    finalizers.push_back(finalizer);
+}
+
+// The DefaultStorageClass admission plugin: a claim that names no class (the field absent, not
+// "") gets the default one, the newest when several are marked default.
+static Result<void> setDefaultStorageClass(Json& pvc, const std::function<Result<Json>()>& listClasses) {
+  if (!listClasses) return {};
+  Json& spec = pvc["spec"];
+  if (!spec.is_object() || (spec.contains("storageClassName") && !spec["storageClassName"].is_null()))
+    return {};
+  const Json* md = findMember(pvc, "metadata");
+  const Json* annotations = md ? findMember(*md, "annotations") : nullptr;
+  if (annotations && annotations->is_object() && annotations->contains("volume.beta.kubernetes.io/storage-class"))
+    return {};
+  Json classes = TRY(listClasses());
+  std::string best, bestCreated;
+  for (const Json& sc : classes.value("items", Json::array())) {
+    const Json& md = sc.value("metadata", Json::object());
+    const Json annotations = md.value("annotations", Json::object());
+    if (getString(annotations, "storageclass.kubernetes.io/is-default-class") != "true" &&
+        getString(annotations, "storageclass.beta.kubernetes.io/is-default-class") != "true")
+      continue;
+    std::string created = getString(md, "creationTimestamp");
+    std::string name = getString(md, "name");
+    if (best.empty() || created > bestCreated || (created == bestCreated && name < best)) {
+      best = name;
+      bestCreated = created;
+    }
+  }
+  if (!best.empty()) spec["storageClassName"] = best;
+  return {};
+}
+
 void attachStrategy(ResourceType& t, const StrategyDeps& deps) {
   const bool clearsStatusOnCreate = t.statusSubresource && !(t.group.empty() && t.kind == "Node");
   if (clearsStatusOnCreate) {
@@ -131,12 +171,15 @@ void attachStrategy(ResourceType& t, const StrategyDeps& deps) {
     t.prepareForCreate = [](Json& pv) -> Result<void> {
       pv["status"] = Json{{"phase", "Pending"},
                           {"lastPhaseTransitionTime", formatRfc3339(std::chrono::system_clock::now())}};
+      addFinalizer(pv, "kubernetes.io/pv-protection");
       return {};
     };
   } else if (t.group.empty() && t.kind == "PersistentVolumeClaim") {
-    t.prepareForCreate = [](Json& pvc) -> Result<void> {
+    auto listClasses = deps.listStorageClasses;
+    t.prepareForCreate = [listClasses](Json& pvc) -> Result<void> {
       pvc["status"] = Json{{"phase", "Pending"}};
-      return {};
+      addFinalizer(pvc, "kubernetes.io/pvc-protection");
+      return setDefaultStorageClass(pvc, listClasses);
     };
   } else if (t.group.empty() && t.kind == "Service") {
     auto allocate = deps.allocateServiceAddresses;

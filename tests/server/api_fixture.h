@@ -33,6 +33,9 @@ class ApiFixture {
     auto* a = allocator_.get();
     deps.allocateServiceAddresses = [a](Json& s) { return a->allocate(s); };
     deps.updateServiceAddresses = [a](Json& s, const Json& o) { return a->update(s, o); };
+    deps.listStorageClasses = [this]() -> Result<Json> {
+      return client_->list(client::Resource{"storage.k8s.io", "v1", "storageclasses"}, "");
+    };
     registry::registerBuiltinTypes(types_, deps);
     api_ = std::make_unique<api::ResourceApi>(*store_, *cache_, types_);
     client_ = client::newInProcessClient(*api_, "system:admin", {"system:masters"}, "test");
