@@ -1,0 +1,292 @@
+// The Job controller on a real API stack, with the test playing the kubelet.
+#include "server/controllers/batch/job_controller.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/server/controllers/batch/batch_fixture.h"
+
+namespace nave::controllers::batch {
+namespace {
+
+using testing::BatchFixture;
+using testing::jobObject;
+using testing::waitFor;
+
+class JobControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    JobControllerOptions o;
+    o.podBackoff = std::chrono::milliseconds(100);
+    controller_ = std::make_unique<JobController>(fx_.context(), o);
+    fx_.start({controller_.get()});
+  }
+  void TearDown() override { fx_.stop(); }
+
+  Json createJob(const std::string& name, Json spec) {
+    auto r = fx_.client().create(kJobs, "default", jobObject(name, std::move(spec)));
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    return r.ok() ? *r : Json();
+  }
+  Json job(const std::string& name) { return fx_.get(kJobs, name).value_or(Json::object()); }
+  bool finishedAs(const std::string& name, const std::string& type) {
+    return conditionIsTrue(job(name), type);
+  }
+  // Waits for `count` active pods, then returns them.
+  std::vector<Json> waitActive(const std::string& name, size_t count) {
+    std::vector<Json> pods;
+    EXPECT_TRUE(waitFor([&] {
+      pods = fx_.activePodsOf(name);
+      return pods.size() == count;
+    })) << "active pods of " << name << ": " << pods.size() << ", want " << count;
+    return pods;
+  }
+
+  BatchFixture fx_;
+  std::unique_ptr<JobController> controller_;
+};
+
+TEST_F(JobControllerTest, CompletionsWithParallelismNeverRunMoreThanParallelism) {
+  Json created = createJob("work", {{"completions", 5}, {"parallelism", 2}});
+  std::string uid = created["metadata"]["uid"];
+  int finished = 0;
+  while (finished < 5) {
+    size_t want = std::min(2, 5 - finished);
+    std::vector<Json> pods = waitActive("work", want);
+    ASSERT_EQ(pods.size(), want);
+    // What the controller made: the template's labels, an owner, the tracking finalizer.
+    const Json& meta = pods[0]["metadata"];
+    EXPECT_EQ(meta["labels"]["batch.kubernetes.io/job-name"], "work");
+    EXPECT_EQ(meta["labels"]["batch.kubernetes.io/controller-uid"], uid);
+    EXPECT_EQ(meta["labels"]["job-name"], "work");
+    EXPECT_EQ(getString(meta, "name").rfind("work-", 0), 0u);
+    EXPECT_EQ(meta["ownerReferences"][0]["kind"], "Job");
+    EXPECT_EQ(meta["ownerReferences"][0]["uid"], uid);
+    EXPECT_EQ(meta["ownerReferences"][0]["controller"], true);
+    EXPECT_EQ(meta["ownerReferences"][0]["blockOwnerDeletion"], true);
+    EXPECT_TRUE(hasFinalizer(pods[0], kTrackingFinalizer));
+    fx_.finishPod(pods[0], 0);
+    ++finished;
+    // Counted once, and the finalizer released.
+    ASSERT_TRUE(waitFor([&] { return getInt(job("work")["status"], "succeeded") == finished; }))
+        << job("work")["status"].dump();
+    size_t nonTerminal = fx_.activePodsOf("work").size();
+    EXPECT_LE(nonTerminal, 2u);
+  }
+  ASSERT_TRUE(waitFor([&] { return finishedAs("work", "Complete"); })) << job("work")["status"].dump();
+  Json status = job("work")["status"];
+  EXPECT_EQ(status["succeeded"], 5);
+  EXPECT_EQ(status["failed"], 0);
+  EXPECT_EQ(status["active"], 0);
+  EXPECT_TRUE(status.contains("completionTime"));
+  EXPECT_TRUE(status.contains("startTime"));
+  EXPECT_EQ(status["uncountedTerminatedPods"], Json::object());
+  ASSERT_EQ(status["conditions"].size(), 2u);
+  EXPECT_EQ(status["conditions"][0]["type"], "SuccessCriteriaMet");
+  EXPECT_EQ(status["conditions"][1]["type"], "Complete");
+  EXPECT_EQ(status["conditions"][1]["reason"], "CompletionsReached");
+  EXPECT_EQ(status["conditions"][1]["message"], "Reached expected number of succeeded pods");
+  EXPECT_EQ(fx_.podsOf("work").size(), 5u);
+  for (const Json& p : fx_.podsOf("work")) EXPECT_FALSE(hasFinalizer(p, kTrackingFinalizer));
+  EXPECT_TRUE(waitFor([&] { return fx_.hasEvent("work", "Completed", "Job completed"); }));
+  EXPECT_TRUE(waitFor([&] { return fx_.hasEvent("work", "SuccessfulCreate"); }));
+  for (const Json& e : fx_.eventsFor("work")) EXPECT_EQ(e["source"]["component"], "job-controller");
+}
+
+TEST_F(JobControllerTest, FailsAtItsBackoffLimit) {
+  createJob("flaky", {{"backoffLimit", 1}});
+  std::vector<Json> pods = waitActive("flaky", 1);
+  ASSERT_EQ(pods.size(), 1u);
+  fx_.finishPod(pods[0], 1);
+  // Replaced after the backoff delay.
+  ASSERT_TRUE(waitFor([&] { return fx_.activePodsOf("flaky").size() == 1 && getInt(job("flaky")["status"], "failed") == 1; }));
+  pods = fx_.activePodsOf("flaky");
+  ASSERT_EQ(pods.size(), 1u);
+  fx_.finishPod(pods[0], 1);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("flaky", "Failed"); })) << job("flaky")["status"].dump();
+  Json status = job("flaky")["status"];
+  EXPECT_EQ(status["failed"], 2);
+  EXPECT_EQ(status["active"], 0);
+  Json failedJob = job("flaky");
+  const Json* failed = findCondition(failedJob, "Failed");
+  ASSERT_NE(failed, nullptr);
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ((*failed)["reason"], "BackoffLimitExceeded");
+  EXPECT_EQ((*failed)["message"], "Job has reached the specified backoff limit");
+  EXPECT_TRUE(conditionIsTrue(job("flaky"), "FailureTarget"));
+  EXPECT_FALSE(status.contains("completionTime"));
+  EXPECT_EQ(fx_.podsOf("flaky").size(), 2u);
+  EXPECT_TRUE(waitFor([&] { return fx_.hasEvent("flaky", "BackoffLimitExceeded", "Job has reached the specified backoff limit"); }));
+}
+
+TEST_F(JobControllerTest, DeletedPodIsCountedOnceAsFailedAndReplaced) {
+  createJob("del", {{"backoffLimit", 3}});
+  std::vector<Json> pods = waitActive("del", 1);
+  ASSERT_EQ(pods.size(), 1u);
+  ASSERT_TRUE(fx_.client().remove(kPods, "default", pods[0]["metadata"]["name"].get<std::string>()).ok());
+  ASSERT_TRUE(waitFor([&] { return getInt(job("del")["status"], "failed") == 1 && fx_.activePodsOf("del").size() == 1; }));
+  // The deleted pod is gone once released, and was counted exactly once.
+  ASSERT_TRUE(waitFor([&] { return !fx_.get(kPods, pods[0]["metadata"]["name"]).has_value(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(getInt(job("del")["status"], "failed"), 1);
+  fx_.finishPod(fx_.activePodsOf("del")[0], 0);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("del", "Complete"); }));
+  EXPECT_EQ(job("del")["status"]["failed"], 1);
+  EXPECT_EQ(job("del")["status"]["succeeded"], 1);
+}
+
+TEST_F(JobControllerTest, IndexedCompletion) {
+  createJob("idx", {{"completions", 4}, {"parallelism", 2}, {"completionMode", "Indexed"}});
+  std::vector<Json> pods = waitActive("idx", 2);
+  ASSERT_EQ(pods.size(), 2u);
+  std::set<std::string> indexes;
+  for (const Json& p : pods) {
+    std::string ix = p["metadata"]["annotations"][kCompletionIndexKey];
+    indexes.insert(ix);
+    EXPECT_EQ(p["metadata"]["labels"][kCompletionIndexKey], ix);
+    EXPECT_EQ(p["spec"]["hostname"], "idx-" + ix);
+    EXPECT_EQ(getString(p["metadata"], "name").rfind("idx-" + ix + "-", 0), 0u);
+    const Json& env = p["spec"]["containers"][0]["env"];
+    ASSERT_EQ(env.size(), 1u);
+    EXPECT_EQ(env[0]["name"], "JOB_COMPLETION_INDEX");
+    EXPECT_EQ(env[0]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.annotations['batch.kubernetes.io/job-completion-index']");
+  }
+  EXPECT_EQ(indexes, (std::set<std::string>{"0", "1"}));
+  auto podWithIndex = [&](int ix) {
+    for (const Json& p : fx_.activePodsOf("idx"))
+      if (podCompletionIndex(p) == ix) return p;
+    return Json();
+  };
+  fx_.finishPod(podWithIndex(1), 0);
+  ASSERT_TRUE(waitFor([&] { return getString(job("idx")["status"], "completedIndexes") == "1"; }));
+  ASSERT_TRUE(waitFor([&] { return !podWithIndex(2).is_null(); }));
+  fx_.finishPod(podWithIndex(0), 0);
+  ASSERT_TRUE(waitFor([&] { return !podWithIndex(3).is_null(); }));
+  fx_.finishPod(podWithIndex(3), 0);
+  ASSERT_TRUE(waitFor([&] { return getString(job("idx")["status"], "completedIndexes") == "0,1,3"; }))
+      << job("idx")["status"].dump();
+  // A failed index is retried.
+  fx_.finishPod(podWithIndex(2), 1);
+  ASSERT_TRUE(waitFor([&] { return !podWithIndex(2).is_null(); }));
+  fx_.finishPod(podWithIndex(2), 0);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("idx", "Complete"); })) << job("idx")["status"].dump();
+  EXPECT_EQ(job("idx")["status"]["completedIndexes"], "0-3");
+  EXPECT_EQ(job("idx")["status"]["succeeded"], 4);
+  EXPECT_EQ(job("idx")["status"]["failed"], 1);
+}
+
+TEST_F(JobControllerTest, SuspendAndResume) {
+  createJob("sus", {{"parallelism", 2}, {"completions", 4}, {"suspend", true}});
+  ASSERT_TRUE(waitFor([&] { return conditionIsTrue(job("sus"), "Suspended"); }));
+  EXPECT_EQ(fx_.podsOf("sus").size(), 0u);
+  EXPECT_FALSE(job("sus")["status"].contains("startTime"));
+  Json cJob = job("sus");
+  const Json* c = findCondition(cJob, "Suspended");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ((*c)["reason"], "JobSuspended");
+  EXPECT_EQ((*c)["message"], "Job suspended");
+
+  auto setSuspend = [&](bool v) {
+    Json patch = {{"spec", {{"suspend", v}}}};
+    auto r = fx_.client().patch(kJobs, "default", "sus", api::PatchType::kMerge, patch.dump());
+    ASSERT_TRUE(r.ok()) << r.error().message();
+  };
+  setSuspend(false);
+  waitActive("sus", 2);
+  ASSERT_TRUE(waitFor([&] {
+    Json sJob = job("sus");
+    const Json* s = findCondition(sJob, "Suspended");
+    return s != nullptr && (*s)["status"] == "False" && (*s)["reason"] == "JobResumed";
+  }));
+  EXPECT_TRUE(job("sus")["status"].contains("startTime"));
+  EXPECT_TRUE(waitFor([&] { return fx_.hasEvent("sus", "Resumed", "Job resumed"); }));
+
+  setSuspend(true);
+  ASSERT_TRUE(waitFor([&] { return fx_.podsOf("sus").empty() && conditionIsTrue(job("sus"), "Suspended"); }));
+  EXPECT_TRUE(waitFor([&] { return getInt(job("sus")["status"], "active", -1) == 0; }));
+  EXPECT_EQ(getInt(job("sus")["status"], "failed"), 0);
+  EXPECT_TRUE(waitFor([&] { return fx_.hasEvent("sus", "SuccessfulDelete"); }));
+}
+
+TEST_F(JobControllerTest, ActiveDeadlineSeconds) {
+  createJob("slow", {{"activeDeadlineSeconds", 1}, {"parallelism", 2}, {"completions", 2}});
+  waitActive("slow", 2);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("slow", "Failed"); })) << job("slow")["status"].dump();
+  Json failedJob = job("slow");
+  const Json* failed = findCondition(failedJob, "Failed");
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ((*failed)["reason"], "DeadlineExceeded");
+  EXPECT_EQ((*failed)["message"], "Job was active longer than specified deadline");
+  EXPECT_EQ(job("slow")["status"]["active"], 0);
+  EXPECT_EQ(job("slow")["status"]["failed"], 2);
+  EXPECT_TRUE(fx_.podsOf("slow").empty());
+  EXPECT_TRUE(waitFor([&] { return fx_.hasEvent("slow", "DeadlineExceeded"); }));
+}
+
+TEST_F(JobControllerTest, PodFailurePolicy) {
+  Json spec = {{"backoffLimit", 5},
+               {"podFailurePolicy",
+                {{"rules",
+                  Json::array({{{"action", "FailJob"}, {"onExitCodes", {{"containerName", "main"}, {"operator", "In"}, {"values", {42}}}}},
+                               {{"action", "Ignore"}, {"onPodConditions", Json::array({{{"type", "DisruptionTarget"}}})}},
+                               {{"action", "Count"}, {"onExitCodes", {{"operator", "NotIn"}, {"values", {42}}}}}})}}}};
+  createJob("pfp", spec);
+  std::vector<Json> pods = waitActive("pfp", 1);
+  ASSERT_EQ(pods.size(), 1u);
+  // A disruption is ignored: not counted, and the pod is replaced.
+  fx_.finishPod(pods[0], 137, Json::array({{{"type", "DisruptionTarget"}, {"status", "True"}, {"reason", "PreemptionByScheduler"}}}));
+  ASSERT_TRUE(waitFor([&] { return fx_.activePodsOf("pfp").size() == 1; }));
+  EXPECT_EQ(getInt(job("pfp")["status"], "failed"), 0);
+  // Exit code 1 counts.
+  fx_.finishPod(fx_.activePodsOf("pfp")[0], 1);
+  ASSERT_TRUE(waitFor([&] { return getInt(job("pfp")["status"], "failed") == 1 && fx_.activePodsOf("pfp").size() == 1; }));
+  // Exit code 42 fails the Job at once.
+  Json last = fx_.activePodsOf("pfp")[0];
+  fx_.finishPod(last, 42);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("pfp", "Failed"); })) << job("pfp")["status"].dump();
+  Json failedJob = job("pfp");
+  const Json* failed = findCondition(failedJob, "Failed");
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ((*failed)["reason"], "PodFailurePolicy");
+  EXPECT_EQ((*failed)["message"], "Container main for pod default/" + getString(last["metadata"], "name") +
+                                      " failed with exit code 42 matching FailJob rule at index 0");
+  EXPECT_EQ(job("pfp")["status"]["failed"], 2);
+}
+
+TEST_F(JobControllerTest, WorkQueueJobCompletesWhenOnePodSucceededAndTheRestEnded) {
+  createJob("queue", {{"parallelism", 2}});
+  Json j = job("queue");
+  EXPECT_FALSE(j["spec"].contains("completions"));
+  std::vector<Json> pods = waitActive("queue", 2);
+  ASSERT_EQ(pods.size(), 2u);
+  fx_.finishPod(pods[0], 0);
+  // No new pod after a success; the job waits for the other.
+  ASSERT_TRUE(waitFor([&] { return getInt(job("queue")["status"], "succeeded") == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(fx_.activePodsOf("queue").size(), 1u);
+  EXPECT_FALSE(finishedAs("queue", "Complete"));
+  fx_.finishPod(pods[1], 0);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("queue", "Complete"); }));
+  EXPECT_EQ(job("queue")["status"]["succeeded"], 2);
+}
+
+TEST_F(JobControllerTest, DeletedJobReleasesItsPods) {
+  createJob("gone", {{"parallelism", 1}});
+  std::vector<Json> pods = waitActive("gone", 1);
+  ASSERT_EQ(pods.size(), 1u);
+  api::DeleteOptions orphan;
+  orphan.propagationPolicy = "Orphan";
+  ASSERT_TRUE(fx_.client().remove(kJobs, "default", "gone", orphan).ok());
+  // Orphan propagation waits for the garbage collector; without one, drop the finalizer.
+  Json j = job("gone");
+  if (!j.empty()) {
+    j["metadata"]["finalizers"] = Json::array();
+    (void)fx_.client().update(kJobs, "default", j);
+  }
+  ASSERT_TRUE(waitFor([&] {
+    auto p = fx_.get(kPods, pods[0]["metadata"]["name"]);
+    return p && !hasFinalizer(*p, kTrackingFinalizer);
+  }));
+}
+
+}  // namespace
+}  // namespace nave::controllers::batch
