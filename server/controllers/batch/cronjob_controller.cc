@@ -197,6 +197,16 @@ Result<Reconciled> CronJobController::sync(const std::string& key) {
     Json next = cronJob;
     next["status"] = status;
     auto r = ctx_.client.update(kCronJobs, ns, next, {}, "status");
+    if (!r.ok() && r.error().is(ErrorCode::kConflict)) {
+      // Someone changed the spec or metadata meanwhile. The status is ours alone: if it is
+      // still what this sync started from, put the new one on the fresh object (dropping it
+      // would forget a Job just created).
+      auto fresh = ctx_.client.get(kCronJobs, ns, nameOf(cronJob));
+      if (fresh.ok() && uidOf(*fresh) == uid && (*fresh).value("status", Json::object()) == original) {
+        (*fresh)["status"] = status;
+        r = ctx_.client.update(kCronJobs, ns, *fresh, {}, "status");
+      }
+    }
     if (!r.ok() && !r.error().is(ErrorCode::kNotFound))
       return std::move(r).error().context("updating status of cronjob " + key);
     return {};

@@ -11,6 +11,7 @@ constexpr char kComponent[] = "job-controller";
 constexpr char kPodsByJobIndex[] = "batch.job";  // "namespace/name" of a pod's controller Job
 constexpr auto kExpectationTimeout = std::chrono::minutes(5);
 constexpr int kMaxPodChangesPerSync = 500;
+constexpr char kIndexFailureCount[] = "batch.kubernetes.io/job-index-failure-count";
 
 const Json& member(const Json& o, std::string_view key) {
   static const Json kNull;
@@ -23,6 +24,15 @@ std::string nameOf(const Json& o) { return getString(member(o, "metadata"), "nam
 std::string namespaceOf(const Json& o) { return getString(member(o, "metadata"), "namespace"); }
 
 bool podReady(const Json& pod) { return conditionIsTrue(pod, "Ready"); }
+
+// How many times the pod's index failed before it (backoffLimitPerIndex).
+int64_t indexFailureCount(const Json& pod) {
+  const Json& v = member(member(member(pod, "metadata"), "annotations"), kIndexFailureCount);
+  if (!v.is_string()) return 0;
+  char* end = nullptr;
+  long long n = std::strtoll(v.get_ref<const std::string&>().c_str(), &end, 10);
+  return *end == '\0' && n > 0 ? n : 0;
+}
 
 std::set<std::string> uidSet(const Json& list) {
   std::set<std::string> out;
@@ -139,7 +149,7 @@ Result<void> JobController::releasePods(const std::vector<Json>& pods) {
   return {};
 }
 
-Result<void> JobController::createPod(const Json& job, int index) {
+Result<void> JobController::createPod(const Json& job, int index, std::optional<int64_t> failureCount) {
   const Json& spec = member(job, "spec");
   const Json& templ = member(spec, "template");
   Json meta = Json::object();
@@ -155,6 +165,7 @@ Result<void> JobController::createPod(const Json& job, int index) {
   if (index >= 0) {
     meta["annotations"][kCompletionIndexKey] = std::to_string(index);
     meta["labels"][kCompletionIndexKey] = std::to_string(index);
+    if (failureCount) meta["annotations"][kIndexFailureCount] = std::to_string(*failureCount);
     if (getString(podSpec, "hostname").empty()) podSpec["hostname"] = base;
     Json env = {{"name", "JOB_COMPLETION_INDEX"},
                 {"valueFrom",
@@ -238,6 +249,13 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   std::set<std::string> uncountedFailed = uidSet(member(uncountedIn, "failed"));
   std::set<int> succeededIndexes;
   if (indexed) succeededIndexes = parseIndexSet(getString(status, "completedIndexes"), static_cast<int>(completions));
+  // backoffLimitPerIndex: indexes fail on their own, and the Job fails at the end if any did.
+  const Json& perIndexField = member(spec, "backoffLimitPerIndex");
+  const bool perIndex = indexed && perIndexField.is_number_integer();
+  const int64_t backoffLimitPerIndex = perIndex ? perIndexField.get<int64_t>() : 0;
+  std::set<int> failedIndexes;
+  if (perIndex) failedIndexes = parseIndexSet(getString(status, "failedIndexes"), static_cast<int>(completions));
+  std::map<int, int64_t> nextFailureCount;  // per index, for the pod that replaces a failed one
 
   // The finish decided by an earlier sync, waiting for pods to terminate.
   std::optional<Finish> finish;
@@ -301,17 +319,30 @@ Result<Reconciled> JobController::sync(const std::string& key) {
                   (deleting && finish && finish->type == "Failed");
     if (failed) {
       bool count = !counted && validIndex;
+      std::string action;
       if (count && failurePolicy != nullptr && phase == "Failed") {
         auto m = matchPodFailurePolicy(*failurePolicy, p);
-        if (m && m->action == "Ignore") count = false;
+        if (m) action = m->action;
+        if (action == "Ignore") count = false;
       }
       // Pods deleted because the Job was suspended are not failures.
       if (count && suspended && phase != "Failed") count = false;
       if (count) {
         newFailed.insert(puid);
         lastFailure = std::max(lastFailure, podFinishTime(p, now));
+        if (perIndex && (action == "FailIndex" || indexFailureCount(p) + 1 > backoffLimitPerIndex))
+          failedIndexes.insert(index);
       }
       toRelease.push_back(&p);
+    }
+  }
+  if (perIndex) {
+    for (const Json& p : pods) {
+      if (getString(member(p, "status"), "phase") != "Failed") continue;
+      if (failurePolicy != nullptr)
+        if (auto m = matchPodFailurePolicy(*failurePolicy, p); m && m->action == "Ignore") continue;
+      int64_t& next = nextFailureCount[podCompletionIndex(p)];
+      next = std::max(next, indexFailureCount(p) + 1);
     }
   }
 
@@ -346,6 +377,10 @@ Result<Reconciled> JobController::sync(const std::string& key) {
       }
     }
   }
+  const Json& maxFailedIndexes = member(spec, "maxFailedIndexes");
+  if (!finish && perIndex && maxFailedIndexes.is_number_integer() &&
+      static_cast<int64_t>(failedIndexes.size()) > maxFailedIndexes.get<int64_t>())
+    finish = Finish{"Failed", "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"};
   if (!finish) {
     bool newFailure = failed > oldFailed;
     bool pastOnFailureLimit = restartPolicy == "OnFailure" &&
@@ -397,7 +432,8 @@ Result<Reconciled> JobController::sync(const std::string& key) {
       std::set<int> busy;
       for (auto& [index, list] : activeByIndex) {
         std::sort(list.begin(), list.end(), [](const Json* a, const Json* b) { return deleteBefore(b, a); });
-        bool valid = index >= 0 && index < completions && !succeededIndexes.count(index);
+        bool valid = index >= 0 && index < completions && !succeededIndexes.count(index) &&
+                     !failedIndexes.count(index);
         for (size_t i = 0; i < list.size(); ++i) {
           if (valid && i == 0) {
             ++kept;
@@ -410,10 +446,11 @@ Result<Reconciled> JobController::sync(const std::string& key) {
       if (onlyReplaceFailed)
         for (const Json& p : pods)
           if (isDeleting(p) && !isPodTerminal(p)) busy.insert(podCompletionIndex(p));
-      int64_t wantActive = std::min<int64_t>(parallelism, completions - static_cast<int64_t>(succeededIndexes.size()));
+      int64_t wantActive = std::min<int64_t>(
+          parallelism, completions - static_cast<int64_t>(succeededIndexes.size() + failedIndexes.size()));
       int64_t diff = std::min<int64_t>(wantActive - kept, kMaxPodChangesPerSync);
       for (int i = 0; i < completions && diff > 0; ++i) {
-        if (succeededIndexes.count(i) || busy.count(i)) continue;
+        if (succeededIndexes.count(i) || failedIndexes.count(i) || busy.count(i)) continue;
         toCreate.push_back(i);
         --diff;
       }
@@ -447,7 +484,9 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   }
   int64_t created = 0;
   for (int index : toCreate) {
-    if (auto r = createPod(job, index); !r.ok()) {
+    std::optional<int64_t> failureCount;
+    if (perIndex) failureCount = nextFailureCount[index];
+    if (auto r = createPod(job, index, failureCount); !r.ok()) {
       lock.lock();
       st.pendingCreates = std::max(0, st.pendingCreates - 1);
       lock.unlock();
@@ -461,7 +500,10 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   if (!finish) {
     bool complete = hasCompletions ? succeeded >= completions && activeCount == 0
                                    : succeeded > 0 && activeCount == 0;
-    if (complete) {
+    if (perIndex && !failedIndexes.empty() &&
+        static_cast<int64_t>(succeededIndexes.size() + failedIndexes.size()) >= completions && activeCount == 0) {
+      finish = Finish{"Failed", "FailedIndexes", "Job has failed indexes"};
+    } else if (complete) {
       finish = Finish{"Complete", "CompletionsReached", "Reached expected number of succeeded pods"};
     } else if (manageCalled) {
       if (suspended) {
@@ -480,6 +522,7 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   newStatus["ready"] = ready;
   newStatus["terminating"] = terminating;
   if (indexed) newStatus["completedIndexes"] = formatIndexSet(succeededIndexes);
+  if (perIndex) newStatus["failedIndexes"] = formatIndexSet(failedIndexes);
   auto setUncounted = [&](const std::set<std::string>& s, const std::set<std::string>& f) {
     Json u = Json::object();
     if (!s.empty()) u["succeeded"] = uidArray(s);

@@ -5,8 +5,8 @@
 // moves into status.succeeded or status.failed. Supports completions and parallelism,
 // completionMode Indexed (status.completedIndexes), backoffLimit with exponential backoff
 // (10 s doubling, up to 6 min) before replacing failed pods, restartPolicy OnFailure restart
-// counts, activeDeadlineSeconds, suspend, podReplacementPolicy and podFailurePolicy
-// (FailJob, Ignore, Count). As in Kubernetes 1.31, a Job that met its success criteria or a
+// counts, activeDeadlineSeconds, suspend, podReplacementPolicy, podFailurePolicy (FailJob,
+// Ignore, Count, FailIndex) and backoffLimitPerIndex/maxFailedIndexes (status.failedIndexes). As in Kubernetes 1.31, a Job that met its success criteria or a
 // failure first gets the SuccessCriteriaMet or FailureTarget condition, and Complete or Failed
 // once none of its pods is still terminating.
 #pragma once
@@ -56,9 +56,9 @@ class JobController : public Controller {
   // Removes the tracking finalizer from the pods left by a Job that is gone or replaced.
   Result<void> releasePods(const std::vector<Json>& pods);
   Result<void> removeFinalizer(const Json& pod);
-  // Creates a pod for `job` (with completion index `index`, or -1). False on failure (with an
-  // event); the error is returned for a retry.
-  Result<void> createPod(const Json& job, int index);
+  // Creates a pod for `job` (with completion index `index`, or -1, and for backoffLimitPerIndex
+  // the failures of its index so far). On failure, records an event and returns the error.
+  Result<void> createPod(const Json& job, int index, std::optional<int64_t> failureCount);
   Result<void> deletePod(const Json& job, const Json& pod);
   std::chrono::milliseconds backoffRemaining(const JobState& state, WallTime now) const;
 

@@ -134,6 +134,7 @@ TEST_F(CronJobControllerTest, ForbidSkipsWhileAJobRuns) {
   int64_t first = nextMinute(created);
   advanceTo(first + 1, "forbid");
   ASSERT_TRUE(waitFor([&] { return jobsOf("forbid").size() == 1; }));
+  ASSERT_TRUE(waitFor([&] { return cronJob("forbid")["status"].contains("active"); }));
   advanceTo(first + 61, "forbid");
   ASSERT_TRUE(waitFor([&] {
     return fx_.hasEvent("forbid", "JobAlreadyActive",

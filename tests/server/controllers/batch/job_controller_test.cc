@@ -209,7 +209,6 @@ TEST_F(JobControllerTest, SuspendAndResume) {
 
 TEST_F(JobControllerTest, ActiveDeadlineSeconds) {
   createJob("slow", {{"activeDeadlineSeconds", 1}, {"parallelism", 2}, {"completions", 2}});
-  waitActive("slow", 2);
   ASSERT_TRUE(waitFor([&] { return finishedAs("slow", "Failed"); })) << job("slow")["status"].dump();
   Json failedJob = job("slow");
   const Json* failed = findCondition(failedJob, "Failed");
@@ -273,19 +272,80 @@ TEST_F(JobControllerTest, DeletedJobReleasesItsPods) {
   createJob("gone", {{"parallelism", 1}});
   std::vector<Json> pods = waitActive("gone", 1);
   ASSERT_EQ(pods.size(), 1u);
-  api::DeleteOptions orphan;
-  orphan.propagationPolicy = "Orphan";
-  ASSERT_TRUE(fx_.client().remove(kJobs, "default", "gone", orphan).ok());
-  // Orphan propagation waits for the garbage collector; without one, drop the finalizer.
-  Json j = job("gone");
-  if (!j.empty()) {
-    j["metadata"]["finalizers"] = Json::array();
-    (void)fx_.client().update(kJobs, "default", j);
-  }
+  // Background propagation: the Job goes at once, its pods are left to the garbage collector
+  // (none runs here), released by the Job controller.
+  api::DeleteOptions background;
+  background.propagationPolicy = "Background";
+  ASSERT_TRUE(fx_.client().remove(kJobs, "default", "gone", background).ok());
   ASSERT_TRUE(waitFor([&] {
     auto p = fx_.get(kPods, pods[0]["metadata"]["name"]);
     return p && !hasFinalizer(*p, kTrackingFinalizer);
   }));
+}
+
+}  // namespace
+}  // namespace nave::controllers::batch
+
+namespace nave::controllers::batch {
+namespace {
+
+TEST_F(JobControllerTest, BackoffLimitPerIndexAndFailIndex) {
+  Json spec = {{"completions", 3},
+               {"parallelism", 3},
+               {"completionMode", "Indexed"},
+               {"backoffLimitPerIndex", 1},
+               {"podFailurePolicy",
+                {{"rules", Json::array({{{"action", "FailIndex"}, {"onExitCodes", {{"operator", "In"}, {"values", {3}}}}}})}}}};
+  createJob("per", spec);
+  EXPECT_EQ(job("per")["spec"]["backoffLimit"], 2147483647);
+  waitActive("per", 3);
+  auto podWithIndex = [&](int ix) {
+    for (const Json& p : fx_.activePodsOf("per"))
+      if (podCompletionIndex(p) == ix) return p;
+    return Json();
+  };
+  EXPECT_EQ(podWithIndex(0)["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"], "0");
+  // Index 0 fails once and is retried, with its failure count.
+  fx_.finishPod(podWithIndex(0), 1);
+  ASSERT_TRUE(waitFor([&] { return !podWithIndex(0).is_null(); }));
+  EXPECT_EQ(podWithIndex(0)["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"], "1");
+  // Index 1 fails for good at once (FailIndex); index 0 at its second failure.
+  fx_.finishPod(podWithIndex(1), 3);
+  ASSERT_TRUE(waitFor([&] { return getString(job("per")["status"], "failedIndexes") == "1"; })) << job("per")["status"].dump();
+  fx_.finishPod(podWithIndex(0), 1);
+  ASSERT_TRUE(waitFor([&] { return getString(job("per")["status"], "failedIndexes") == "0,1"; })) << job("per")["status"].dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(podWithIndex(0).is_null());
+  EXPECT_TRUE(podWithIndex(1).is_null());
+  EXPECT_FALSE(finishedAs("per", "Failed"));
+  fx_.finishPod(podWithIndex(2), 0);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("per", "Failed"); })) << job("per")["status"].dump();
+  Json failedJob = job("per");
+  const Json* failed = findCondition(failedJob, "Failed");
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ((*failed)["reason"], "FailedIndexes");
+  EXPECT_EQ((*failed)["message"], "Job has failed indexes");
+  EXPECT_EQ(failedJob["status"]["completedIndexes"], "2");
+  EXPECT_EQ(failedJob["status"]["failed"], 3);
+  EXPECT_EQ(failedJob["status"]["succeeded"], 1);
+}
+
+TEST_F(JobControllerTest, MaxFailedIndexes) {
+  createJob("maxf", {{"completions", 4},
+                     {"parallelism", 2},
+                     {"completionMode", "Indexed"},
+                     {"backoffLimitPerIndex", 0},
+                     {"maxFailedIndexes", 0}});
+  std::vector<Json> pods = waitActive("maxf", 2);
+  ASSERT_EQ(pods.size(), 2u);
+  fx_.finishPod(pods[0], 1);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("maxf", "Failed"); })) << job("maxf")["status"].dump();
+  Json failedJob = job("maxf");
+  const Json* failed = findCondition(failedJob, "Failed");
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ((*failed)["reason"], "MaxFailedIndexesExceeded");
+  EXPECT_EQ((*failed)["message"], "Job has exceeded the specified maximal number of failed indexes");
+  EXPECT_TRUE(fx_.activePodsOf("maxf").empty());
 }
 
 }  // namespace
