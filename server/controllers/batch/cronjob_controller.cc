@@ -264,6 +264,11 @@ Result<Reconciled> CronJobController::sync(const std::string& key) {
   }
   if (getBool(spec, "suspend")) return finish(std::nullopt);
   const std::string scheduleText = getString(spec, "schedule");
+  if (scheduleText.find("TZ") != std::string::npos)
+    ctx_.events.eventAs(kComponent, cronJob, "Warning", "UnsupportedSchedule",
+                        "CRON_TZ or TZ used in schedule " + Json(scheduleText).dump() +
+                            " is not officially supported, see "
+                            "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details");
   auto schedule = CronSchedule::parse(scheduleText, zone);
   if (!schedule.ok()) {
     ctx_.events.eventAs(kComponent, cronJob, "Warning", "UnparseableSchedule",
