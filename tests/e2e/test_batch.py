@@ -116,6 +116,33 @@ spec:
         self.assertEqual(job["status"].get("active", 0), 0)
         self.assertIn("Failed", self.k("get", "jobs", "broken").out)
 
+    def test_indexed_job_gives_each_pod_its_index(self):
+        self.apply(f"""
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: indexed}}
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  template:
+{self.pod_template(["sh", "-c", "echo index=$JOB_COMPLETION_INDEX host=$(hostname)"], 4)}
+""")
+        self.k("wait", "--for=condition=complete", "job/indexed", f"--timeout={TIMEOUT}s",
+               timeout=TIMEOUT + 10)
+        job = self.get("job", "indexed")
+        self.assertEqual(job["status"]["completedIndexes"], "0-2")
+        self.assertEqual(job["status"]["succeeded"], 3)
+        pods = json.loads(self.k("get", "pods", "-l", "job-name=indexed", "-o", "json").out)["items"]
+        seen = set()
+        for p in pods:
+            index = p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            logs = self.k("logs", p["metadata"]["name"]).out.strip()
+            self.assertEqual(logs, f"index={index} host=indexed-{index}")
+            seen.add(index)
+        self.assertEqual(seen, {"0", "1", "2"})
+        self.assertEqual(self.get("job", "indexed")["status"]["conditions"][-1]["type"], "Complete")
+
     def test_cronjob_creates_jobs_and_trims_its_history(self):
         self.apply(f"""
 apiVersion: batch/v1
