@@ -70,6 +70,28 @@ bool deleteBefore(const Json* a, const Json* b) {
          getString(member(*b, "metadata"), "creationTimestamp");
 }
 
+// The index of the first successPolicy rule the succeeded indexes meet.
+std::optional<int> matchSuccessPolicy(const Json& policy, const std::set<int>& succeeded, int completions) {
+  const Json& rules = member(policy, "rules");
+  if (!rules.is_array() || succeeded.empty()) return std::nullopt;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const Json& countField = member(rules[i], "succeededCount");
+    std::optional<int64_t> count;
+    if (countField.is_number_integer()) count = countField.get<int64_t>();
+    const Json& indexesField = member(rules[i], "succeededIndexes");
+    if (indexesField.is_string()) {
+      std::set<int> required = parseIndexSet(indexesField.get<std::string>(), completions);
+      if (required.empty()) continue;
+      int64_t have = 0;
+      for (int ix : required) have += succeeded.count(ix);
+      if (count ? have >= *count : have == static_cast<int64_t>(required.size())) return static_cast<int>(i);
+    } else if (count && static_cast<int64_t>(succeeded.size()) >= *count) {
+      return static_cast<int>(i);
+    }
+  }
+  return std::nullopt;
+}
+
 struct Finish {
   std::string type;  // "Complete" or "Failed"
   std::string reason, message;
@@ -314,11 +336,11 @@ Result<Reconciled> JobController::sync(const std::string& key) {
       continue;
     }
     // A deleted pod counts as failed (unless it is only replaced once it failed): its end is
-    // not a success.
-    bool failed = phase == "Failed" || (deleting && !onlyReplaceFailed) ||
-                  (deleting && finish && finish->type == "Failed");
+    // not a success. Pods stopped because the Job succeeded early are not failures.
+    const bool succeededEarly = finish && finish->type == "Complete";
+    bool failed = phase == "Failed" || (deleting && !onlyReplaceFailed) || (deleting && finish);
     if (failed) {
-      bool count = !counted && validIndex;
+      bool count = !counted && validIndex && !succeededEarly;
       std::string action;
       if (count && failurePolicy != nullptr && phase == "Failed") {
         auto m = matchPodFailurePolicy(*failurePolicy, p);
@@ -397,6 +419,11 @@ Result<Reconciled> JobController::sync(const std::string& key) {
       else
         requeueIn(std::chrono::duration_cast<std::chrono::milliseconds>(left));
     }
+  }
+  // successPolicy: an Indexed Job may succeed before every index did; its other pods stop.
+  if (const Json& policy = member(spec, "successPolicy"); !finish && indexed && policy.is_object()) {
+    if (std::optional<int> rule = matchSuccessPolicy(policy, succeededIndexes, static_cast<int>(completions)))
+      finish = Finish{"Complete", "SuccessPolicy", "Matched rules at index " + std::to_string(*rule)};
   }
 
   // Start and stop pods.

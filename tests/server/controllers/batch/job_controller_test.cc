@@ -350,3 +350,31 @@ TEST_F(JobControllerTest, MaxFailedIndexes) {
 
 }  // namespace
 }  // namespace nave::controllers::batch
+
+namespace nave::controllers::batch {
+namespace {
+
+TEST_F(JobControllerTest, SuccessPolicyEndsAnIndexedJobEarly) {
+  createJob("leader", {{"completions", 3},
+                       {"parallelism", 3},
+                       {"completionMode", "Indexed"},
+                       {"successPolicy", {{"rules", Json::array({{{"succeededIndexes", "0"}}})}}}});
+  std::vector<Json> pods = waitActive("leader", 3);
+  ASSERT_EQ(pods.size(), 3u);
+  for (const Json& p : pods)
+    if (podCompletionIndex(p) == 0) fx_.finishPod(p, 0);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("leader", "Complete"); })) << job("leader")["status"].dump();
+  Json done = job("leader");
+  const Json* met = findCondition(done, "SuccessCriteriaMet");
+  ASSERT_NE(met, nullptr);
+  EXPECT_EQ((*met)["reason"], "SuccessPolicy");
+  EXPECT_EQ((*met)["message"], "Matched rules at index 0");
+  EXPECT_EQ((*findCondition(done, "Complete"))["reason"], "SuccessPolicy");
+  EXPECT_EQ(done["status"]["completedIndexes"], "0");
+  EXPECT_EQ(done["status"]["succeeded"], 1);
+  EXPECT_EQ(done["status"]["failed"], 0);
+  EXPECT_TRUE(fx_.activePodsOf("leader").empty());
+}
+
+}  // namespace
+}  // namespace nave::controllers::batch
