@@ -810,7 +810,9 @@ void PodWorker::startContainer(Container& c) {
     watchExit(c);
   }
   // postStart runs right after the start; when it fails the container is killed.
-  if (const Json* post = findMember(c.spec.value("lifecycle", Json::object()), "postStart")) {
+  // (value() returns a copy: kept in a variable, or the pointer would dangle.)
+  const Json lifecycle = c.spec.value("lifecycle", Json::object());
+  if (const Json* post = findMember(lifecycle, "postStart")) {
     auto outcome = runHandler(ctx_.runtime->containers(), id, *post, c.spec, podIp_,
                               std::chrono::seconds(30));
     if (outcome.result != ProbeResult::kSuccess) {
@@ -828,7 +830,8 @@ void PodWorker::killContainer(Container& c, std::chrono::seconds grace, const st
   (void)reason;
   event(&c, "Normal", "Killing", "Stopping container " + c.name);
   auto t0 = Clock::now();
-  if (const Json* pre = findMember(c.spec.value("lifecycle", Json::object()), "preStop")) {
+  const Json lifecycle = c.spec.value("lifecycle", Json::object());
+  if (const Json* pre = findMember(lifecycle, "preStop")) {
     auto timeout = std::max<std::chrono::milliseconds>(grace, std::chrono::milliseconds(1));
     auto outcome = runHandler(ctx_.runtime->containers(), id, *pre, c.spec, podIp_, timeout);
     if (outcome.result != ProbeResult::kSuccess) {

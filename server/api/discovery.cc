@@ -24,6 +24,7 @@ std::vector<Subresource> subresourcesOf(const ResourceType& t) {
   if (t.scale) out.push_back({"scale", "autoscaling", "v1", "Scale", {"get", "patch", "update"}});
   if (t.group.empty() && t.kind == "Pod") {
     out.push_back({"binding", "", "v1", "Binding", {"create"}});
+    out.push_back({"eviction", "policy", "v1", "Eviction", {"create"}});
     // Served by proxying to the pod's kubelet (node_proxy.h).
     out.push_back({"attach", "", "v1", "PodAttachOptions", {"create", "get"}});
     out.push_back({"exec", "", "v1", "PodExecOptions", {"create", "get"}});

@@ -225,10 +225,6 @@ std::string ResourceApi::servedJson(const ResourceType& type, const cache::Objec
   return dumpJson(toServed(type, obj->object));
 }
 
-struct ResourceApi::Current {
-  cache::ObjectPtr object;
-};
-
 Result<ResourceApi::Current> ResourceApi::current(const ResourceType& type, std::string_view ns,
                                                   std::string_view name) {
   TRY(cache_.syncWithStore(kConsistentReadTimeout));
@@ -695,6 +691,8 @@ Result<WriteResult> ResourceApi::create(RequestContext& ctx, const ResourceType&
                                         const WriteOptions& options, std::string_view parentName,
                                         std::string_view subresource) {
   if (!subresource.empty()) {
+    if (isPod(type) && subresource == "eviction")
+      return evict(ctx, type, ns, parentName, body.object, options);
     if (isPod(type) && subresource == "binding") {
       // pods/NAME/binding: assign the pod to a node.
       const Json& b = body.object;
@@ -714,7 +712,9 @@ Result<WriteResult> ResourceApi::create(RequestContext& ctx, const ResourceType&
             b["metadata"]["annotations"].is_object())
           for (auto& [k, v] : b["metadata"]["annotations"].items())
             pod["metadata"]["annotations"][k] = v;
-        Json conds = pod["status"].value("conditions", Json::array());
+        Json conds = Json::array();
+        for (const Json& c : pod["status"].value("conditions", Json::array()))
+          if (getString(c, "type") != "PodScheduled") conds.push_back(c);  // e.g. Unschedulable before
         conds.push_back({{"type", "PodScheduled"}, {"status", "True"},
                          {"lastProbeTime", nullptr}, {"lastTransitionTime", nowRfc3339()}});
         pod["status"]["conditions"] = conds;

@@ -110,7 +110,9 @@ class ResourceApi {
   registry::TypeRegistry& types() { return types_; }
 
  private:
-  struct Current;
+  struct Current {
+    cache::ObjectPtr object;  // null when absent
+  };
   Result<Current> current(const registry::ResourceType& type, std::string_view ns,
                           std::string_view name);
   Result<WriteResult> createChecked(RequestContext& ctx, const registry::ResourceType& type,
@@ -124,6 +126,10 @@ class ResourceApi {
                                   Json obj, bool dryRun);
   Result<WriteResult> finishDeletion(const registry::ResourceType& type,
                                      const cache::ObjectPtr& cur, bool dryRun);
+  // pods/NAME/eviction (eviction.cc): deletes the pod unless a PodDisruptionBudget forbids it.
+  Result<WriteResult> evict(RequestContext& ctx, const registry::ResourceType& podType,
+                            std::string_view ns, std::string_view name, const Json& eviction,
+                            const WriteOptions& options);
   Result<void> admitCreate(const registry::ResourceType& type, std::string_view ns);
   Result<void> decodeChecks(RequestContext& ctx, const registry::ResourceType& type, Body& body,
                             FieldValidation validation);

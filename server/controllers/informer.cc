@@ -158,6 +158,7 @@ bool Informer::listAndWatch() {
     for (Json& item : (*listed)["items"]) {
       if (!kind.empty() && !item.contains("kind")) item["kind"] = kind;
       if (!apiVersion.empty() && !item.contains("apiVersion")) item["apiVersion"] = apiVersion;
+      if (transform_) transform_(item);
       std::string key = keyOf(item);
       fresh[key] = std::move(item);
     }
@@ -200,6 +201,7 @@ bool Informer::listAndWatch() {
     for (auto& e : events) {
       if (e.type == "ERROR") return true;  // expired: re-list
       if (e.type == "BOOKMARK") continue;
+      if (transform_) transform_(e.object);
       std::string key = keyOf(e.object);
       std::optional<Json> before;
       {

@@ -36,6 +36,9 @@ class Informer {
   // Handlers must be added before start().
   void addHandler(Handler h) { handlers_.push_back(std::move(h)); }
   void addObjectHandler(ObjectHandler h) { objectHandlers_.push_back(std::move(h)); }
+  // Reduces each object before it is stored (e.g. to its metadata, for the garbage collector,
+  // which watches every resource); set before start(), on informers of one's own only.
+  void setTransform(std::function<void(Json&)> f) { transform_ = std::move(f); }
   // Indexes must be added before start(). byIndex() returns the objects indexed under `value`.
   void addIndex(const std::string& name, IndexFunc f) { indexFuncs_[name] = std::move(f); }
   std::vector<Json> byIndex(const std::string& name, const std::string& value) const;
@@ -75,6 +78,7 @@ class Informer {
   api::ListOptions selectors_;
   std::vector<Handler> handlers_;
   std::vector<ObjectHandler> objectHandlers_;
+  std::function<void(Json&)> transform_;
   std::map<std::string, IndexFunc> indexFuncs_;
   // index name -> value -> keys; guarded by mu_
   std::map<std::string, std::map<std::string, std::set<std::string>>> indexes_;

@@ -70,6 +70,28 @@ std::string podQosClass(const Json& pod) {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+// The DefaultTolerationSeconds admission plugin: a pod that does not tolerate the
+// node.kubernetes.io/not-ready and unreachable NoExecute taints already tolerates them for
+// 300 s, so that it is evicted five minutes after its node stopped responding.
+static void addDefaultTolerations(Json& pod) {
+  Json& spec = pod["spec"];
+  if (!spec.is_object()) return;
+  Json& tolerations = spec["tolerations"];
+  if (!tolerations.is_array()) tolerations = Json::array();
+  for (const char* key : {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}) {
+    bool tolerated = false;
+    for (const Json& t : tolerations) {
+      std::string effect = getString(t, "effect");
+      std::string k = getString(t, "key");
+      bool keyMatches = k == key || (k.empty() && getString(t, "operator") == "Exists");
+      if (keyMatches && (effect.empty() || effect == "NoExecute")) tolerated = true;
+    }
+    if (!tolerated)
+      tolerations.push_back({{"key", key}, {"operator", "Exists"}, {"effect", "NoExecute"},
+                             {"tolerationSeconds", 300}});
+  }
+}
+
 void attachStrategy(ResourceType& t, const StrategyDeps& deps) {
   const bool clearsStatusOnCreate = t.statusSubresource && !(t.group.empty() && t.kind == "Node");
   if (clearsStatusOnCreate) {
@@ -81,6 +103,7 @@ void attachStrategy(ResourceType& t, const StrategyDeps& deps) {
   if (t.group.empty() && t.kind == "Pod") {
     t.prepareForCreate = [](Json& pod) -> Result<void> {
       pod["status"] = Json{{"phase", "Pending"}, {"qosClass", podQosClass(pod)}};
+      addDefaultTolerations(pod);
       return {};
     };
   } else if (t.group.empty() && t.kind == "Namespace") {
