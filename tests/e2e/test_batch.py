@@ -116,6 +116,40 @@ spec:
         self.assertEqual(job["status"].get("active", 0), 0)
         self.assertIn("Failed", self.k("get", "jobs", "broken").out)
 
+    def test_active_deadline_stops_the_job_and_ttl_deletes_it(self):
+        self.apply(f"""
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: sleeper}}
+spec:
+  parallelism: 2
+  completions: 2
+  activeDeadlineSeconds: 3
+  ttlSecondsAfterFinished: 5
+  template:
+{self.pod_template(["sleep", "600"], 4)}
+""")
+        self.k("wait", "--for=condition=failed", "job/sleeper", f"--timeout={TIMEOUT}s",
+               timeout=TIMEOUT + 10)
+        job = self.get("job", "sleeper")
+        conditions = {c["type"]: c for c in job["status"]["conditions"]}
+        self.assertEqual(conditions["FailureTarget"]["reason"], "DeadlineExceeded")
+        self.assertEqual(conditions["Failed"]["reason"], "DeadlineExceeded")
+        self.assertEqual(conditions["Failed"]["message"],
+                         "Job was active longer than specified deadline")
+        # Failed only once the pods were stopped.
+        self.assertEqual(job["status"].get("active", 0), 0)
+        self.assertEqual(job["status"].get("terminating", 0), 0)
+        self.assertEqual(job["status"]["failed"], 2)
+
+        # Then, 5 s after it failed, the Job and its pods are deleted.
+        def gone():
+            r = self.k("get", "job", "sleeper", check=False)
+            return r.rc != 0 and "NotFound" in r.err
+        self.wait_until("the deletion of the Job after its TTL", gone, timeout=120)
+        self.wait_until("the deletion of its pods", lambda: not json.loads(
+            self.k("get", "pods", "-l", "job-name=sleeper", "-o", "json").out)["items"], timeout=120)
+
     def test_indexed_job_gives_each_pod_its_index(self):
         self.apply(f"""
 apiVersion: batch/v1
