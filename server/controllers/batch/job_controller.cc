@@ -98,6 +98,235 @@ struct Finish {
   std::string interim() const { return type == "Complete" ? "SuccessCriteriaMet" : "FailureTarget"; }
 };
 
+// The finish an earlier sync decided (its interim condition), waiting for pods to terminate.
+std::optional<Finish> decidedFinish(const Json& job) {
+  for (const char* interim : {"FailureTarget", "SuccessCriteriaMet"}) {
+    const Json* c = findCondition(job, interim);
+    if (c != nullptr && getString(*c, "status") == "True")
+      return Finish{std::string(interim) == "FailureTarget" ? "Failed" : "Complete", getString(*c, "reason"),
+                    getString(*c, "message")};
+  }
+  return std::nullopt;
+}
+
+// A Job's spec, read once per sync.
+struct JobSpec {
+  bool indexed = false;
+  bool hasCompletions = false;
+  int64_t completions = 0, parallelism = 1, backoffLimit = 6;
+  bool suspended = false;
+  bool onFailure = false;                // restartPolicy OnFailure
+  const Json* failurePolicy = nullptr;   // into the Job
+  const Json* successPolicy = nullptr;   // into the Job
+  bool onlyReplaceFailed = false;        // podReplacementPolicy Failed
+  bool perIndex = false;                 // backoffLimitPerIndex set (Indexed only)
+  int64_t backoffLimitPerIndex = 0;
+  std::optional<int64_t> maxFailedIndexes, activeDeadlineSeconds;
+};
+
+JobSpec readSpec(const Json& job) {
+  const Json& spec = member(job, "spec");
+  auto optInt = [&](std::string_view k) -> std::optional<int64_t> {
+    const Json& v = member(spec, k);
+    if (v.is_number_integer()) return v.get<int64_t>();
+    return std::nullopt;
+  };
+  JobSpec s;
+  s.indexed = getString(spec, "completionMode") == "Indexed";
+  std::optional<int64_t> completions = optInt("completions");
+  s.hasCompletions = completions.has_value();
+  s.completions = completions.value_or(0);
+  s.parallelism = getInt(spec, "parallelism", 1);
+  s.backoffLimit = getInt(spec, "backoffLimit", 6);
+  s.suspended = getBool(spec, "suspend");
+  s.onFailure = getString(member(member(spec, "template"), "spec"), "restartPolicy") == "OnFailure";
+  if (const Json& p = member(spec, "podFailurePolicy"); p.is_object()) s.failurePolicy = &p;
+  if (const Json& p = member(spec, "successPolicy"); p.is_object() && s.indexed) s.successPolicy = &p;
+  s.onlyReplaceFailed = s.failurePolicy != nullptr || getString(spec, "podReplacementPolicy") == "Failed";
+  std::optional<int64_t> perIndex = optInt("backoffLimitPerIndex");
+  s.perIndex = s.indexed && perIndex.has_value();
+  s.backoffLimitPerIndex = perIndex.value_or(0);
+  s.maxFailedIndexes = optInt("maxFailedIndexes");
+  s.activeDeadlineSeconds = optInt("activeDeadlineSeconds");
+  return s;
+}
+
+// The Job's progress as recorded in its status, updated as this sync counts pods.
+struct Progress {
+  std::set<std::string> uncountedSucceeded, uncountedFailed;  // status.uncountedTerminatedPods
+  std::set<int> succeededIndexes, failedIndexes;              // Indexed
+  bool counted(const std::string& uid) const {
+    return uncountedSucceeded.count(uid) > 0 || uncountedFailed.count(uid) > 0;
+  }
+};
+
+// What the pods say, and which of them this sync counts for the first time.
+struct PodTally {
+  std::vector<const Json*> active;  // neither terminated nor being deleted
+  std::map<int, std::vector<const Json*>> activeByIndex;
+  int64_t terminating = 0, ready = 0, onFailureRestarts = 0;
+  std::vector<const Json*> toRelease;             // terminated pods whose finalizer goes now
+  std::set<std::string> newSucceeded, newFailed;  // NonIndexed successes, all failures (UIDs)
+  bool newSuccess = false;                        // any, including Indexed ones
+  WallTime lastFailure{};
+  std::map<int, int64_t> nextFailureCount;  // per index, for the pod replacing a failed one
+};
+
+PodTally tallyPods(const JobSpec& spec, const std::vector<Json>& pods, const std::optional<Finish>& finish,
+                   const std::set<std::string>& released, Progress& progress, WallTime now) {
+  PodTally t;
+  const bool succeededEarly = finish && finish->type == "Complete";
+  for (const Json& p : pods) {
+    const std::string phase = getString(member(p, "status"), "phase");
+    const bool terminal = phase == "Succeeded" || phase == "Failed";
+    const bool deleting = isDeleting(p);
+    const int index = spec.indexed ? podCompletionIndex(p) : -1;
+    const bool validIndex = !spec.indexed || (index >= 0 && index < spec.completions);
+    if (!terminal && !deleting) {
+      t.active.push_back(&p);
+      if (podReady(p)) ++t.ready;
+      if (spec.indexed) t.activeByIndex[index].push_back(&p);
+      if (spec.onFailure) t.onFailureRestarts += restartCount(p);
+    }
+    if (!terminal && deleting) ++t.terminating;
+    const std::string uid = uidOf(p);
+    if (!hasFinalizer(p, kTrackingFinalizer) || released.count(uid)) continue;
+    if (phase == "Succeeded") {
+      if (spec.indexed) {
+        if (validIndex && progress.succeededIndexes.insert(index).second) t.newSuccess = true;
+      } else if (!progress.counted(uid)) {
+        t.newSucceeded.insert(uid);
+        t.newSuccess = true;
+      }
+      t.toRelease.push_back(&p);
+      continue;
+    }
+    // A deleted pod counts as failed (unless pods are only replaced once they failed): its end
+    // is not a success. Pods stopped because the Job succeeded early are not failures, nor are
+    // pods deleted because the Job was suspended.
+    if (phase != "Failed" && !(deleting && (!spec.onlyReplaceFailed || finish))) continue;
+    t.toRelease.push_back(&p);
+    if (progress.counted(uid) || !validIndex || succeededEarly || (spec.suspended && phase != "Failed")) continue;
+    std::string action;
+    if (spec.failurePolicy != nullptr && phase == "Failed")
+      if (auto m = matchPodFailurePolicy(*spec.failurePolicy, p)) action = m->action;
+    if (action == "Ignore") continue;
+    t.newFailed.insert(uid);
+    t.lastFailure = std::max(t.lastFailure, podFinishTime(p, now));
+    if (spec.perIndex && (action == "FailIndex" || indexFailureCount(p) + 1 > spec.backoffLimitPerIndex))
+      progress.failedIndexes.insert(index);
+  }
+  if (spec.perIndex) {
+    for (const Json& p : pods) {
+      if (getString(member(p, "status"), "phase") != "Failed") continue;
+      if (spec.failurePolicy != nullptr)
+        if (auto m = matchPodFailurePolicy(*spec.failurePolicy, p); m && m->action == "Ignore") continue;
+      int64_t& next = t.nextFailureCount[podCompletionIndex(p)];
+      next = std::max(next, indexFailureCount(p) + 1);
+    }
+  }
+  return t;
+}
+
+// How a running Job ends now, if it does: a FailJob rule, too many failed indexes, the backoff
+// limit, the deadline or its success policy. `deadlineIn` is set while a deadline is ahead.
+std::optional<Finish> findFinish(const JobSpec& spec, const std::vector<Json>& pods, const PodTally& tally,
+                                 const Progress& progress, int64_t failed, int64_t oldFailed,
+                                 std::optional<WallTime> startTime, WallTime now,
+                                 std::optional<std::chrono::milliseconds>& deadlineIn) {
+  if (spec.failurePolicy != nullptr) {
+    for (const Json& p : pods) {
+      if (getString(member(p, "status"), "phase") != "Failed") continue;
+      if (auto m = matchPodFailurePolicy(*spec.failurePolicy, p); m && m->action == "FailJob")
+        return Finish{"Failed", "PodFailurePolicy", m->message};
+    }
+  }
+  if (spec.perIndex && spec.maxFailedIndexes &&
+      static_cast<int64_t>(progress.failedIndexes.size()) > *spec.maxFailedIndexes)
+    return Finish{"Failed", "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"};
+  bool newFailure = failed > oldFailed;
+  bool pastOnFailureLimit =
+      spec.onFailure && (spec.backoffLimit == 0 ? tally.onFailureRestarts > 0 : tally.onFailureRestarts >= spec.backoffLimit);
+  if ((newFailure && static_cast<int64_t>(tally.active.size()) != spec.parallelism && failed > spec.backoffLimit) ||
+      pastOnFailureLimit)
+    return Finish{"Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"};
+  if (spec.activeDeadlineSeconds && startTime && !spec.suspended) {
+    auto left = *startTime + std::chrono::seconds(*spec.activeDeadlineSeconds) - now;
+    if (left <= std::chrono::milliseconds(0))
+      return Finish{"Failed", "DeadlineExceeded", "Job was active longer than specified deadline"};
+    deadlineIn = std::chrono::duration_cast<std::chrono::milliseconds>(left);
+  }
+  if (spec.successPolicy != nullptr) {
+    if (auto rule = matchSuccessPolicy(*spec.successPolicy, progress.succeededIndexes, static_cast<int>(spec.completions)))
+      return Finish{"Complete", "SuccessPolicy", "Matched rules at index " + std::to_string(*rule)};
+  }
+  return std::nullopt;
+}
+
+// Which active pods a running Job stops and which pods (completion indexes, -1 for
+// NonIndexed) it starts.
+struct PodPlan {
+  std::vector<const Json*> toDelete;
+  std::vector<int> toCreate;
+};
+
+PodPlan planPods(const JobSpec& spec, PodTally& tally, const std::vector<Json>& pods, const Progress& progress,
+                 int64_t succeeded) {
+  PodPlan plan;
+  const int64_t active = static_cast<int64_t>(tally.active.size());
+  if (spec.suspended) {
+    plan.toDelete = tally.active;
+    return plan;
+  }
+  if (!spec.indexed) {
+    int64_t wantActive = spec.parallelism;
+    if (!spec.hasCompletions) {
+      // A work queue: once one pod succeeded, the rest only finish.
+      if (succeeded > 0) wantActive = active;
+    } else {
+      wantActive = std::clamp<int64_t>(spec.completions - succeeded, 0, spec.parallelism);
+    }
+    if (active > wantActive) {
+      std::vector<const Json*> sorted = tally.active;
+      std::sort(sorted.begin(), sorted.end(), deleteBefore);
+      plan.toDelete.assign(sorted.begin(), sorted.begin() + (active - wantActive));
+    }
+    int64_t diff = wantActive - active - (spec.onlyReplaceFailed ? tally.terminating : 0);
+    for (int64_t i = 0; i < std::min<int64_t>(diff, kMaxPodChangesPerSync); ++i) plan.toCreate.push_back(-1);
+    return plan;
+  }
+  // Indexed: one active pod per index still to do; extra pods and pods of unknown or finished
+  // indexes go.
+  const std::set<int>& done = progress.succeededIndexes;
+  const std::set<int>& failed = progress.failedIndexes;
+  int64_t kept = 0;
+  std::set<int> busy;
+  for (auto& [index, list] : tally.activeByIndex) {
+    std::sort(list.begin(), list.end(), [](const Json* a, const Json* b) { return deleteBefore(b, a); });
+    bool wanted = index >= 0 && index < spec.completions && !done.count(index) && !failed.count(index);
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (wanted && i == 0) {
+        ++kept;
+        busy.insert(index);
+      } else {
+        plan.toDelete.push_back(list[i]);
+      }
+    }
+  }
+  if (spec.onlyReplaceFailed)
+    for (const Json& p : pods)
+      if (isDeleting(p) && !isPodTerminal(p)) busy.insert(podCompletionIndex(p));
+  int64_t wantActive =
+      std::min<int64_t>(spec.parallelism, spec.completions - static_cast<int64_t>(done.size() + failed.size()));
+  int64_t diff = std::min<int64_t>(wantActive - kept, kMaxPodChangesPerSync);
+  for (int i = 0; i < spec.completions && diff > 0; ++i) {
+    if (done.count(i) || failed.count(i) || busy.count(i)) continue;
+    plan.toCreate.push_back(i);
+    --diff;
+  }
+  return plan;
+}
+
 }  // namespace
 
 JobController::JobController(ControllerContext& ctx, JobControllerOptions options)
@@ -244,7 +473,6 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   std::vector<Json> pods, others;
   for (Json& p : allPods) (getString(*controllerRef(p), "uid") == uid ? pods : others).push_back(std::move(p));
   TRY(releasePods(others));
-
   if (!jobFinishedType(job).empty()) {
     // Nothing runs for a finished Job; a pod that raced its end is not counted.
     TRY(releasePods(pods));
@@ -252,40 +480,17 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   }
 
   const WallTime now = options_.now();
-  const Json& spec = job["spec"];
-  const bool indexed = getString(spec, "completionMode") == "Indexed";
-  const Json& completionsField = member(spec, "completions");
-  const bool hasCompletions = completionsField.is_number_integer();
-  const int64_t completions = hasCompletions ? completionsField.get<int64_t>() : 0;
-  const int64_t parallelism = getInt(spec, "parallelism", 1);
-  const int64_t backoffLimit = getInt(spec, "backoffLimit", 6);
-  const bool suspended = getBool(spec, "suspend");
-  const Json* failurePolicy = findMember(spec, "podFailurePolicy");
-  if (failurePolicy != nullptr && !failurePolicy->is_object()) failurePolicy = nullptr;
-  const bool onlyReplaceFailed = failurePolicy != nullptr || getString(spec, "podReplacementPolicy") == "Failed";
-  const std::string restartPolicy = getString(member(member(spec, "template"), "spec"), "restartPolicy");
-
-  Json status = job.contains("status") && job["status"].is_object() ? job["status"] : Json::object();
-  const Json& uncountedIn = member(status, "uncountedTerminatedPods");
-  std::set<std::string> uncountedSucceeded = uidSet(member(uncountedIn, "succeeded"));
-  std::set<std::string> uncountedFailed = uidSet(member(uncountedIn, "failed"));
-  std::set<int> succeededIndexes;
-  if (indexed) succeededIndexes = parseIndexSet(getString(status, "completedIndexes"), static_cast<int>(completions));
-  // backoffLimitPerIndex: indexes fail on their own, and the Job fails at the end if any did.
-  const Json& perIndexField = member(spec, "backoffLimitPerIndex");
-  const bool perIndex = indexed && perIndexField.is_number_integer();
-  const int64_t backoffLimitPerIndex = perIndex ? perIndexField.get<int64_t>() : 0;
-  std::set<int> failedIndexes;
-  if (perIndex) failedIndexes = parseIndexSet(getString(status, "failedIndexes"), static_cast<int>(completions));
-  std::map<int, int64_t> nextFailureCount;  // per index, for the pod that replaces a failed one
-
-  // The finish decided by an earlier sync, waiting for pods to terminate.
-  std::optional<Finish> finish;
-  for (const char* interim : {"FailureTarget", "SuccessCriteriaMet"}) {
-    if (const Json* c = findCondition(job, interim); c != nullptr && getString(*c, "status") == "True")
-      finish = Finish{std::string(interim) == "FailureTarget" ? "Failed" : "Complete", getString(*c, "reason"),
-                      getString(*c, "message")};
-  }
+  const JobSpec spec = readSpec(job);
+  const Json status = job.contains("status") && job["status"].is_object() ? job["status"] : Json::object();
+  Progress progress;
+  const Json& uncounted = member(status, "uncountedTerminatedPods");
+  progress.uncountedSucceeded = uidSet(member(uncounted, "succeeded"));
+  progress.uncountedFailed = uidSet(member(uncounted, "failed"));
+  if (spec.indexed)
+    progress.succeededIndexes = parseIndexSet(getString(status, "completedIndexes"), static_cast<int>(spec.completions));
+  if (spec.perIndex)
+    progress.failedIndexes = parseIndexSet(getString(status, "failedIndexes"), static_cast<int>(spec.completions));
+  std::optional<Finish> finish = decidedFinish(job);
 
   std::unique_lock<std::mutex> lock(mu_);
   JobState& st = state_[key];
@@ -298,242 +503,67 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   }
   std::erase_if(st.finalizersRemoved, [&](const std::string& u) { return !present.count(u); });
   std::erase_if(st.pendingDeletes, [&](const std::string& u) { return !present.count(u); });
-  bool satisfied = (st.pendingCreates == 0 && st.pendingDeletes.empty()) ||
-                   std::chrono::steady_clock::now() - st.expectedAt > kExpectationTimeout;
-  std::set<std::string> finalizersRemoved = st.finalizersRemoved;
+  const bool satisfied = (st.pendingCreates == 0 && st.pendingDeletes.empty()) ||
+                         std::chrono::steady_clock::now() - st.expectedAt > kExpectationTimeout;
+  std::set<std::string> released = st.finalizersRemoved;
   lock.unlock();
 
-  // Classify the pods and find the newly terminated ones.
-  std::vector<const Json*> active, toRelease;
-  std::map<int, std::vector<const Json*>> activeByIndex;
-  int64_t terminating = 0, ready = 0, onFailureRestarts = 0;
-  std::set<std::string> newSucceeded, newFailed;
-  int newSucceededIndexes = 0;
-  WallTime lastFailure{};
-  for (const Json& p : pods) {
-    const std::string phase = getString(member(p, "status"), "phase");
-    const bool terminal = phase == "Succeeded" || phase == "Failed";
-    const bool deleting = isDeleting(p);
-    const int index = indexed ? podCompletionIndex(p) : -1;
-    const bool validIndex = !indexed || (index >= 0 && index < completions);
-    if (!terminal && !deleting) {
-      active.push_back(&p);
-      if (podReady(p)) ++ready;
-      if (indexed) activeByIndex[index].push_back(&p);
-      if (restartPolicy == "OnFailure") onFailureRestarts += restartCount(p);
-    }
-    if (!terminal && deleting) ++terminating;
-    const std::string puid = uidOf(p);
-    if (!hasFinalizer(p, kTrackingFinalizer) || finalizersRemoved.count(puid)) continue;
-    const bool counted = uncountedSucceeded.count(puid) || uncountedFailed.count(puid);
-    if (phase == "Succeeded") {
-      if (indexed) {
-        if (validIndex && succeededIndexes.insert(index).second) ++newSucceededIndexes;
-      } else if (!counted) {
-        newSucceeded.insert(puid);
-      }
-      toRelease.push_back(&p);
-      continue;
-    }
-    // A deleted pod counts as failed (unless it is only replaced once it failed): its end is
-    // not a success. Pods stopped because the Job succeeded early are not failures.
-    const bool succeededEarly = finish && finish->type == "Complete";
-    bool failed = phase == "Failed" || (deleting && !onlyReplaceFailed) || (deleting && finish);
-    if (failed) {
-      bool count = !counted && validIndex && !succeededEarly;
-      std::string action;
-      if (count && failurePolicy != nullptr && phase == "Failed") {
-        auto m = matchPodFailurePolicy(*failurePolicy, p);
-        if (m) action = m->action;
-        if (action == "Ignore") count = false;
-      }
-      // Pods deleted because the Job was suspended are not failures.
-      if (count && suspended && phase != "Failed") count = false;
-      if (count) {
-        newFailed.insert(puid);
-        lastFailure = std::max(lastFailure, podFinishTime(p, now));
-        if (perIndex && (action == "FailIndex" || indexFailureCount(p) + 1 > backoffLimitPerIndex))
-          failedIndexes.insert(index);
-      }
-      toRelease.push_back(&p);
-    }
-  }
-  if (perIndex) {
-    for (const Json& p : pods) {
-      if (getString(member(p, "status"), "phase") != "Failed") continue;
-      if (failurePolicy != nullptr)
-        if (auto m = matchPodFailurePolicy(*failurePolicy, p); m && m->action == "Ignore") continue;
-      int64_t& next = nextFailureCount[podCompletionIndex(p)];
-      next = std::max(next, indexFailureCount(p) + 1);
-    }
-  }
-
+  PodTally tally = tallyPods(spec, pods, finish, released, progress, now);
   lock.lock();
-  if (!newSucceeded.empty() || newSucceededIndexes > 0) st.failuresAfterLastSuccess = 0;
-  if (!newFailed.empty()) {
-    st.failuresAfterLastSuccess += static_cast<int>(newFailed.size());
-    st.lastFailure = lastFailure;
+  if (tally.newSuccess) st.failuresAfterLastSuccess = 0;
+  if (!tally.newFailed.empty()) {
+    st.failuresAfterLastSuccess += static_cast<int>(tally.newFailed.size());
+    st.lastFailure = tally.lastFailure;
   }
   lock.unlock();
 
   const int64_t oldSucceeded = getInt(status, "succeeded");
   const int64_t oldFailed = getInt(status, "failed");
-  const int64_t succeeded = indexed ? static_cast<int64_t>(succeededIndexes.size())
-                                    : oldSucceeded + static_cast<int64_t>(uncountedSucceeded.size() + newSucceeded.size());
-  const int64_t failed = oldFailed + static_cast<int64_t>(uncountedFailed.size() + newFailed.size());
+  const int64_t succeeded =
+      spec.indexed ? static_cast<int64_t>(progress.succeededIndexes.size())
+                   : oldSucceeded + static_cast<int64_t>(progress.uncountedSucceeded.size() + tally.newSucceeded.size());
+  const int64_t failed = oldFailed + static_cast<int64_t>(progress.uncountedFailed.size() + tally.newFailed.size());
 
   Json newStatus = status;
-  if (!newStatus.contains("startTime") && !suspended) newStatus["startTime"] = formatRfc3339(now);
+  if (!newStatus.contains("startTime") && !spec.suspended) newStatus["startTime"] = formatRfc3339(now);
   std::optional<std::chrono::milliseconds> requeue;
-  auto requeueIn = [&](std::chrono::milliseconds d) {
-    d = std::max(d, std::chrono::milliseconds(1));
-    if (!requeue || d < *requeue) requeue = d;
-  };
+  if (!finish)
+    finish = findFinish(spec, pods, tally, progress, failed, oldFailed, parseRfc3339(getString(newStatus, "startTime")),
+                        now, requeue);
 
-  if (!finish && failurePolicy != nullptr) {
-    for (const Json& p : pods) {
-      if (getString(member(p, "status"), "phase") != "Failed") continue;
-      if (auto m = matchPodFailurePolicy(*failurePolicy, p); m && m->action == "FailJob") {
-        finish = Finish{"Failed", "PodFailurePolicy", m->message};
-        break;
-      }
-    }
-  }
-  const Json& maxFailedIndexes = member(spec, "maxFailedIndexes");
-  if (!finish && perIndex && maxFailedIndexes.is_number_integer() &&
-      static_cast<int64_t>(failedIndexes.size()) > maxFailedIndexes.get<int64_t>())
-    finish = Finish{"Failed", "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"};
-  if (!finish) {
-    bool newFailure = failed > oldFailed;
-    bool pastOnFailureLimit = restartPolicy == "OnFailure" &&
-                              (backoffLimit == 0 ? onFailureRestarts > 0 : onFailureRestarts >= backoffLimit);
-    std::optional<WallTime> startTime = parseRfc3339(getString(newStatus, "startTime"));
-    const Json& deadline = member(spec, "activeDeadlineSeconds");
-    if ((newFailure && static_cast<int64_t>(active.size()) != parallelism && failed > backoffLimit) ||
-        pastOnFailureLimit) {
-      finish = Finish{"Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"};
-    } else if (deadline.is_number_integer() && startTime && !suspended) {
-      auto left = *startTime + std::chrono::seconds(deadline.get<int64_t>()) - now;
-      if (left <= std::chrono::milliseconds(0))
-        finish = Finish{"Failed", "DeadlineExceeded", "Job was active longer than specified deadline"};
-      else
-        requeueIn(std::chrono::duration_cast<std::chrono::milliseconds>(left));
-    }
-  }
-  // successPolicy: an Indexed Job may succeed before every index did; its other pods stop.
-  if (const Json& policy = member(spec, "successPolicy"); !finish && indexed && policy.is_object()) {
-    if (std::optional<int> rule = matchSuccessPolicy(policy, succeededIndexes, static_cast<int>(completions)))
-      finish = Finish{"Complete", "SuccessPolicy", "Matched rules at index " + std::to_string(*rule)};
-  }
-
-  // Start and stop pods.
-  int64_t activeCount = static_cast<int64_t>(active.size());
-  bool manageCalled = false;
-  bool changedPods = false;
-  std::vector<const Json*> toDelete;
-  std::vector<int> toCreate;  // completion indexes, -1 for NonIndexed
+  // Start and stop pods: a Job that ends stops them all.
+  PodPlan plan;
+  bool managed = false;
   if (finish) {
-    toDelete = active;  // a Job that ends stops its pods
+    plan.toDelete = tally.active;
   } else if (satisfied && !isDeleting(job)) {
-    manageCalled = true;
-    if (suspended) {
-      toDelete = active;
-    } else if (!indexed) {
-      int64_t wantActive = parallelism;
-      if (!hasCompletions) {
-        if (succeeded > 0) wantActive = activeCount;
-      } else {
-        wantActive = std::clamp<int64_t>(completions - succeeded, 0, parallelism);
-      }
-      if (activeCount > wantActive) {
-        std::vector<const Json*> sorted = active;
-        std::sort(sorted.begin(), sorted.end(), deleteBefore);
-        toDelete.assign(sorted.begin(), sorted.begin() + (activeCount - wantActive));
-      }
-      int64_t diff = wantActive - activeCount - (onlyReplaceFailed ? terminating : 0);
-      for (int64_t i = 0; i < std::min<int64_t>(diff, kMaxPodChangesPerSync); ++i) toCreate.push_back(-1);
-    } else {
-      // One active pod per index that has not succeeded; extra pods and pods of unknown or
-      // finished indexes go.
-      int64_t kept = 0;
-      std::set<int> busy;
-      for (auto& [index, list] : activeByIndex) {
-        std::sort(list.begin(), list.end(), [](const Json* a, const Json* b) { return deleteBefore(b, a); });
-        bool valid = index >= 0 && index < completions && !succeededIndexes.count(index) &&
-                     !failedIndexes.count(index);
-        for (size_t i = 0; i < list.size(); ++i) {
-          if (valid && i == 0) {
-            ++kept;
-            busy.insert(index);
-          } else {
-            toDelete.push_back(list[i]);
-          }
-        }
-      }
-      if (onlyReplaceFailed)
-        for (const Json& p : pods)
-          if (isDeleting(p) && !isPodTerminal(p)) busy.insert(podCompletionIndex(p));
-      int64_t wantActive = std::min<int64_t>(
-          parallelism, completions - static_cast<int64_t>(succeededIndexes.size() + failedIndexes.size()));
-      int64_t diff = std::min<int64_t>(wantActive - kept, kMaxPodChangesPerSync);
-      for (int i = 0; i < completions && diff > 0; ++i) {
-        if (succeededIndexes.count(i) || failedIndexes.count(i) || busy.count(i)) continue;
-        toCreate.push_back(i);
-        --diff;
-      }
-    }
-    if (!toCreate.empty()) {
+    managed = true;
+    plan = planPods(spec, tally, pods, progress, succeeded);
+    if (!plan.toCreate.empty()) {
       lock.lock();
       auto wait = backoffRemaining(st, now);
       lock.unlock();
       if (wait > std::chrono::milliseconds(0)) {
-        toCreate.clear();
-        requeueIn(wait);
+        plan.toCreate.clear();
+        if (!requeue || wait < *requeue) requeue = wait;
       }
     }
   }
-  if (!toDelete.empty() || !toCreate.empty()) {
-    lock.lock();
-    st.expectedAt = std::chrono::steady_clock::now();
-    for (const Json* p : toDelete) st.pendingDeletes.insert(uidOf(*p));
-    st.pendingCreates += static_cast<int>(toCreate.size());
-    lock.unlock();
-    changedPods = true;
-  }
   std::optional<Error> podError;
-  for (const Json* p : toDelete) {
-    if (auto r = deletePod(job, *p); !r.ok()) {
-      lock.lock();
-      st.pendingDeletes.erase(uidOf(*p));
-      lock.unlock();
-      podError = std::move(r).error();
-    }
-  }
-  int64_t created = 0;
-  for (int index : toCreate) {
-    std::optional<int64_t> failureCount;
-    if (perIndex) failureCount = nextFailureCount[index];
-    if (auto r = createPod(job, index, failureCount); !r.ok()) {
-      lock.lock();
-      st.pendingCreates = std::max(0, st.pendingCreates - 1);
-      lock.unlock();
-      podError = std::move(r).error();
-    } else {
-      ++created;
-    }
-  }
-  activeCount = activeCount - static_cast<int64_t>(toDelete.size()) + created;
+  int64_t created = changePods(key, job, plan.toDelete, plan.toCreate,
+                               spec.perIndex ? &tally.nextFailureCount : nullptr, podError);
+  const bool changedPods = !plan.toDelete.empty() || !plan.toCreate.empty();
+  const int64_t activeCount = static_cast<int64_t>(tally.active.size() - plan.toDelete.size()) + created;
 
   if (!finish) {
-    bool complete = hasCompletions ? succeeded >= completions && activeCount == 0
-                                   : succeeded > 0 && activeCount == 0;
-    if (perIndex && !failedIndexes.empty() &&
-        static_cast<int64_t>(succeededIndexes.size() + failedIndexes.size()) >= completions && activeCount == 0) {
+    const auto ended = static_cast<int64_t>(progress.succeededIndexes.size() + progress.failedIndexes.size());
+    bool complete = spec.hasCompletions ? succeeded >= spec.completions : succeeded > 0;
+    if (spec.perIndex && !progress.failedIndexes.empty() && ended >= spec.completions && activeCount == 0) {
       finish = Finish{"Failed", "FailedIndexes", "Job has failed indexes"};
-    } else if (complete) {
+    } else if (complete && activeCount == 0) {
       finish = Finish{"Complete", "CompletionsReached", "Reached expected number of succeeded pods"};
-    } else if (manageCalled) {
-      if (suspended) {
+    } else if (managed) {
+      if (spec.suspended) {
         if (ensureCondition(newStatus, "Suspended", "True", "JobSuspended", "Job suspended", now))
           ctx_.events.eventAs(kComponent, job, "Normal", "Suspended", "Job suspended");
       } else if (ensureCondition(newStatus, "Suspended", "False", "JobResumed", "Job resumed", now)) {
@@ -546,23 +576,16 @@ Result<Reconciled> JobController::sync(const std::string& key) {
   if (finish) ensureCondition(newStatus, finish->interim(), "True", finish->reason, finish->message, now);
 
   newStatus["active"] = activeCount;
-  newStatus["ready"] = ready;
-  newStatus["terminating"] = terminating;
-  if (indexed) newStatus["completedIndexes"] = formatIndexSet(succeededIndexes);
-  if (perIndex) newStatus["failedIndexes"] = formatIndexSet(failedIndexes);
-  auto setUncounted = [&](const std::set<std::string>& s, const std::set<std::string>& f) {
+  newStatus["ready"] = tally.ready;
+  newStatus["terminating"] = tally.terminating;
+  if (spec.indexed) newStatus["completedIndexes"] = formatIndexSet(progress.succeededIndexes);
+  if (spec.perIndex) newStatus["failedIndexes"] = formatIndexSet(progress.failedIndexes);
+  auto setUncounted = [&] {
     Json u = Json::object();
-    if (!s.empty()) u["succeeded"] = uidArray(s);
-    if (!f.empty()) u["failed"] = uidArray(f);
+    if (!progress.uncountedSucceeded.empty()) u["succeeded"] = uidArray(progress.uncountedSucceeded);
+    if (!progress.uncountedFailed.empty()) u["failed"] = uidArray(progress.uncountedFailed);
     newStatus["uncountedTerminatedPods"] = u;
   };
-  // First record the pods about to be released as uncounted (or their indexes as completed),
-  // so that a crash after removing their finalizers cannot lose them.
-  uncountedSucceeded.insert(newSucceeded.begin(), newSucceeded.end());
-  uncountedFailed.insert(newFailed.begin(), newFailed.end());
-  setUncounted(uncountedSucceeded, uncountedFailed);
-  newStatus["succeeded"] = indexed ? succeeded : oldSucceeded;
-  newStatus["failed"] = oldFailed;
   auto writeStatus = [&]() -> Result<void> {
     if (newStatus == member(job, "status")) return {};
     Json next = job;
@@ -572,40 +595,38 @@ Result<Reconciled> JobController::sync(const std::string& key) {
     job = std::move(*r);
     return {};
   };
-  if (!toRelease.empty()) TRY(writeStatus());
+  // First record the pods about to be released as uncounted (or their indexes as ended), so
+  // that a crash after removing their finalizers cannot lose them.
+  progress.uncountedSucceeded.insert(tally.newSucceeded.begin(), tally.newSucceeded.end());
+  progress.uncountedFailed.insert(tally.newFailed.begin(), tally.newFailed.end());
+  setUncounted();
+  newStatus["succeeded"] = spec.indexed ? succeeded : oldSucceeded;
+  newStatus["failed"] = oldFailed;
+  if (!tally.toRelease.empty()) TRY(writeStatus());
 
   // Release the pods, then move what is no longer held into the counters.
-  for (const Json* p : toRelease) {
-    lock.lock();
-    st.finalizersRemoved.insert(uidOf(*p));
-    lock.unlock();
-    if (auto r = removeFinalizer(*p); !r.ok()) {
-      lock.lock();
-      st.finalizersRemoved.erase(uidOf(*p));
-      lock.unlock();
-      podError = std::move(r).error();
-    } else {
-      finalizersRemoved.insert(uidOf(*p));
-    }
+  for (const Json* p : tally.toRelease) {
+    if (auto r = releasePod(key, *p); !r.ok()) podError = std::move(r).error();
+    else released.insert(uidOf(*p));
   }
   std::map<std::string, const Json*> podByUid;
   for (const Json& p : pods) podByUid[uidOf(p)] = &p;
-  auto released = [&](const std::string& u) {
+  auto isReleased = [&](const std::string& u) {
     auto it = podByUid.find(u);
-    return it == podByUid.end() || !hasFinalizer(*it->second, kTrackingFinalizer) || finalizersRemoved.count(u);
+    return it == podByUid.end() || !hasFinalizer(*it->second, kTrackingFinalizer) || released.count(u);
   };
-  int64_t movedSucceeded = std::erase_if(uncountedSucceeded, released);
-  int64_t movedFailed = std::erase_if(uncountedFailed, released);
-  setUncounted(uncountedSucceeded, uncountedFailed);
-  if (!indexed) newStatus["succeeded"] = oldSucceeded + movedSucceeded;
+  int64_t movedSucceeded = std::erase_if(progress.uncountedSucceeded, isReleased);
+  int64_t movedFailed = std::erase_if(progress.uncountedFailed, isReleased);
+  setUncounted();
+  if (!spec.indexed) newStatus["succeeded"] = oldSucceeded + movedSucceeded;
   newStatus["failed"] = oldFailed + movedFailed;
 
   // The end: once every pod is counted and none is still terminating.
-  bool finished = false;
-  if (finish && uncountedSucceeded.empty() && uncountedFailed.empty() && terminating == 0 && !changedPods) {
+  const bool finished = finish && progress.uncountedSucceeded.empty() && progress.uncountedFailed.empty() &&
+                        tally.terminating == 0 && !changedPods;
+  if (finished) {
     ensureCondition(newStatus, finish->type, "True", finish->reason, finish->message, now);
     if (finish->type == "Complete") newStatus["completionTime"] = formatRfc3339(now);
-    finished = true;
   }
   TRY(writeStatus());
   if (finished) {
@@ -616,7 +637,60 @@ Result<Reconciled> JobController::sync(const std::string& key) {
     log::v(2, "job finished", {{"job", key}, {"condition", finish->type}, {"reason", finish->reason}});
   }
   if (podError) return std::move(*podError);
+  if (requeue) *requeue = std::max(*requeue, std::chrono::milliseconds(1));
   return Reconciled{requeue};
+}
+
+int64_t JobController::changePods(const std::string& key, const Json& job, const std::vector<const Json*>& toDelete,
+                                  const std::vector<int>& toCreate, const std::map<int, int64_t>* failureCounts,
+                                  std::optional<Error>& error) {
+  if (toDelete.empty() && toCreate.empty()) return 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  JobState& st = state_[key];
+  st.expectedAt = std::chrono::steady_clock::now();
+  for (const Json* p : toDelete) st.pendingDeletes.insert(uidOf(*p));
+  st.pendingCreates += static_cast<int>(toCreate.size());
+  lock.unlock();
+  for (const Json* p : toDelete) {
+    if (auto r = deletePod(job, *p); !r.ok()) {
+      lock.lock();
+      st.pendingDeletes.erase(uidOf(*p));
+      lock.unlock();
+      error = std::move(r).error();
+    }
+  }
+  int64_t created = 0;
+  for (int index : toCreate) {
+    std::optional<int64_t> failureCount;
+    if (failureCounts != nullptr) {
+      auto it = failureCounts->find(index);
+      failureCount = it != failureCounts->end() ? it->second : 0;
+    }
+    if (auto r = createPod(job, index, failureCount); !r.ok()) {
+      lock.lock();
+      st.pendingCreates = std::max(0, st.pendingCreates - 1);
+      lock.unlock();
+      error = std::move(r).error();
+    } else {
+      ++created;
+    }
+  }
+  return created;
+}
+
+Result<void> JobController::releasePod(const std::string& key, const Json& pod) {
+  // Expected before the patch: the informer may deliver the change before it returns.
+  const std::string uid = uidOf(pod);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_[key].finalizersRemoved.insert(uid);
+  }
+  auto r = removeFinalizer(pod);
+  if (!r.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_[key].finalizersRemoved.erase(uid);
+  }
+  return r;
 }
 
 }  // namespace nave::controllers::batch

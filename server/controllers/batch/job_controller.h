@@ -14,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,6 +61,13 @@ class JobController : public Controller {
   // the failures of its index so far). On failure, records an event and returns the error.
   Result<void> createPod(const Json& job, int index, std::optional<int64_t> failureCount);
   Result<void> deletePod(const Json& job, const Json& pod);
+  // Deletes and creates pods (with expectations); returns how many were created. The last
+  // failure, if any, goes to `error`.
+  int64_t changePods(const std::string& key, const Json& job, const std::vector<const Json*>& toDelete,
+                     const std::vector<int>& toCreate, const std::map<int, int64_t>* failureCounts,
+                     std::optional<Error>& error);
+  // Removes the tracking finalizer of a counted pod (expected in the Job's state).
+  Result<void> releasePod(const std::string& key, const Json& pod);
   std::chrono::milliseconds backoffRemaining(const JobState& state, WallTime now) const;
 
   ControllerContext& ctx_;
