@@ -659,6 +659,8 @@ int64_t JobController::changePods(const std::string& key, const Json& job, const
       error = std::move(r).error();
     }
   }
+  // The first failed creation stops the rest (they would most likely fail alike: a quota, an
+  // invalid template); the retry backs off.
   int64_t created = 0;
   for (int index : toCreate) {
     std::optional<int64_t> failureCount;
@@ -668,12 +670,12 @@ int64_t JobController::changePods(const std::string& key, const Json& job, const
     }
     if (auto r = createPod(job, index, failureCount); !r.ok()) {
       lock.lock();
-      st.pendingCreates = std::max(0, st.pendingCreates - 1);
+      st.pendingCreates = std::max<int>(0, st.pendingCreates - static_cast<int>(toCreate.size() - created));
       lock.unlock();
       error = std::move(r).error();
-    } else {
-      ++created;
+      break;
     }
+    ++created;
   }
   return created;
 }

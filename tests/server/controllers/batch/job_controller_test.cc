@@ -283,11 +283,6 @@ TEST_F(JobControllerTest, DeletedJobReleasesItsPods) {
   }));
 }
 
-}  // namespace
-}  // namespace nave::controllers::batch
-
-namespace nave::controllers::batch {
-namespace {
 
 TEST_F(JobControllerTest, BackoffLimitPerIndexAndFailIndex) {
   Json spec = {{"completions", 3},
@@ -348,11 +343,6 @@ TEST_F(JobControllerTest, MaxFailedIndexes) {
   EXPECT_TRUE(fx_.activePodsOf("maxf").empty());
 }
 
-}  // namespace
-}  // namespace nave::controllers::batch
-
-namespace nave::controllers::batch {
-namespace {
 
 TEST_F(JobControllerTest, SuccessPolicyEndsAnIndexedJobEarly) {
   createJob("leader", {{"completions", 3},
