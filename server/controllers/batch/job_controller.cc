@@ -426,6 +426,7 @@ Result<void> JobController::createPod(const Json& job, int index, std::optional<
     for (const char* list : {"initContainers", "containers"}) {
       if (!podSpec.contains(list) || !podSpec[list].is_array()) continue;
       for (Json& c : podSpec[list]) {
+        if (!c.is_object()) continue;
         if (!c.contains("env") || !c["env"].is_array()) c["env"] = Json::array();
         bool defined = std::any_of(c["env"].begin(), c["env"].end(),
                                    [](const Json& e) { return getString(e, "name") == "JOB_COMPLETION_INDEX"; });
