@@ -366,5 +366,34 @@ TEST_F(JobControllerTest, SuccessPolicyEndsAnIndexedJobEarly) {
   EXPECT_TRUE(fx_.activePodsOf("leader").empty());
 }
 
+TEST_F(JobControllerTest, OnFailureRestartsCountTowardsTheBackoffLimit) {
+  Json spec = {{"backoffLimit", 2},
+               {"template",
+                {{"spec",
+                  {{"restartPolicy", "OnFailure"},
+                   {"containers", Json::array({{{"name", "main"}, {"image", "busybox"}}})}}}}}};
+  createJob("restarts", spec);
+  std::vector<Json> pods = waitActive("restarts", 1);
+  ASSERT_EQ(pods.size(), 1u);
+  // The kubelet restarted the container in place, twice; the pod is still running and Ready.
+  Json p = pods[0];
+  p["status"]["phase"] = "Running";
+  p["status"]["conditions"] = Json::array({{{"type", "Ready"}, {"status", "True"}}});
+  p["status"]["containerStatuses"] = Json::array(
+      {{{"name", "main"}, {"image", "busybox"}, {"imageID", ""}, {"ready", true}, {"restartCount", 1},
+        {"state", {{"running", {{"startedAt", formatRfc3339(std::chrono::system_clock::now())}}}}}}});
+  ASSERT_TRUE(fx_.client().update(kPods, "default", p, {}, "status").ok());
+  ASSERT_TRUE(waitFor([&] { return getInt(job("restarts")["status"], "ready") == 1; }));
+  EXPECT_FALSE(finishedAs("restarts", "Failed"));
+  p = *fx_.get(kPods, getString(p["metadata"], "name"));
+  p["status"]["containerStatuses"][0]["restartCount"] = 2;
+  ASSERT_TRUE(fx_.client().update(kPods, "default", p, {}, "status").ok());
+  ASSERT_TRUE(waitFor([&] { return finishedAs("restarts", "Failed"); })) << job("restarts")["status"].dump();
+  Json failedJob = job("restarts");
+  EXPECT_EQ((*findCondition(failedJob, "Failed"))["reason"], "BackoffLimitExceeded");
+  EXPECT_TRUE(fx_.activePodsOf("restarts").empty());
+  EXPECT_EQ(failedJob["status"]["ready"], 0);
+}
+
 }  // namespace
 }  // namespace nave::controllers::batch
