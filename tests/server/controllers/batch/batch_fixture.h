@@ -70,6 +70,16 @@ class BatchFixture {
     controllers_.clear();
     if (informers_) informers_->stop();
   }
+  // A controller manager that took over (after a restart, or another leader): fresh informers
+  // over the same API. Call stop() first; then construct the new controllers on context() and
+  // start() them.
+  void restart() {
+    stop();
+    retired_.push_back(std::move(informers_));
+    informers_ = std::make_unique<InformerFactory>(api_.client());
+    ctx_ = std::make_unique<ControllerContext>(
+        ControllerContext{api_.client(), *informers_, *events_, api_.types(), api_.dir()});
+  }
 
   std::vector<Json> list(const client::Resource& r, const std::string& selector = "") {
     api::ListOptions o;
@@ -128,6 +138,7 @@ class BatchFixture {
   std::unique_ptr<client::EventRecorder> events_;
   std::unique_ptr<ControllerContext> ctx_;
   std::vector<Controller*> controllers_;
+  std::vector<std::unique_ptr<InformerFactory>> retired_;  // kept until the end: old controllers hold references
 };
 
 inline Json jobObject(const std::string& name, Json spec) {

@@ -395,5 +395,43 @@ TEST_F(JobControllerTest, OnFailureRestartsCountTowardsTheBackoffLimit) {
   EXPECT_EQ(failedJob["status"]["ready"], 0);
 }
 
+TEST_F(JobControllerTest, CountsEveryPodOnceAcrossAControllerRestart) {
+  createJob("survivor", {{"completions", 4}, {"parallelism", 3}, {"backoffLimit", 5}});
+  std::vector<Json> pods = waitActive("survivor", 3);
+  ASSERT_EQ(pods.size(), 3u);
+  fx_.finishPod(pods[0], 0);
+  ASSERT_TRUE(waitFor([&] { return getInt(job("survivor")["status"], "succeeded") == 1; }));
+
+  // The controller is down while one pod succeeds and another is deleted: the finalizers keep
+  // both for the next controller to count.
+  fx_.stop();
+  std::unique_ptr<JobController> old = std::move(controller_);
+  fx_.finishPod(*fx_.get(kPods, getString(pods[1]["metadata"], "name")), 0);
+  ASSERT_TRUE(fx_.client().remove(kPods, "default", getString(pods[2]["metadata"], "name")).ok());
+  auto deleted = fx_.get(kPods, getString(pods[2]["metadata"], "name"));
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_TRUE(isDeleting(*deleted));
+
+  fx_.restart();
+  JobControllerOptions o;
+  o.podBackoff = std::chrono::milliseconds(100);
+  controller_ = std::make_unique<JobController>(fx_.context(), o);
+  fx_.start({controller_.get()});
+  ASSERT_TRUE(waitFor([&] {
+    Json s = job("survivor")["status"];
+    return getInt(s, "succeeded") == 2 && getInt(s, "failed") == 1;
+  })) << job("survivor")["status"].dump();
+  EXPECT_FALSE(fx_.get(kPods, getString(pods[2]["metadata"], "name")).has_value());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(waitFor([&] { return !fx_.activePodsOf("survivor").empty(); }));
+    fx_.finishPod(fx_.activePodsOf("survivor")[0], 0);
+    ASSERT_TRUE(waitFor([&] { return getInt(job("survivor")["status"], "succeeded") == 3 + i; }));
+  }
+  ASSERT_TRUE(waitFor([&] { return finishedAs("survivor", "Complete"); })) << job("survivor")["status"].dump();
+  Json s = job("survivor")["status"];
+  EXPECT_EQ(s["succeeded"], 4);
+  EXPECT_EQ(s["failed"], 1);
+}
+
 }  // namespace
 }  // namespace nave::controllers::batch
