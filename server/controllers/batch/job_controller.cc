@@ -469,6 +469,10 @@ Result<Reconciled> JobController::sync(const std::string& key) {
     return Reconciled{};
   }
   Json job = std::move(*found);
+  // A Job another controller manages (spec.managedBy) is left to it entirely.
+  if (const Json& managedBy = member(member(job, "spec"), "managedBy");
+      managedBy.is_string() && managedBy != "kubernetes.io/job-controller")
+    return Reconciled{};
   const std::string uid = uidOf(job);
   // Pods of an earlier Job of the same name are let go; the garbage collector removes them.
   std::vector<Json> pods, others;

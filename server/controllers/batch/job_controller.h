@@ -8,7 +8,8 @@
 // counts, activeDeadlineSeconds, suspend, podReplacementPolicy, podFailurePolicy (FailJob,
 // Ignore, Count, FailIndex) and backoffLimitPerIndex/maxFailedIndexes (status.failedIndexes). As in Kubernetes 1.31, a Job that met its success criteria or a
 // failure first gets the SuccessCriteriaMet or FailureTarget condition, and Complete or Failed
-// once none of its pods is still terminating.
+// once none of its pods is still terminating. Jobs whose spec.managedBy names another
+// controller are left alone.
 #pragma once
 
 #include <chrono>

@@ -433,5 +433,14 @@ TEST_F(JobControllerTest, CountsEveryPodOnceAcrossAControllerRestart) {
   EXPECT_EQ(s["failed"], 1);
 }
 
+TEST_F(JobControllerTest, JobsManagedByAnotherControllerAreLeftAlone) {
+  createJob("external", {{"managedBy", "example.com/multikueue"}});
+  createJob("builtin", {{"managedBy", "kubernetes.io/job-controller"}});
+  waitActive("builtin", 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(fx_.podsOf("external").empty());
+  EXPECT_FALSE(job("external").contains("status") && job("external")["status"].contains("startTime"));
+}
+
 }  // namespace
 }  // namespace nave::controllers::batch
