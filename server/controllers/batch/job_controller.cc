@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "server/selectors/selectors.h"
 
 namespace nave::controllers::batch {
 namespace {
@@ -352,6 +353,19 @@ void JobController::stop() { workers_.stop(); }
 void JobController::onPod(const Json* before, const Json* after) {
   const Json& pod = after != nullptr ? *after : *before;
   const Json* ref = controllerRef(pod);
+  // A pod that lost its controller goes back to its old Job once; an orphan may be adopted by
+  // a Job whose selector it matches.
+  if (const Json* old = before != nullptr ? controllerRef(*before) : nullptr;
+      old != nullptr && ref == nullptr && getString(*old, "kind") == "Job")
+    queue_.add(namespaceOf(pod) + "/" + getString(*old, "name"));
+  if (ref == nullptr && after != nullptr && !isDeleting(*after)) {
+    for (const Json& job : jobs_.list(namespaceOf(pod))) {
+      auto selector = selectors::LabelSelector::fromObject(member(member(job, "spec"), "selector"));
+      if (selector.ok() && !selector->empty() && selector->matches(member(member(pod, "metadata"), "labels")))
+        queue_.add(Informer::keyOf(job));
+    }
+    return;
+  }
   if (ref == nullptr || getString(*ref, "kind") != "Job") return;
   std::string key = namespaceOf(pod) + "/" + getString(*ref, "name");
   {
@@ -483,6 +497,7 @@ Result<Reconciled> JobController::sync(const std::string& key) {
     TRY(releasePods(pods));
     return Reconciled{};
   }
+  if (!isDeleting(job)) TRY(claimPods(job, pods));
 
   const WallTime now = options_.now();
   const JobSpec spec = readSpec(job);
@@ -683,6 +698,68 @@ int64_t JobController::changePods(const std::string& key, const Json& job, const
     ++created;
   }
   return created;
+}
+
+Result<void> JobController::claimPods(const Json& job, std::vector<Json>& pods) {
+  auto selector = selectors::LabelSelector::fromObject(member(member(job, "spec"), "selector"));
+  // An empty selector would take every pod of the namespace.
+  if (!selector.ok() || selector->empty()) return {};
+  auto matches = [&](const Json& p) { return selector->matches(member(member(p, "metadata"), "labels")); };
+  const std::string uid = uidOf(job);
+  auto patchPod = [&](const Json& pod, Json ops) -> Result<void> {
+    ops.insert(ops.begin(), Json{{"op", "test"}, {"path", "/metadata/uid"}, {"value", uidOf(pod)}});
+    auto r = ctx_.client.patch(kPods, namespaceOf(pod), nameOf(pod), api::PatchType::kJson, dumpJson(ops));
+    // A pod that is gone or changed meanwhile is looked at again with the next sync.
+    if (!r.ok() && !r.error().is(ErrorCode::kNotFound) && !r.error().is(ErrorCode::kInvalid) &&
+        !r.error().is(ErrorCode::kConflict))
+      return std::move(r).error().context("claiming pod " + nameOf(pod));
+    return {};
+  };
+
+  // Release the pods whose labels no longer match.
+  std::vector<Json> kept;
+  for (Json& p : pods) {
+    if (matches(p) || isDeleting(p)) {
+      kept.push_back(std::move(p));
+      continue;
+    }
+    Json ops = Json::array();
+    const Json& refs = member(member(p, "metadata"), "ownerReferences");
+    for (size_t i = 0; refs.is_array() && i < refs.size(); ++i)
+      if (getString(refs[i], "uid") == uid) ops.push_back({{"op", "remove"}, {"path", "/metadata/ownerReferences/" + std::to_string(i)}});
+    const Json& finalizers = member(member(p, "metadata"), "finalizers");
+    for (size_t i = 0; finalizers.is_array() && i < finalizers.size(); ++i)
+      if (finalizers[i] == kTrackingFinalizer) ops.push_back({{"op", "remove"}, {"path", "/metadata/finalizers/" + std::to_string(i)}});
+    TRY(patchPod(p, std::move(ops)));
+  }
+  pods = std::move(kept);
+
+  // Adopt the orphans that match, as long as the Job is the one the selector was made for.
+  std::vector<const Json*> orphans;
+  std::vector<Json> inNamespace = pods_.list(namespaceOf(job));
+  for (const Json& p : inNamespace)
+    if (controllerRef(p) == nullptr && !isDeleting(p) && matches(p)) orphans.push_back(&p);
+  if (orphans.empty()) return {};
+  auto live = ctx_.client.get(kJobs, namespaceOf(job), nameOf(job));
+  if (!live.ok() || uidOf(*live) != uid || isDeleting(*live)) return {};
+  for (const Json* p : orphans) {
+    const Json& meta = member(*p, "metadata");
+    Json ref = controllerRefTo(job, "batch/v1", "Job");
+    Json ops = Json::array();
+    if (member(meta, "ownerReferences").is_array())
+      ops.push_back({{"op", "add"}, {"path", "/metadata/ownerReferences/-"}, {"value", ref}});
+    else
+      ops.push_back({{"op", "add"}, {"path", "/metadata/ownerReferences"}, {"value", Json::array({ref})}});
+    if (!hasFinalizer(*p, kTrackingFinalizer)) {
+      if (member(meta, "finalizers").is_array())
+        ops.push_back({{"op", "add"}, {"path", "/metadata/finalizers/-"}, {"value", kTrackingFinalizer}});
+      else
+        ops.push_back({{"op", "add"}, {"path", "/metadata/finalizers"}, {"value", Json::array({kTrackingFinalizer})}});
+    }
+    TRY(patchPod(*p, std::move(ops)));
+    log::v(2, "job adopted pod", {{"job", nameOf(job)}, {"pod", nameOf(*p)}});
+  }
+  return {};
 }
 
 Result<void> JobController::releasePod(const std::string& key, const Json& pod) {

@@ -67,6 +67,10 @@ class JobController : public Controller {
   int64_t changePods(const std::string& key, const Json& job, const std::vector<const Json*>& toDelete,
                      const std::vector<int>& toCreate, const std::map<int, int64_t>* failureCounts,
                      std::optional<Error>& error);
+  // Kubernetes' ControllerRefManager for a running Job: its pods whose labels no longer match
+  // its selector are released (removed from `pods`); orphan pods that match are adopted (a
+  // controller reference and the tracking finalizer), to be counted from the next sync.
+  Result<void> claimPods(const Json& job, std::vector<Json>& pods);
   // Removes the tracking finalizer of a counted pod (expected in the Job's state).
   Result<void> releasePod(const std::string& key, const Json& pod);
   std::chrono::milliseconds backoffRemaining(const JobState& state, WallTime now) const;

@@ -442,5 +442,52 @@ TEST_F(JobControllerTest, JobsManagedByAnotherControllerAreLeftAlone) {
   EXPECT_FALSE(job("external").contains("status") && job("external")["status"].contains("startTime"));
 }
 
+TEST_F(JobControllerTest, AdoptsMatchingOrphansAndReleasesPodsThatStopMatching) {
+  // An orphan pod (as left by `kubectl delete job --cascade=orphan`) with the labels of a Job
+  // with a manual selector.
+  Json orphan = {{"apiVersion", "v1"},
+                 {"kind", "Pod"},
+                 {"metadata", {{"name", "orphan"}, {"namespace", "default"}, {"labels", {{"app", "crunch"}}}}},
+                 {"spec", {{"restartPolicy", "Never"}, {"containers", Json::array({{{"name", "main"}, {"image", "busybox"}}})}}}};
+  ASSERT_TRUE(fx_.client().create(kPods, "default", orphan).ok());
+  Json spec = {{"completions", 2},
+               {"parallelism", 2},
+               {"manualSelector", true},
+               {"selector", {{"matchLabels", {{"app", "crunch"}}}}},
+               {"template",
+                {{"metadata", {{"labels", {{"app", "crunch"}}}}},
+                 {"spec", {{"restartPolicy", "Never"}, {"containers", Json::array({{{"name", "main"}, {"image", "busybox"}}})}}}}}};
+  Json created = createJob("crunch", spec);
+  std::string uid = created["metadata"]["uid"];
+  auto owned = [&] {
+    std::vector<Json> out;
+    for (Json& p : fx_.list(kPods, "app=crunch")) {
+      const Json* ref = controllerRef(p);
+      if (ref != nullptr && getString(*ref, "uid") == uid && !isPodTerminal(p)) out.push_back(std::move(p));
+    }
+    return out;
+  };
+  ASSERT_TRUE(waitFor([&] { return owned().size() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(owned().size(), 2u);  // the orphan and one new pod
+  Json adopted = *fx_.get(kPods, "orphan");
+  ASSERT_NE(controllerRef(adopted), nullptr);
+  EXPECT_EQ((*controllerRef(adopted))["uid"], uid);
+  EXPECT_EQ((*controllerRef(adopted))["blockOwnerDeletion"], true);
+  EXPECT_TRUE(hasFinalizer(adopted, kTrackingFinalizer));
+
+  // Relabelled out of the selector: let go (no owner, no finalizer) and replaced.
+  Json patch = {{"metadata", {{"labels", {{"app", "debugging"}}}}}};
+  ASSERT_TRUE(fx_.client().patch(kPods, "default", "orphan", api::PatchType::kMerge, patch.dump()).ok());
+  ASSERT_TRUE(waitFor([&] {
+    auto p = fx_.get(kPods, "orphan");
+    return p && controllerRef(*p) == nullptr && !hasFinalizer(*p, kTrackingFinalizer);
+  }));
+  ASSERT_TRUE(waitFor([&] { return owned().size() == 2; }));
+  for (const Json& p : owned()) fx_.finishPod(p, 0);
+  ASSERT_TRUE(waitFor([&] { return finishedAs("crunch", "Complete"); }));
+  EXPECT_EQ(job("crunch")["status"]["succeeded"], 2);
+}
+
 }  // namespace
 }  // namespace nave::controllers::batch
