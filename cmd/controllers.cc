@@ -1,6 +1,9 @@
 // The controllers and the scheduler `nave server` runs (each group under its Lease). One line
 // per controller, in the order they are constructed and started.
 #include "cmd/commands.h"
+#include "server/controllers/batch/cronjob_controller.h"
+#include "server/controllers/batch/job_controller.h"
+#include "server/controllers/batch/ttl_after_finished_controller.h"
 #include "server/controllers/core/disruption_controller.h"
 #include "server/controllers/core/garbage_collector.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
@@ -23,6 +26,7 @@ void addControllers(ServerConfig& config) {
   using controllers::ControllerContext;
   auto& c = config.controllers;
   auto& s = config.schedulers;
+  namespace batch = controllers::batch;
   c.push_back({"garbage-collector", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::GarbageCollector>(ctx);
                }});
@@ -70,6 +74,11 @@ void addControllers(ServerConfig& config) {
                }});
   c.push_back({"pv-protection", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::PvProtectionController>(ctx);
+               }});
+  c.push_back({"job", [](ControllerContext& ctx) { return std::make_unique<batch::JobController>(ctx); }});
+  c.push_back({"cronjob", [](ControllerContext& ctx) { return std::make_unique<batch::CronJobController>(ctx); }});
+  c.push_back({"ttl-after-finished", [](ControllerContext& ctx) {
+                 return std::make_unique<batch::TtlAfterFinishedController>(ctx);
                }});
   (void)s;
 }
