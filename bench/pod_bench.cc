@@ -391,6 +391,13 @@ int main(int argc, char** argv) {
                 latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
     std::this_thread::sleep_for(std::chrono::seconds(3));
     std::printf("RSS, server + agent, %d pods running: %.1f MB\n", pods, rssKb(pid) / 1024.0);
+    // Idle means idle: what the server (API, controllers, scheduler, agent) spends with the
+    // pods running and nothing changing.
+    double cpu0 = cpuSeconds(pid);
+    std::this_thread::sleep_for(std::chrono::seconds(30));
+    double cpu1 = cpuSeconds(pid);
+    std::printf("idle CPU, server + agent, %d pods running: %.2f%% of a core over 30 s (target < 1%%)\n",
+                pods, (cpu1 - cpu0) / 30.0 * 100.0);
     watch.stop = true;
     watcher.join();
 
