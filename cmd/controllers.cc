@@ -6,6 +6,7 @@
 #include "server/controllers/batch/ttl_after_finished_controller.h"
 #include "server/controllers/core/disruption_controller.h"
 #include "server/controllers/core/garbage_collector.h"
+#include "server/controllers/core/hpa_controller.h"
 #include "server/controllers/core/node_lifecycle_controller.h"
 #include "server/controllers/core/pod_gc_controller.h"
 #include "server/controllers/core/resource_quota_controller.h"
@@ -79,6 +80,9 @@ void addControllers(ServerConfig& config) {
   c.push_back({"cronjob", [](ControllerContext& ctx) { return std::make_unique<batch::CronJobController>(ctx); }});
   c.push_back({"ttl-after-finished", [](ControllerContext& ctx) {
                  return std::make_unique<batch::TtlAfterFinishedController>(ctx);
+               }});
+  c.push_back({"horizontalpodautoscaling", [](ControllerContext& ctx) {
+                 return std::make_unique<controllers::HorizontalPodAutoscalerController>(ctx);
                }});
   (void)s;
 }
