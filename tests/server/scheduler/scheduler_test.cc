@@ -1,0 +1,266 @@
+// The scheduler on a real API stack: pods created through the client are bound to Nodes
+// created through the client; what fits nowhere is marked Unschedulable with an event; lower
+// priority pods are preempted.
+#include "server/scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <thread>
+
+#include "common/log.h"
+#include "tests/server/api_fixture.h"
+
+namespace nave::scheduler {
+namespace {
+
+using testing::kPods;
+const client::Resource kNodes{"", "v1", "nodes"};
+const client::Resource kEvents{"", "v1", "events"};
+const client::Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses"};
+
+bool waitFor(const std::function<bool()>& done,
+             std::chrono::seconds timeout = std::chrono::seconds(20)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+Json node(const std::string& name, const std::string& cpu = "4", Json labels = Json::object()) {
+  labels["kubernetes.io/hostname"] = name;
+  return {{"apiVersion", "v1"},
+          {"kind", "Node"},
+          {"metadata", {{"name", name}, {"labels", labels}}},
+          {"status",
+           {{"allocatable", {{"cpu", cpu}, {"memory", "8Gi"}, {"pods", "110"}}},
+            {"capacity", {{"cpu", cpu}, {"memory", "8Gi"}, {"pods", "110"}}},
+            {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+}
+
+Json pod(const std::string& name, const std::string& cpu = "", Json labels = Json::object()) {
+  Json c = {{"name", "c"}, {"image", "busybox"}};
+  if (!cpu.empty()) c["resources"]["requests"]["cpu"] = cpu;
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", name}, {"namespace", "default"}, {"labels", labels}}},
+          {"spec", {{"containers", Json::array({c})}, {"terminationGracePeriodSeconds", 0}}}};
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const char* v = std::getenv("NAVE_TEST_V")) log::setVerbosity(std::atoi(v));
+  }
+  void TearDown() override {
+    if (scheduler_) scheduler_->stop();
+    informers_.stop();
+  }
+  void start() {
+    scheduler_ = std::make_unique<Scheduler>(ctx_);
+    informers_.start();
+    scheduler_->start();
+  }
+  void create(const client::Resource& r, const Json& o) {
+    auto created = fx_.client().create(
+        r, r.resource == "nodes" || r.resource == "priorityclasses" ? "" : "default", o);
+    ASSERT_TRUE(created.ok()) << created.error().message();
+    if (r.resource == "nodes") {  // status is a subresource: set allocatable and conditions
+      Json withStatus = *created;
+      withStatus["status"] = o["status"];
+      auto updated = fx_.client().update(r, "", withStatus, {}, "status");
+      ASSERT_TRUE(updated.ok()) << updated.error().message();
+    }
+  }
+  std::string nodeOf(const std::string& name) {
+    auto p = fx_.client().get(kPods, "default", name);
+    return p.ok() ? getString((*p)["spec"], "nodeName") : "";
+  }
+  Json scheduledCondition(const std::string& name) {
+    auto p = fx_.client().get(kPods, "default", name);
+    if (!p.ok()) return nullptr;
+    for (const Json& c : (*p)["status"].value("conditions", Json::array()))
+      if (c["type"] == "PodScheduled") return c;
+    return nullptr;
+  }
+  bool hasEvent(const std::string& pod, const std::string& reason, const std::string& messagePart) {
+    auto list = fx_.client().list(kEvents, "default");
+    if (!list.ok()) return false;
+    for (const Json& e : (*list)["items"])
+      if (getString(e["involvedObject"], "name") == pod && getString(e, "reason") == reason &&
+          getString(e, "message").find(messagePart) != std::string::npos &&
+          getString(e["source"], "component") == "default-scheduler")
+        return true;
+    return false;
+  }
+
+  testing::ApiFixture fx_;
+  controllers::InformerFactory informers_{fx_.client()};
+  client::EventRecorder events_{fx_.client(), "default-scheduler"};
+  controllers::ControllerContext ctx_{fx_.client(), informers_, events_, fx_.types(), fx_.dir()};
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerTest, BindsPodsAndRecordsScheduledEvents) {
+  create(kNodes, node("n1"));
+  create(kNodes, node("n2"));
+  create(kPods, pod("before"));
+  start();
+  create(kPods, pod("after"));
+  Json other = pod("other");
+  other["spec"]["schedulerName"] = "my-scheduler";
+  create(kPods, other);
+  ASSERT_TRUE(waitFor([&] { return !nodeOf("before").empty() && !nodeOf("after").empty(); }));
+  Json cond = scheduledCondition("after");
+  EXPECT_EQ(cond["status"], "True");
+  ASSERT_TRUE(waitFor(
+      [&] { return hasEvent("after", "Scheduled", "Successfully assigned default/after to n"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(nodeOf("other"), "");  // another scheduler's pod is left alone
+}
+
+TEST_F(SchedulerTest, BurstDoesNotOvercommit) {
+  create(kNodes, node("n1", "2"));
+  create(kNodes, node("n2", "2"));
+  start();
+  for (int i = 0; i < 6; ++i) create(kPods, pod("p" + std::to_string(i), "1"));
+  ASSERT_TRUE(waitFor([&] {
+    int bound = 0;
+    for (int i = 0; i < 6; ++i) bound += !nodeOf("p" + std::to_string(i)).empty();
+    return bound == 4;
+  }));
+  std::map<std::string, int> perNode;
+  int pending = 0;
+  for (int i = 0; i < 6; ++i) {
+    std::string n = nodeOf("p" + std::to_string(i));
+    if (n.empty())
+      ++pending;
+    else
+      ++perNode[n];
+  }
+  EXPECT_EQ(pending, 2);
+  EXPECT_EQ(perNode["n1"], 2);
+  EXPECT_EQ(perNode["n2"], 2);
+}
+
+TEST_F(SchedulerTest, UnschedulableConditionEventAndRetryWhenANodeComes) {
+  Json cp = node("cp");
+  cp["spec"]["taints"] =
+      Json::array({{{"key", "node-role.kubernetes.io/control-plane"}, {"effect", "NoSchedule"}}});
+  create(kNodes, cp);
+  create(kNodes, node("w1", "1"));
+  create(kNodes, node("w2", "1"));
+  start();
+  create(kPods, pod("big", "2"));
+  const std::string want =
+      "0/3 nodes are available: 1 node(s) had untolerated taint "
+      "{node-role.kubernetes.io/control-plane: }, "
+      "2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for "
+      "scheduling.";
+  ASSERT_TRUE(waitFor([&] {
+    Json c = scheduledCondition("big");
+    return c.is_object() && c["status"] == "False" && c["reason"] == "Unschedulable";
+  }));
+  EXPECT_EQ(scheduledCondition("big")["message"], want);
+  ASSERT_TRUE(waitFor([&] { return hasEvent("big", "FailedScheduling", want); }));
+
+  // A bigger node: the pod is retried without waiting for the periodic flush.
+  create(kNodes, node("w3", "4"));
+  ASSERT_TRUE(waitFor([&] { return nodeOf("big") == "w3"; }));
+  EXPECT_EQ(scheduledCondition("big")["status"], "True");
+}
+
+TEST_F(SchedulerTest, NodeSelectorTaintsAndAntiAffinity) {
+  create(kNodes, node("ssd", "4", {{"disk", "ssd"}}));
+  create(kNodes, node("hdd", "4", {{"disk", "hdd"}}));
+  start();
+  Json p = pod("wants-ssd");
+  p["spec"]["nodeSelector"] = {{"disk", "ssd"}};
+  create(kPods, p);
+  ASSERT_TRUE(waitFor([&] { return nodeOf("wants-ssd") == "ssd"; }));
+
+  Json term = {{"labelSelector", {{"matchLabels", {{"app", "web"}}}}},
+               {"topologyKey", "kubernetes.io/hostname"}};
+  for (int i = 0; i < 3; ++i) {
+    Json w = pod("web-" + std::to_string(i), "", {{"app", "web"}});
+    w["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] =
+        Json::array({term});
+    create(kPods, w);
+  }
+  ASSERT_TRUE(waitFor([&] { return !nodeOf("web-0").empty() && !nodeOf("web-1").empty(); }));
+  EXPECT_NE(nodeOf("web-0"), nodeOf("web-1"));
+  ASSERT_TRUE(waitFor([&] {
+    Json c = scheduledCondition("web-2");
+    return c.is_object() && c["status"] == "False";
+  }));
+  EXPECT_EQ(nodeOf("web-2"), "");
+  EXPECT_EQ(
+      getString(scheduledCondition("web-2"), "message")
+          .rfind("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.", 0),
+      0u);
+  // Deleting one frees its node for the third.
+  ASSERT_TRUE(fx_.client().remove(kPods, "default", "web-0").ok());
+  ASSERT_TRUE(waitFor([&] { return !nodeOf("web-2").empty(); }));
+}
+
+TEST_F(SchedulerTest, TopologySpreadDoNotSchedule) {
+  create(kNodes, node("a", "4", {{"zone", "z1"}}));
+  create(kNodes, node("b", "4", {{"zone", "z2"}}));
+  start();
+  for (int i = 0; i < 4; ++i) {
+    Json w = pod("s" + std::to_string(i), "", {{"app", "s"}});
+    w["spec"]["topologySpreadConstraints"] =
+        Json::array({{{"maxSkew", 1},
+                      {"topologyKey", "zone"},
+                      {"whenUnsatisfiable", "DoNotSchedule"},
+                      {"labelSelector", {{"matchLabels", {{"app", "s"}}}}}}});
+    create(kPods, w);
+    ASSERT_TRUE(waitFor([&] { return !nodeOf("s" + std::to_string(i)).empty(); }));
+  }
+  std::map<std::string, int> perNode;
+  for (int i = 0; i < 4; ++i) ++perNode[nodeOf("s" + std::to_string(i))];
+  EXPECT_EQ(perNode["a"], 2);
+  EXPECT_EQ(perNode["b"], 2);
+}
+
+TEST_F(SchedulerTest, PreemptsLowerPriorityPods) {
+  create(kNodes, node("n1", "2"));
+  create(kPriorityClasses, {{"apiVersion", "scheduling.k8s.io/v1"},
+                            {"kind", "PriorityClass"},
+                            {"metadata", {{"name", "high"}}},
+                            {"value", 1000}});
+  start();
+  create(kPods, pod("low-1", "1"));
+  create(kPods, pod("low-2", "1"));
+  ASSERT_TRUE(waitFor([&] { return !nodeOf("low-1").empty() && !nodeOf("low-2").empty(); }));
+
+  Json never = pod("never", "1");
+  never["spec"]["priority"] = 500;
+  never["spec"]["preemptionPolicy"] = "Never";
+  create(kPods, never);
+  ASSERT_TRUE(waitFor([&] {
+    return getString(scheduledCondition("never"), "message") ==
+           "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to "
+           "preemptionPolicy=Never..";
+  }));
+
+  Json high = pod("high", "1");
+  high["spec"]["priorityClassName"] = "high";
+  create(kPods, high);
+  ASSERT_TRUE(waitFor([&] { return nodeOf("high") == "n1"; }));
+  int remaining = 0;
+  for (const char* n : {"low-1", "low-2"}) remaining += fx_.client().get(kPods, "default", n).ok();
+  EXPECT_EQ(remaining, 1);
+  ASSERT_TRUE(waitFor([&] {
+    return hasEvent("low-1", "Preempted", "Preempted by pod") ||
+           hasEvent("low-2", "Preempted", "Preempted by pod");
+  }));
+  EXPECT_EQ(nodeOf("never"), "");
+}
+
+}  // namespace
+}  // namespace nave::scheduler
