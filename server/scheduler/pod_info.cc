@@ -68,9 +68,10 @@ PodInfo makePodInfo(const Json& pod) {
                      getString(spec, "preemptionPolicy") == "Never");
 }
 
-PodInfo makePodInfo(const Json& pod, int32_t priority, bool preemptNever) {
+PodInfo makePodInfo(Json object, int32_t priority, bool preemptNever) {
   PodInfo p;
-  p.pod = pod;
+  p.pod = std::move(object);
+  const Json& pod = p.pod;
   const Json& md = pod.value("metadata", Json::object());
   const Json& spec = pod.value("spec", Json::object());
   const Json& status = pod.value("status", Json::object());

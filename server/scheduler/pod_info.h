@@ -81,7 +81,7 @@ struct PodInfo {
 using PodInfoPtr = std::shared_ptr<const PodInfo>;
 
 // Parses a pod; `priority` is spec.priority as already resolved (see Scheduler).
-PodInfo makePodInfo(const Json& pod, int32_t priority, bool preemptNever);
+PodInfo makePodInfo(Json pod, int32_t priority, bool preemptNever);
 // The same with spec.priority and spec.preemptionPolicy as the pod has them.
 PodInfo makePodInfo(const Json& pod);
 

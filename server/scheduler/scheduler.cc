@@ -107,7 +107,7 @@ void Scheduler::stop() {
   binders_.clear();
 }
 
-PodInfo Scheduler::podInfoLocked(const Json& pod) const {
+PodInfo Scheduler::podInfoLocked(Json pod) const {
   const Json& spec = field(pod, "spec");
   std::string policy = getString(spec, "preemptionPolicy");
   int32_t priority = 0;
@@ -133,7 +133,7 @@ PodInfo Scheduler::podInfoLocked(const Json& pod) const {
       if (policy.empty() && found->preemptNever) policy = "Never";
     }
   }
-  return makePodInfo(pod, priority, policy == "Never");
+  return makePodInfo(std::move(pod), priority, policy == "Never");
 }
 
 void Scheduler::addAssignedPodLocked(PodInfoPtr pod) {
@@ -309,7 +309,7 @@ void Scheduler::scheduleOne(SchedulingQueue::Entry entry) {
   {
     std::lock_guard lock(mu_);
     if (assumed_.contains(entry.key)) return;
-    pod = podInfoLocked(*obj);
+    pod = podInfoLocked(std::move(*obj));
     if (snapshot_.nodes.empty()) {
       message = "no nodes available to schedule pods";
     } else {
@@ -336,7 +336,7 @@ void Scheduler::scheduleOne(SchedulingQueue::Entry entry) {
                                ? feasible.front()->name()
                                : selectHost(scoreNodes(pod, snapshot_, feasible), rng_);
         // Assume: count the pod on its node now, so that the next pods see it taken.
-        PodInfo assumed = pod;
+        PodInfo assumed = std::move(pod);
         assumed.nodeName = host;
         assumed.pod["spec"]["nodeName"] = host;
         auto ptr = std::make_shared<const PodInfo>(std::move(assumed));

@@ -67,7 +67,7 @@ class Scheduler : public controllers::Controller {
   // Needs mu_.
   void addAssignedPodLocked(PodInfoPtr pod);
   void removeAssignedPodLocked(const std::string& key);
-  PodInfo podInfoLocked(const Json& pod) const;
+  PodInfo podInfoLocked(Json pod) const;
   Reservation reservationLocked(const std::string& node, const PodInfo& pod) const;
 
   controllers::ControllerContext& ctx_;

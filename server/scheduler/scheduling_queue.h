@@ -79,7 +79,7 @@ class SchedulingQueue {
   std::map<std::string, Entry> entries_;  // every queued pod (active, backoff or unschedulable)
   std::multimap<Clock::time_point, std::string> backoff_;   // due time -> key
   std::map<std::string, Clock::time_point> unschedulable_;  // key -> since
-  std::set<std::string> inFlight_;  // popped, not yet back or done
+  std::set<std::string> inFlight_;                          // popped, not yet back or done
   uint64_t seq_ = 0;
   uint64_t moves_ = 0;
   bool shutdown_ = false;
