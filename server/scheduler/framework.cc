@@ -113,7 +113,9 @@ bool matchesNodeSelection(const PodInfo& pod, const NodeInfo& node) {
 CycleState preFilter(const PodInfo& pod, const Snapshot& snapshot) {
   CycleState state;
   const Json& podNsLabels = snapshot.nsLabels(pod.ns);
+  bool podTerms = !pod.requiredAffinity.empty() || !pod.requiredAntiAffinity.empty();
   for (const auto& [name, node] : snapshot.nodes) {
+    if (!podTerms && !node.hasPodsWithAffinity()) continue;  // nothing here to count
     for (const auto& [key, other] : node.pods()) {
       if (other->key == pod.key) continue;
       // Existing pods' required anti-affinity against the incoming pod.
@@ -434,8 +436,8 @@ std::vector<NodeScore> scoreNodes(const PodInfo& pod, const Snapshot& snapshot,
   for (size_t i = 0; i < feasible.size(); ++i) {
     const NodeInfo& node = *feasible[i];
     out[i].node = node.name();
-    out[i].byPlugin["NodeResourcesFit"] = scoreLeastAllocated(pod, node);
-    out[i].byPlugin["NodeResourcesBalancedAllocation"] = scoreBalancedAllocation(pod, node);
+    out[i].plugins.resourcesFit = scoreLeastAllocated(pod, node);
+    out[i].plugins.balancedAllocation = scoreBalancedAllocation(pod, node);
     for (const Json& pref : pod.preferredNodeTerms)
       if (matchesTerm(pref.value("preference", Json::object()), node))
         affinity[i] += getInt(pref, "weight");
@@ -454,15 +456,14 @@ std::vector<NodeScore> scoreNodes(const PodInfo& pod, const Snapshot& snapshot,
   std::vector<int64_t> spread = spreadScores(pod, snapshot, feasible);
   for (size_t i = 0; i < feasible.size(); ++i) {
     auto& s = out[i];
-    s.byPlugin["NodeAffinity"] = maxAffinity > 0 ? affinity[i] * 100 / maxAffinity : 0;
-    s.byPlugin["TaintToleration"] = maxTaints > 0 ? 100 - taints[i] * 100 / maxTaints : 100;
-    s.byPlugin["InterPodAffinity"] = interPod[i];
-    s.byPlugin["PodTopologySpread"] = spread[i];
-    static const std::map<std::string, int64_t> kWeights = {
-        {"NodeResourcesFit", 1},  {"NodeResourcesBalancedAllocation", 1},
-        {"NodeAffinity", 2},      {"InterPodAffinity", 2},
-        {"PodTopologySpread", 2}, {"TaintToleration", 3}};
-    for (const auto& [plugin, score] : s.byPlugin) s.total += score * kWeights.at(plugin);
+    PluginScores& p = s.plugins;
+    p.nodeAffinity = maxAffinity > 0 ? affinity[i] * 100 / maxAffinity : 0;
+    p.taintToleration = maxTaints > 0 ? 100 - taints[i] * 100 / maxTaints : 100;
+    p.interPodAffinity = interPod[i];
+    p.topologySpread = spread[i];
+    // The default profile's weights.
+    s.total = p.resourcesFit * 1 + p.balancedAllocation * 1 + p.nodeAffinity * 2 +
+              p.interPodAffinity * 2 + p.topologySpread * 2 + p.taintToleration * 3;
   }
   return out;
 }

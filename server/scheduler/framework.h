@@ -92,10 +92,20 @@ Status runFilters(const PodInfo& pod, const NodeInfo& node, const CycleState& st
 int64_t scoreLeastAllocated(const PodInfo& pod, const NodeInfo& node);
 int64_t scoreBalancedAllocation(const PodInfo& pod, const NodeInfo& node);
 
+// Each plugin's normalized score (0-100), before weighting.
+struct PluginScores {
+  int64_t resourcesFit = 0;        // NodeResourcesFit (least allocated)
+  int64_t balancedAllocation = 0;  // NodeResourcesBalancedAllocation
+  int64_t nodeAffinity = 0;        // NodeAffinity (preferred terms)
+  int64_t interPodAffinity = 0;    // InterPodAffinity (preferred terms)
+  int64_t topologySpread = 0;      // PodTopologySpread (ScheduleAnyway)
+  int64_t taintToleration = 0;     // TaintToleration (PreferNoSchedule)
+};
+
 struct NodeScore {
   std::string node;
   int64_t total = 0;
-  std::map<std::string, int64_t> byPlugin;  // normalized, before weights
+  PluginScores plugins;
 };
 // Scores the feasible nodes with the default plugins and weights: NodeResourcesFit 1,
 // NodeResourcesBalancedAllocation 1, NodeAffinity 2, InterPodAffinity 2, PodTopologySpread 2,

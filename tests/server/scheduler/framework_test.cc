@@ -224,10 +224,10 @@ TEST(ScoresTest, PreferencesDecide) {
   auto scores = scoreNodes(info, s, feasible);
   std::map<std::string, NodeScore> by;
   for (const auto& sc : scores) by[sc.node] = sc;
-  EXPECT_EQ(by["t"].byPlugin["TaintToleration"], 0);
-  EXPECT_EQ(by["u"].byPlugin["TaintToleration"], 100);
-  EXPECT_EQ(by["u"].byPlugin["NodeAffinity"], 100);
-  EXPECT_EQ(by["v"].byPlugin["NodeAffinity"], 0);
+  EXPECT_EQ(by["t"].plugins.taintToleration, 0);
+  EXPECT_EQ(by["u"].plugins.taintToleration, 100);
+  EXPECT_EQ(by["u"].plugins.nodeAffinity, 100);
+  EXPECT_EQ(by["v"].plugins.nodeAffinity, 0);
   std::mt19937 rng(1);
   EXPECT_EQ(selectHost(scores, rng), "u");
 }
@@ -244,8 +244,8 @@ TEST(ScoresTest, SpreadScheduleAnywayPrefersEmptierDomain) {
   PodInfo info = makePodInfo(p);
   std::vector<const NodeInfo*> feasible = {&s.nodes.at("a"), &s.nodes.at("b")};
   auto scores = scoreNodes(info, s, feasible);
-  EXPECT_LT(scores[0].byPlugin["PodTopologySpread"], scores[1].byPlugin["PodTopologySpread"]);
-  EXPECT_EQ(scores[1].byPlugin["PodTopologySpread"], 100);
+  EXPECT_LT(scores[0].plugins.topologySpread, scores[1].plugins.topologySpread);
+  EXPECT_EQ(scores[1].plugins.topologySpread, 100);
 }
 
 TEST(MessagesTest, FitErrorSortsReasonCounts) {
