@@ -98,6 +98,16 @@ class SchedulerTest : public ::testing::Test {
     return false;
   }
 
+  int64_t eventCount(const std::string& pod, const std::string& reason) {
+    auto list = fx_.client().list(kEvents, "default");
+    int64_t n = 0;
+    if (list.ok())
+      for (const Json& e : (*list)["items"])
+        if (getString(e["involvedObject"], "name") == pod && getString(e, "reason") == reason)
+          n += getInt(e, "count", 1);
+    return n;
+  }
+
   testing::ApiFixture fx_;
   controllers::InformerFactory informers_{fx_.client()};
   client::EventRecorder events_{fx_.client(), "default-scheduler"};
@@ -167,6 +177,9 @@ TEST_F(SchedulerTest, UnschedulableConditionEventAndRetryWhenANodeComes) {
   }));
   EXPECT_EQ(scheduledCondition("big")["message"], want);
   ASSERT_TRUE(waitFor([&] { return hasEvent("big", "FailedScheduling", want); }));
+  // No change, no retry: the pod waits (one FailedScheduling, count 1).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(eventCount("big", "FailedScheduling"), 1);
 
   // A bigger node: the pod is retried without waiting for the periodic flush.
   create(kNodes, node("w3", "4"));
@@ -260,6 +273,53 @@ TEST_F(SchedulerTest, PreemptsLowerPriorityPods) {
            hasEvent("low-2", "Preempted", "Preempted by pod");
   }));
   EXPECT_EQ(nodeOf("never"), "");
+}
+
+TEST_F(SchedulerTest, NominatesTheNodeWhileVictimsTerminate) {
+  create(kNodes, node("n1", "1"));
+  start();
+  Json victim = pod("victim", "1");
+  victim["spec"]["terminationGracePeriodSeconds"] = 30;  // no kubelet here: it stays terminating
+  create(kPods, victim);
+  ASSERT_TRUE(waitFor([&] { return nodeOf("victim") == "n1"; }));
+  Json high = pod("high", "1");
+  high["spec"]["priority"] = 100;
+  create(kPods, high);
+  ASSERT_TRUE(waitFor([&] {
+    auto p = fx_.client().get(kPods, "default", "high");
+    return p.ok() && getString((*p)["status"], "nominatedNodeName") == "n1";
+  }));
+  auto v = fx_.client().get(kPods, "default", "victim");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE((*v)["metadata"].contains("deletionTimestamp"));
+  bool disruption = false;
+  for (const Json& c : (*v)["status"].value("conditions", Json::array()))
+    disruption |= c["type"] == "DisruptionTarget" && c["reason"] == "PreemptionByScheduler";
+  EXPECT_TRUE(disruption);
+  EXPECT_EQ(getString(scheduledCondition("high"), "message"),
+            "0/1 nodes are available: 1 Insufficient cpu.");
+  // Once the victim is gone, the preemptor gets its node.
+  api::DeleteOptions now;
+  now.gracePeriodSeconds = 0;
+  ASSERT_TRUE(fx_.client().remove(kPods, "default", "victim", now).ok());
+  ASSERT_TRUE(waitFor([&] { return nodeOf("high") == "n1"; }));
+}
+
+TEST_F(SchedulerTest, GatedPodsWaitForTheirGates) {
+  create(kNodes, node("n1"));
+  start();
+  Json gated = pod("gated");
+  gated["spec"]["schedulingGates"] = Json::array({{{"name", "example.com/wait"}}});
+  create(kPods, gated);
+  ASSERT_TRUE(waitFor(
+      [&] { return getString(scheduledCondition("gated"), "reason") == "SchedulingGated"; }));
+  EXPECT_EQ(getString(scheduledCondition("gated"), "message"),
+            "Scheduling is blocked due to non-empty scheduling gates");
+  EXPECT_EQ(nodeOf("gated"), "");
+  auto patched = fx_.client().patch(kPods, "default", "gated", api::PatchType::kMerge,
+                                    R"({"spec":{"schedulingGates":null}})");
+  ASSERT_TRUE(patched.ok()) << patched.error().message();
+  ASSERT_TRUE(waitFor([&] { return nodeOf("gated") == "n1"; }));
 }
 
 }  // namespace
