@@ -144,6 +144,53 @@ CycleState preFilter(const PodInfo& pod, const Snapshot& snapshot) {
     }
   }
 
+  for (const std::string& name : pod.claims) {
+    CycleState::Claim c;
+    c.name = name;
+    auto pvc = snapshot.claims.find(pod.ns + "/" + name);
+    if (pvc == snapshot.claims.end()) {
+      if (state.volumeError.empty())
+        state.volumeError = "persistentvolumeclaim \"" + name + "\" not found";
+      continue;
+    }
+    const Json& claim = pvc->second;
+    const Json& md = claim.value("metadata", Json::object());
+    if (md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null()) {
+      if (state.volumeError.empty())
+        state.volumeError = "persistentvolumeclaim \"" + name + "\" is being deleted";
+      continue;
+    }
+    const Json& spec = claim.value("spec", Json::object());
+    if (std::string pvName = getString(spec, "volumeName"); !pvName.empty()) {
+      auto pv = snapshot.volumes.find(pvName);
+      if (pv == snapshot.volumes.end()) {
+        c.missingVolume = true;
+      } else if (const Json* pvSpec = findMember(pv->second, "spec")) {
+        const Json* na = findMember(*pvSpec, "nodeAffinity");
+        const Json* req = na ? findMember(*na, "required") : nullptr;
+        if (req) c.volumeNodeTerms = req->value("nodeSelectorTerms", Json::array());
+      }
+    } else {
+      std::string className = getString(spec, "storageClassName");
+      if (className.empty())
+        className = getString(md.value("annotations", Json::object()),
+                              "volume.beta.kubernetes.io/storage-class");
+      auto sc = snapshot.storageClasses.find(className);
+      if (sc == snapshot.storageClasses.end() ||
+          getString(sc->second, "volumeBindingMode", "Immediate") != "WaitForFirstConsumer") {
+        if (state.volumeError.empty())
+          state.volumeError = "pod has unbound immediate PersistentVolumeClaims";
+        continue;
+      }
+      c.waitForConsumer = true;
+      c.provisioner = getString(sc->second, "provisioner") != "kubernetes.io/no-provisioner";
+      if (const Json* t = findMember(sc->second, "allowedTopologies");
+          t && t->is_array() && !t->empty())
+        c.allowedTopologies = *t;
+    }
+    state.claims.push_back(std::move(c));
+  }
+
   state.spread.resize(pod.spread.size());
   for (size_t i = 0; i < pod.spread.size(); ++i) {
     const SpreadConstraint& c = pod.spread[i];
@@ -283,6 +330,33 @@ Status filterInterPodAffinity(const PodInfo& pod, const NodeInfo& node, const Cy
   return {};
 }
 
+Status filterVolumeBinding(const PodInfo& pod, const NodeInfo& node, const CycleState& state) {
+  for (const CycleState::Claim& c : state.claims) {
+    if (c.missingVolume)
+      return Status::unschedulable("VolumeBinding", kReasonVolumeMissingPv, true);
+    if (!c.volumeNodeTerms.is_null() && !matchesNodeSelectorTerms(c.volumeNodeTerms, node))
+      return Status::unschedulable("VolumeBinding", kReasonVolumeNodeAffinity, true);
+    if (!c.waitForConsumer) continue;
+    // Static volumes for WaitForFirstConsumer claims are not matched here: only a class
+    // that provisions, within its allowed topologies, will do.
+    bool fits = c.provisioner;
+    if (fits && c.allowedTopologies.is_array()) {
+      fits = false;
+      for (const Json& term : c.allowedTopologies) {
+        bool all = true;
+        for (const Json& e : term.value("matchLabelExpressions", Json::array())) {
+          const std::string* v = nodeLabel(node, getString(e, "key"));
+          const Json& values = e.value("values", Json::array());
+          if (!v || std::find(values.begin(), values.end(), Json(*v)) == values.end()) all = false;
+        }
+        fits = fits || all;
+      }
+    }
+    if (!fits) return Status::unschedulable("VolumeBinding", kReasonVolumeBindConflict, true);
+  }
+  return {};
+}
+
 Status runFilters(const PodInfo& pod, const NodeInfo& node, const CycleState& state,
                   const Reservation* reserved) {
   if (Status s = filterNodeUnschedulable(pod, node); !s.ok()) return s;
@@ -294,6 +368,7 @@ Status runFilters(const PodInfo& pod, const NodeInfo& node, const CycleState& st
                                         reserved ? reserved->pods : 0);
       !s.ok())
     return s;
+  if (Status s = filterVolumeBinding(pod, node, state); !s.ok()) return s;
   if (Status s = filterPodTopologySpread(pod, node, state); !s.ok()) return s;
   if (Status s = filterInterPodAffinity(pod, node, state); !s.ok()) return s;
   return {};
@@ -487,7 +562,14 @@ std::string selectHost(const std::vector<NodeScore>& scores, std::mt19937& rng) 
 }
 
 std::string fitErrorMessage(size_t numNodes, const std::map<std::string, Status>& statuses,
-                            const std::string& postFilterMessage) {
+                            const std::string& postFilterMessage,
+                            const std::string& preFilterMessage) {
+  if (!preFilterMessage.empty()) {
+    std::string msg =
+        "0/" + std::to_string(numNodes) + " nodes are available: " + preFilterMessage + ".";
+    if (!postFilterMessage.empty()) msg += " " + postFilterMessage + ".";
+    return msg;
+  }
   std::map<std::string, int> histogram;
   for (const auto& [node, status] : statuses)
     for (const std::string& r : status.reasons) ++histogram[r];

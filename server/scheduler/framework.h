@@ -41,6 +41,11 @@ inline constexpr char kReasonPodAntiAffinity[] = "node(s) didn't match pod anti-
 inline constexpr char kReasonExistingAntiAffinity[] =
     "node(s) didn't satisfy existing pods anti-affinity rules";
 inline constexpr char kReasonSpread[] = "node(s) didn't match pod topology spread constraints";
+inline constexpr char kReasonVolumeNodeAffinity[] = "node(s) had volume node affinity conflict";
+inline constexpr char kReasonVolumeBindConflict[] =
+    "node(s) didn't find available persistent volumes to bind";
+inline constexpr char kReasonVolumeMissingPv[] =
+    "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
 inline constexpr char kReasonSpreadLabel[] =
     "node(s) didn't match pod topology spread constraints (missing required label)";
 
@@ -59,6 +64,18 @@ struct CycleState {
     int64_t minMatch = 0;
   };
   std::vector<Spread> spread;
+  // VolumeBinding: why no node can do (a missing claim, an unbound Immediate one), and
+  // what each of the pod's claims asks of a node.
+  std::string volumeError;
+  struct Claim {
+    std::string name;
+    bool missingVolume = false;    // bound to a PersistentVolume that does not exist
+    Json volumeNodeTerms;          // the bound volume's required node affinity, or null
+    bool waitForConsumer = false;  // unbound, WaitForFirstConsumer: provisioned for the node
+    bool provisioner = false;  // its class provisions volumes (not kubernetes.io/no-provisioner)
+    Json allowedTopologies;    // the class's, or null
+  };
+  std::vector<Claim> claims;
 };
 
 CycleState preFilter(const PodInfo& pod, const Snapshot& snapshot);
@@ -78,6 +95,7 @@ Status filterNodeResourcesFit(const PodInfo& pod, const NodeInfo& node,
                               const Resources* reserved = nullptr, int64_t reservedPods = 0);
 Status filterPodTopologySpread(const PodInfo& pod, const NodeInfo& node, const CycleState& state);
 Status filterInterPodAffinity(const PodInfo& pod, const NodeInfo& node, const CycleState& state);
+Status filterVolumeBinding(const PodInfo& pod, const NodeInfo& node, const CycleState& state);
 
 struct Reservation {
   Resources requests;
@@ -116,8 +134,10 @@ std::vector<NodeScore> scoreNodes(const PodInfo& pod, const Snapshot& snapshot,
 std::string selectHost(const std::vector<NodeScore>& scores, std::mt19937& rng);
 
 // kube-scheduler's FitError text: "0/N nodes are available: <count> <reason>, ...." with
-// the "<count> <reason>" entries sorted, then " <postFilterMessage>." when there is one.
+// the "<count> <reason>" entries sorted (or the PreFilter's reason instead, when PreFilter
+// failed), then " <postFilterMessage>." when there is one.
 std::string fitErrorMessage(size_t numNodes, const std::map<std::string, Status>& statuses,
-                            const std::string& postFilterMessage = "");
+                            const std::string& postFilterMessage = "",
+                            const std::string& preFilterMessage = "");
 
 }  // namespace nave::scheduler

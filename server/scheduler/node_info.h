@@ -57,6 +57,10 @@ const std::string* nodeLabel(const NodeInfo& node, const std::string& key);
 struct Snapshot {
   std::map<std::string, NodeInfo> nodes;        // by name; only nodes with a Node object
   std::map<std::string, Json> namespaceLabels;  // for namespaceSelector in pod affinity
+  // For VolumeBinding.
+  std::map<std::string, Json> claims;          // PersistentVolumeClaims by "namespace/name"
+  std::map<std::string, Json> volumes;         // PersistentVolumes by name
+  std::map<std::string, Json> storageClasses;  // by name
   const Json& nsLabels(const std::string& ns) const;
 };
 

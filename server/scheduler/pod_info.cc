@@ -125,6 +125,14 @@ PodInfo makePodInfo(Json object, int32_t priority, bool preemptNever) {
       }
     }
   }
+  if (const Json* vs = findMember(spec, "volumes"); vs && vs->is_array()) {
+    for (const Json& v : *vs) {
+      if (const Json* c = findMember(v, "persistentVolumeClaim"); c && c->is_object())
+        p.claims.push_back(getString(*c, "claimName"));
+      else if (const Json* e = findMember(v, "ephemeral"); e && e->is_object())
+        p.claims.push_back(p.name + "-" + getString(v, "name"));  // the claim it gets
+    }
+  }
   if (const Json* cs = findMember(spec, "topologySpreadConstraints"); cs && cs->is_array()) {
     for (const Json& c : *cs) {
       SpreadConstraint sc;

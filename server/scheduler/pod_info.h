@@ -71,6 +71,8 @@ struct PodInfo {
   std::vector<AffinityTerm> preferredAffinity, preferredAntiAffinity;
   std::vector<HostPort> hostPorts;
   std::vector<SpreadConstraint> spread;
+  std::vector<std::string>
+      claims;  // PersistentVolumeClaims of its volumes (ephemeral ones included)
 
   bool hasAffinityTerms() const {
     return !requiredAffinity.empty() || !requiredAntiAffinity.empty() ||

@@ -21,17 +21,10 @@ struct Candidate {
   std::vector<PodInfoPtr> victims;
 };
 
-bool needsClusterState(const PodInfo& pod, const Snapshot& snapshot) {
-  if (pod.hasAffinityTerms() || !pod.spread.empty()) return true;
-  for (const auto& [name, node] : snapshot.nodes)
-    if (node.hasPodsWithAffinity()) return true;
-  return false;
-}
-
-Status fitsOn(const PodInfo& pod, const Snapshot& snapshot, const NodeInfo& node, bool clusterState,
+// PreFilter again on the changed node: the counts of pod affinity and spread change with it.
+Status fitsOn(const PodInfo& pod, const Snapshot& snapshot, const NodeInfo& node,
               const Reservation& reserved) {
-  CycleState state = clusterState ? preFilter(pod, snapshot) : CycleState{};
-  if (!clusterState) state.spread.resize(pod.spread.size());
+  CycleState state = preFilter(pod, snapshot);
   return runFilters(pod, node, state, &reserved);
 }
 
@@ -79,7 +72,8 @@ const Candidate& pickOne(const std::vector<Candidate>& cs) {
 
 bool terminatingByPreemption(const PodInfo& pod) {
   if (!pod.terminating) return false;
-  const Json* conds = findMember(pod.pod.value("status", Json::object()), "conditions");
+  const Json* status = findMember(pod.pod, "status");
+  const Json* conds = status ? findMember(*status, "conditions") : nullptr;
   if (!conds || !conds->is_array()) return false;
   for (const Json& c : *conds)
     if (getString(c, "type") == "DisruptionTarget")
@@ -109,7 +103,6 @@ PreemptionResult findPreemption(const PodInfo& pod, Snapshot& snapshot,
         }
   }
 
-  bool clusterState = needsClusterState(pod, snapshot);
   std::map<std::string, Status> dryRun;
   std::vector<Candidate> candidates;
   for (auto& [name, node] : snapshot.nodes) {
@@ -124,14 +117,14 @@ PreemptionResult findPreemption(const PodInfo& pod, Snapshot& snapshot,
     }
     for (const auto& p : potential) node.removePod(p->key);
     Reservation res = reserved(name);
-    Status fits = fitsOn(pod, snapshot, node, clusterState, res);
+    Status fits = fitsOn(pod, snapshot, node, res);
     std::vector<PodInfoPtr> victims;
     if (fits.ok()) {
       // Give back as many pods as still leave room, the most important first.
       std::sort(potential.begin(), potential.end(), moreImportant);
       for (const auto& p : potential) {
         node.addPod(p);
-        if (!fitsOn(pod, snapshot, node, clusterState, res).ok()) {
+        if (!fitsOn(pod, snapshot, node, res).ok()) {
           node.removePod(p->key);
           victims.push_back(p);
         }

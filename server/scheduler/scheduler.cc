@@ -11,6 +11,9 @@ namespace {
 const client::Resource kPods{"", "v1", "pods"};
 const client::Resource kNodes{"", "v1", "nodes"};
 const client::Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses"};
+const client::Resource kClaims{"", "v1", "persistentvolumeclaims"};
+const client::Resource kVolumes{"", "v1", "persistentvolumes"};
+const client::Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses"};
 
 constexpr int kBinders = 4;
 // Priorities of the built-in classes, which nave does not create as objects.
@@ -73,11 +76,20 @@ Scheduler::Scheduler(controllers::ControllerContext& ctx)
       pods_(ctx.informers.informer(kPods)),
       nodes_(ctx.informers.informer(kNodes)),
       priorityClasses_(ctx.informers.informer(kPriorityClasses)),
-      namespaces_(ctx.informers.informer(client::kNamespaces)) {
+      namespaces_(ctx.informers.informer(client::kNamespaces)),
+      claims_(ctx.informers.informer(kClaims)),
+      volumes_(ctx.informers.informer(kVolumes)),
+      storageClasses_(ctx.informers.informer(kStorageClasses)) {
   // PriorityClasses and namespaces first: a pod's priority needs its class.
   priorityClasses_.addObjectHandler(
       [this](const Json* b, const Json* a) { onPriorityClass(b, a); });
   namespaces_.addObjectHandler([this](const Json* b, const Json* a) { onNamespace(b, a); });
+  claims_.addObjectHandler(
+      [this](const Json* b, const Json* a) { onVolumeObject(snapshot_.claims, b, a); });
+  volumes_.addObjectHandler(
+      [this](const Json* b, const Json* a) { onVolumeObject(snapshot_.volumes, b, a); });
+  storageClasses_.addObjectHandler(
+      [this](const Json* b, const Json* a) { onVolumeObject(snapshot_.storageClasses, b, a); });
   nodes_.addObjectHandler([this](const Json* b, const Json* a) { onNode(b, a); });
   pods_.addObjectHandler([this](const Json* b, const Json* a) { onPod(b, a); });
 }
@@ -258,6 +270,17 @@ void Scheduler::onNamespace(const Json* before, const Json* after) {
       field(field(*after, "metadata"), "labels");
 }
 
+void Scheduler::onVolumeObject(std::map<std::string, Json>& map, const Json* before,
+                               const Json* after) {
+  std::lock_guard lock(mu_);
+  if (after == nullptr) {
+    map.erase(keyOf(*before));
+    return;
+  }
+  map[keyOf(*after)] = *after;
+  queue_.moveAllToActive();
+}
+
 Reservation Scheduler::reservationLocked(const std::string& node, const PodInfo& pod) const {
   Reservation r;
   for (const auto& [key, p] : nominated_) {
@@ -316,48 +339,62 @@ void Scheduler::scheduleOne(SchedulingQueue::Entry entry) {
       CycleState state = preFilter(pod, snapshot_);
       std::map<std::string, Status> statuses;
       std::vector<const NodeInfo*> feasible;
-      // A pod nominated by an earlier preemption goes to its node when it fits there now.
-      if (auto n = snapshot_.nodes.find(pod.nominatedNodeName); n != snapshot_.nodes.end()) {
-        Reservation r = reservationLocked(n->first, pod);
-        if (runFilters(pod, n->second, state, &r).ok()) feasible.push_back(&n->second);
-      }
-      if (feasible.empty()) {
-        for (const auto& [name, node] : snapshot_.nodes) {
-          Reservation r = reservationLocked(name, pod);
-          Status s = runFilters(pod, node, state, &r);
-          if (s.ok())
-            feasible.push_back(&node);
-          else
-            statuses[name] = std::move(s);
+      if (!state.volumeError.empty()) {
+        // PreFilter failed: no node will do, and preemption cannot help.
+        for (const auto& [name, node] : snapshot_.nodes)
+          statuses[name] = Status::unschedulable("VolumeBinding", state.volumeError, true);
+        preemption = findPreemption(pod, snapshot_, statuses, [&](const std::string& node) {
+          return reservationLocked(node, pod);
+        });
+        message = fitErrorMessage(snapshot_.nodes.size(), statuses, preemption.message,
+                                  state.volumeError);
+      } else {
+        // A pod nominated by an earlier preemption goes to its node when it fits there now.
+        if (auto n = snapshot_.nodes.find(pod.nominatedNodeName); n != snapshot_.nodes.end()) {
+          Reservation r = reservationLocked(n->first, pod);
+          if (runFilters(pod, n->second, state, &r).ok()) feasible.push_back(&n->second);
         }
-      }
-      if (!feasible.empty()) {
-        std::string host = feasible.size() == 1
-                               ? feasible.front()->name()
-                               : selectHost(scoreNodes(pod, snapshot_, feasible), rng_);
-        // Assume: count the pod on its node now, so that the next pods see it taken.
-        PodInfo assumed = std::move(pod);
-        assumed.nodeName = host;
-        assumed.pod["spec"]["nodeName"] = host;
-        auto ptr = std::make_shared<const PodInfo>(std::move(assumed));
-        addAssignedPodLocked(ptr);
-        assumed_.insert(entry.key);
-        nominated_.erase(entry.key);
-        {
-          std::lock_guard bl(bindMu_);
-          bindings_.push_back({std::move(entry), ptr, host});
+        if (feasible.empty()) {
+          for (const auto& [name, node] : snapshot_.nodes) {
+            Reservation r = reservationLocked(name, pod);
+            Status s = runFilters(pod, node, state, &r);
+            if (s.ok())
+              feasible.push_back(&node);
+            else
+              statuses[name] = std::move(s);
+          }
         }
-        bindCv_.notify_one();
-        return;
-      }
-      preemption = findPreemption(pod, snapshot_, statuses, [&](const std::string& node) {
-        return reservationLocked(node, pod);
-      });
-      message = fitErrorMessage(snapshot_.nodes.size(), statuses, preemption.message);
-      if (!preemption.node.empty()) {
-        PodInfo nominated = pod;
-        nominated.nominatedNodeName = preemption.node;
-        nominated_[entry.key] = std::make_shared<const PodInfo>(std::move(nominated));
+        if (!feasible.empty()) {
+          std::string host = feasible.size() == 1
+                                 ? feasible.front()->name()
+                                 : selectHost(scoreNodes(pod, snapshot_, feasible), rng_);
+          // Assume: count the pod on its node now, so that the next pods see it taken.
+          PodInfo assumed = std::move(pod);
+          assumed.nodeName = host;
+          assumed.pod["spec"]["nodeName"] = host;
+          auto ptr = std::make_shared<const PodInfo>(std::move(assumed));
+          addAssignedPodLocked(ptr);
+          assumed_.insert(entry.key);
+          nominated_.erase(entry.key);
+          std::vector<std::string> provision;
+          for (const CycleState::Claim& c : state.claims)
+            if (c.waitForConsumer) provision.push_back(c.name);
+          {
+            std::lock_guard bl(bindMu_);
+            bindings_.push_back({std::move(entry), ptr, host, std::move(provision)});
+          }
+          bindCv_.notify_one();
+          return;
+        }
+        preemption = findPreemption(pod, snapshot_, statuses, [&](const std::string& node) {
+          return reservationLocked(node, pod);
+        });
+        message = fitErrorMessage(snapshot_.nodes.size(), statuses, preemption.message);
+        if (!preemption.node.empty()) {
+          PodInfo nominated = pod;
+          nominated.nominatedNodeName = preemption.node;
+          nominated_[entry.key] = std::make_shared<const PodInfo>(std::move(nominated));
+        }
       }
     }
   }
@@ -454,6 +491,16 @@ void Scheduler::bindLoop() {
       if (stopping_) return;
       b = std::move(bindings_.front());
       bindings_.pop_front();
+    }
+    for (const std::string& claim : b.provisionClaims) {
+      // The provisioner creates the volume where the pod goes.
+      Json patch = {
+          {"metadata", {{"annotations", {{"volume.kubernetes.io/selected-node", b.node}}}}}};
+      auto r =
+          ctx_.client.patch(kClaims, b.pod->ns, claim, api::PatchType::kMerge, dumpJson(patch));
+      if (!r.ok())
+        log::warning("annotating the claim with its node failed",
+                     {{"claim", b.pod->ns + "/" + claim}, {"error", r.error().message()}});
     }
     Json binding = {
         {"apiVersion", "v1"},

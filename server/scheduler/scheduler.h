@@ -6,6 +6,11 @@
 // message and a FailedScheduling event, may preempt pods of lower priority, and waits until
 // the cluster changes.
 //
+// Volumes (VolumeBinding): a pod waits while a claim is missing or unbound with Immediate
+// binding; a bound volume's node affinity restricts the nodes; an unbound WaitForFirstConsumer
+// claim of a provisioning class gets the annotation volume.kubernetes.io/selected-node before
+// the pod is bound (kube-scheduler also waits for the claim to be bound first; this does not).
+//
 // Priority: nave's API server does not run the Priority admission plugin, so the scheduler
 // resolves spec.priorityClassName itself (the PriorityClass's value, the globalDefault class,
 // or 0) when spec.priority is absent.
@@ -44,6 +49,7 @@ class Scheduler : public controllers::Controller {
     SchedulingQueue::Entry entry;
     PodInfoPtr pod;
     std::string node;
+    std::vector<std::string> provisionClaims;  // WaitForFirstConsumer claims to annotate
   };
   struct PriorityClass {
     int32_t value = 0;
@@ -55,6 +61,9 @@ class Scheduler : public controllers::Controller {
   void onNode(const Json* before, const Json* after);
   void onPriorityClass(const Json* before, const Json* after);
   void onNamespace(const Json* before, const Json* after);
+  // PersistentVolumeClaims, PersistentVolumes and StorageClasses into `map` (keyed like the
+  // informer); any change may make a waiting pod schedulable.
+  void onVolumeObject(std::map<std::string, Json>& map, const Json* before, const Json* after);
 
   void scheduleLoop();
   void scheduleOne(SchedulingQueue::Entry entry);
@@ -75,6 +84,9 @@ class Scheduler : public controllers::Controller {
   controllers::Informer& nodes_;
   controllers::Informer& priorityClasses_;
   controllers::Informer& namespaces_;
+  controllers::Informer& claims_;
+  controllers::Informer& volumes_;
+  controllers::Informer& storageClasses_;
   SchedulingQueue queue_;
 
   // The cache: guarded by mu_.

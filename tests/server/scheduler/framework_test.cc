@@ -198,6 +198,50 @@ TEST(FiltersTest, TopologySpreadDoNotSchedule) {
             "node(s) didn't match pod topology spread constraints (missing required label)");
 }
 
+TEST(FiltersTest, VolumeBinding) {
+  Snapshot s = snapshotOf({NodeInfo(node("a", "4", "8Gi", {{"zone", "z1"}})), NodeInfo(node("b"))});
+  Json p = pod("p");
+  p["spec"]["volumes"] =
+      Json::array({{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "data"}}}}});
+  PodInfo info = makePodInfo(p);
+  EXPECT_EQ(preFilter(info, s).volumeError, "persistentvolumeclaim \"data\" not found");
+
+  s.claims["default/data"] = {{"metadata", {{"name", "data"}, {"namespace", "default"}}},
+                              {"spec", {{"storageClassName", "fast"}}}};
+  EXPECT_EQ(preFilter(info, s).volumeError, "pod has unbound immediate PersistentVolumeClaims");
+
+  s.storageClasses["fast"] = {
+      {"metadata", {{"name", "fast"}}},
+      {"provisioner", "rancher.io/local-path"},
+      {"volumeBindingMode", "WaitForFirstConsumer"},
+      {"allowedTopologies",
+       Json::array(
+           {{{"matchLabelExpressions", Json::array({{{"key", "zone"}, {"values", {"z1"}}}})}}})}};
+  CycleState st = preFilter(info, s);
+  EXPECT_EQ(st.volumeError, "");
+  EXPECT_TRUE(filterVolumeBinding(info, s.nodes.at("a"), st).ok());
+  EXPECT_EQ(filterVolumeBinding(info, s.nodes.at("b"), st).reasons.at(0),
+            "node(s) didn't find available persistent volumes to bind");
+
+  s.claims["default/data"]["spec"]["volumeName"] = "pv1";
+  s.volumes["pv1"] =
+      Json::parse(R"({"metadata": {"name": "pv1"}, "spec": {"nodeAffinity": {"required": {
+      "nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["b"]}]}]}}}})");
+  CycleState bound = preFilter(info, s);
+  EXPECT_TRUE(filterVolumeBinding(info, s.nodes.at("b"), bound).ok());
+  Status conflict = filterVolumeBinding(info, s.nodes.at("a"), bound);
+  EXPECT_EQ(conflict.code, Status::kUnschedulableAndUnresolvable);
+  EXPECT_EQ(conflict.reasons.at(0), "node(s) had volume node affinity conflict");
+  EXPECT_EQ(
+      fitErrorMessage(
+          2, {}, "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling",
+          "pod has unbound immediate PersistentVolumeClaims"),
+      "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 "
+      "nodes are "
+      "available: 2 Preemption is not helpful for scheduling.");
+}
+
 TEST(ScoresTest, LeastAllocatedAndBalanced) {
   NodeInfo n(node("n", "4", "4Gi"));
   PodInfo p = makePodInfo(pod("p", "1", "1Gi"));
@@ -285,6 +329,13 @@ TEST(PreemptionTest, EvictsFewestLowestPriorityPods) {
   ASSERT_EQ(r.victims.size(), 1u);
   EXPECT_EQ(r.victims[0]->name, "b-low");
   EXPECT_EQ(s.nodes.at("b").pods().size(), 2u);  // the snapshot is restored
+
+  Json going = pod("going");
+  going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  going["status"]["conditions"] = Json::array(
+      {{{"type", "DisruptionTarget"}, {"status", "True"}, {"reason", "PreemptionByScheduler"}}});
+  EXPECT_TRUE(terminatingByPreemption(makePodInfo(going)));
+  EXPECT_FALSE(terminatingByPreemption(makePodInfo(pod("staying"))));
 
   PodInfo never = makePodInfo(pod("n", "1"), 100, true);
   EXPECT_EQ(

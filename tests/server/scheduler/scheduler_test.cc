@@ -20,6 +20,8 @@ using testing::kPods;
 const client::Resource kNodes{"", "v1", "nodes"};
 const client::Resource kEvents{"", "v1", "events"};
 const client::Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses"};
+const client::Resource kClaims{"", "v1", "persistentvolumeclaims"};
+const client::Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses"};
 
 bool waitFor(const std::function<bool()>& done,
              std::chrono::seconds timeout = std::chrono::seconds(20)) {
@@ -320,6 +322,41 @@ TEST_F(SchedulerTest, GatedPodsWaitForTheirGates) {
                                     R"({"spec":{"schedulingGates":null}})");
   ASSERT_TRUE(patched.ok()) << patched.error().message();
   ASSERT_TRUE(waitFor([&] { return nodeOf("gated") == "n1"; }));
+}
+
+TEST_F(SchedulerTest, WaitsForClaimsAndPicksTheNodeForWaitForFirstConsumer) {
+  create(kNodes, node("n1"));
+  start();
+  Json p = pod("with-data");
+  p["spec"]["volumes"] =
+      Json::array({{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "data"}}}}});
+  create(kPods, p);
+  const std::string want =
+      "0/1 nodes are available: persistentvolumeclaim \"data\" not found. preemption: 0/1 nodes "
+      "are available: 1 "
+      "Preemption is not helpful for scheduling.";
+  ASSERT_TRUE(waitFor([&] {
+    return getString(scheduledCondition("with-data"), "message") == want;
+  })) << scheduledCondition("with-data").dump();
+
+  create(kStorageClasses, {{"apiVersion", "storage.k8s.io/v1"},
+                           {"kind", "StorageClass"},
+                           {"metadata", {{"name", "local"}}},
+                           {"provisioner", "rancher.io/local-path"},
+                           {"volumeBindingMode", "WaitForFirstConsumer"}});
+  create(kClaims, {{"apiVersion", "v1"},
+                   {"kind", "PersistentVolumeClaim"},
+                   {"metadata", {{"name", "data"}, {"namespace", "default"}}},
+                   {"spec",
+                    {{"storageClassName", "local"},
+                     {"accessModes", {"ReadWriteOnce"}},
+                     {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  ASSERT_TRUE(waitFor([&] { return nodeOf("with-data") == "n1"; }));
+  auto claim = fx_.client().get(kClaims, "default", "data");
+  ASSERT_TRUE(claim.ok());
+  EXPECT_EQ(getString((*claim)["metadata"].value("annotations", Json::object()),
+                      "volume.kubernetes.io/selected-node"),
+            "n1");
 }
 
 }  // namespace
