@@ -119,7 +119,7 @@ void Scheduler::stop() {
   binders_.clear();
 }
 
-PodInfo Scheduler::podInfoLocked(Json pod) const {
+int32_t Scheduler::priorityLocked(const Json& pod, bool& preemptNever) const {
   const Json& spec = field(pod, "spec");
   std::string policy = getString(spec, "preemptionPolicy");
   int32_t priority = 0;
@@ -145,7 +145,14 @@ PodInfo Scheduler::podInfoLocked(Json pod) const {
       if (policy.empty() && found->preemptNever) policy = "Never";
     }
   }
-  return makePodInfo(std::move(pod), priority, policy == "Never");
+  preemptNever = policy == "Never";
+  return priority;
+}
+
+PodInfo Scheduler::podInfoLocked(Json pod) const {
+  bool never = false;
+  int32_t priority = priorityLocked(pod, never);
+  return makePodInfo(std::move(pod), priority, never);
 }
 
 void Scheduler::addAssignedPodLocked(PodInfoPtr pod) {
@@ -212,12 +219,14 @@ void Scheduler::onPod(const Json* before, const Json* after) {
     return;
   }
   if (assumed_.contains(key)) return;  // bound by us; the informer has not caught up yet
-  PodInfo info = podInfoLocked(*after);
-  if (!info.nominatedNodeName.empty())
-    nominated_[key] = std::make_shared<const PodInfo>(info);
+  // Only the queue's order is needed now; the PodInfo is built when the pod is scheduled.
+  bool never = false;
+  int32_t priority = priorityLocked(*after, never);
+  if (!getString(field(*after, "status"), "nominatedNodeName").empty())
+    nominated_[key] = std::make_shared<const PodInfo>(podInfoLocked(*after));
   else
     nominated_.erase(key);
-  queue_.add(key, info.priority, info.creationTimestamp,
+  queue_.add(key, priority, getString(field(*after, "metadata"), "creationTimestamp"),
              before == nullptr || podChanged(*before, *after));
 }
 

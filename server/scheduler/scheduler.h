@@ -76,6 +76,8 @@ class Scheduler : public controllers::Controller {
   // Needs mu_.
   void addAssignedPodLocked(PodInfoPtr pod);
   void removeAssignedPodLocked(const std::string& key);
+  // spec.priority, else the value of the pod's PriorityClass (or the global default).
+  int32_t priorityLocked(const Json& pod, bool& preemptNever) const;
   PodInfo podInfoLocked(Json pod) const;
   Reservation reservationLocked(const std::string& node, const PodInfo& pod) const;
 
