@@ -250,7 +250,6 @@ Status filterNodeResourcesFit(const PodInfo& pod, const NodeInfo& node, const Re
                               int64_t reservedPods) {
   Status s;
   s.plugin = "NodeResourcesFit";
-  bool unresolvable = false;
   Resources used = node.requested();
   if (reserved) used.add(*reserved);
   int64_t pods = static_cast<int64_t>(node.pods().size()) + reservedPods;
@@ -260,7 +259,6 @@ Status filterNodeResourcesFit(const PodInfo& pod, const NodeInfo& node, const Re
                    const std::string& name) {
     if (request > 0 && request > allocatable - usedAmount) {
       s.reasons.push_back("Insufficient " + name);
-      if (request > allocatable) unresolvable = true;
     }
   };
   check(want.milliCpu, used.milliCpu, node.allocatable().milliCpu, "cpu");
@@ -274,7 +272,9 @@ Status filterNodeResourcesFit(const PodInfo& pod, const NodeInfo& node, const Re
           a == node.allocatable().scalar.end() ? 0 : a->second, name);
   }
   if (s.reasons.empty()) return {};
-  s.code = unresolvable ? Status::kUnschedulableAndUnresolvable : Status::kUnschedulable;
+  // Unschedulable even when the request exceeds the node's allocatable (Kubernetes 1.32;
+  // 1.34 makes that UnschedulableAndUnresolvable, "Preemption is not helpful").
+  s.code = Status::kUnschedulable;
   return s;
 }
 

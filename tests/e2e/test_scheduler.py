@@ -144,7 +144,7 @@ spec:
         self.assertEqual(c["reason"], "Unschedulable")
         self.assertEqual(c["message"],
                          "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are "
-                         "available: 3 Preemption is not helpful for scheduling.")
+                         "available: 3 No preemption victims found for incoming pod.")
         describe = self.wait("FailedScheduling in describe", lambda: (
             lambda out: out if "FailedScheduling" in out else None)(self.k("describe", "pod", "huge").out))
         self.assertContains(describe, "0/3 nodes are available: 3 Insufficient cpu.")

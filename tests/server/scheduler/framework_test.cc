@@ -71,9 +71,9 @@ TEST(FiltersTest, ResourcesFitCountsRequestsAndReportsEachShortage) {
   Status s = filterNodeResourcesFit(big, n);
   EXPECT_EQ(s.code, Status::kUnschedulable);
   EXPECT_EQ(s.reasons, (std::vector<std::string>{"Insufficient cpu", "Insufficient memory"}));
-  // More than the node has at all: preemption cannot help.
+  // More than the node has at all: still Unschedulable, as in Kubernetes 1.32.
   PodInfo huge = makePodInfo(pod("h", "1000"));
-  EXPECT_EQ(filterNodeResourcesFit(huge, n).code, Status::kUnschedulableAndUnresolvable);
+  EXPECT_EQ(filterNodeResourcesFit(huge, n).code, Status::kUnschedulable);
   Json tiny = node("t");
   tiny["status"]["allocatable"]["pods"] = "1";
   NodeInfo t(tiny);

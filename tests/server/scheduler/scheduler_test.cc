@@ -171,8 +171,8 @@ TEST_F(SchedulerTest, UnschedulableConditionEventAndRetryWhenANodeComes) {
   const std::string want =
       "0/3 nodes are available: 1 node(s) had untolerated taint "
       "{node-role.kubernetes.io/control-plane: }, "
-      "2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for "
-      "scheduling.";
+      "2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for "
+      "scheduling, 2 No preemption victims found for incoming pod.";
   ASSERT_TRUE(waitFor([&] {
     Json c = scheduledCondition("big");
     return c.is_object() && c["status"] == "False" && c["reason"] == "Unschedulable";
