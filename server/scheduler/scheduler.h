@@ -1,5 +1,6 @@
 // Scheduler: kube-scheduler's default profile ("default-scheduler") as a Controller. It
-// watches pods, nodes, PriorityClasses and namespaces; assigns each pending pod of its own
+// watches pods, nodes, PriorityClasses, namespaces, PersistentVolumeClaims, PersistentVolumes
+// and StorageClasses; assigns each pending pod of its own
 // (spec.schedulerName "default-scheduler" or empty, no spec.nodeName) to a node, one pod at a
 // time, highest priority first; binds it through pods/NAME/binding and records a Scheduled
 // event. A pod that fits nowhere gets PodScheduled=False/Unschedulable with kube-scheduler's
@@ -11,17 +12,21 @@
 // claim of a provisioning class gets the annotation volume.kubernetes.io/selected-node before
 // the pod is bound (kube-scheduler also waits for the claim to be bound first; this does not).
 //
+// Threads: the informers' handlers update the cache and the queue; one scheduling loop; four
+// binders, so that the loop goes on while bindings are written. Lock order: mu_, then the
+// queue's own.
+//
 // Priority: nave's API server does not run the Priority admission plugin, so the scheduler
 // resolves spec.priorityClassName itself (the PriorityClass's value, the globalDefault class,
 // or 0) when spec.priority is absent.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
