@@ -154,13 +154,13 @@ CycleState preFilter(const PodInfo& pod, const Snapshot& snapshot) {
       continue;
     }
     const Json& claim = pvc->second;
-    const Json& md = claim.value("metadata", Json::object());
+    const Json& md = objectField(claim, "metadata");
     if (md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null()) {
       if (state.volumeError.empty())
         state.volumeError = "persistentvolumeclaim \"" + name + "\" is being deleted";
       continue;
     }
-    const Json& spec = claim.value("spec", Json::object());
+    const Json& spec = objectField(claim, "spec");
     if (std::string pvName = getString(spec, "volumeName"); !pvName.empty()) {
       auto pv = snapshot.volumes.find(pvName);
       if (pv == snapshot.volumes.end()) {
@@ -173,8 +173,8 @@ CycleState preFilter(const PodInfo& pod, const Snapshot& snapshot) {
     } else {
       std::string className = getString(spec, "storageClassName");
       if (className.empty())
-        className = getString(md.value("annotations", Json::object()),
-                              "volume.beta.kubernetes.io/storage-class");
+        className =
+            getString(objectField(md, "annotations"), "volume.beta.kubernetes.io/storage-class");
       auto sc = snapshot.storageClasses.find(className);
       if (sc == snapshot.storageClasses.end() ||
           getString(sc->second, "volumeBindingMode", "Immediate") != "WaitForFirstConsumer") {
@@ -344,9 +344,9 @@ Status filterVolumeBinding(const PodInfo& pod, const NodeInfo& node, const Cycle
       fits = false;
       for (const Json& term : c.allowedTopologies) {
         bool all = true;
-        for (const Json& e : term.value("matchLabelExpressions", Json::array())) {
+        for (const Json& e : arrayField(term, "matchLabelExpressions")) {
           const std::string* v = nodeLabel(node, getString(e, "key"));
-          const Json& values = e.value("values", Json::array());
+          const Json& values = arrayField(e, "values");
           if (!v || std::find(values.begin(), values.end(), Json(*v)) == values.end()) all = false;
         }
         fits = fits || all;
@@ -514,8 +514,7 @@ std::vector<NodeScore> scoreNodes(const PodInfo& pod, const Snapshot& snapshot,
     out[i].plugins.resourcesFit = scoreLeastAllocated(pod, node);
     out[i].plugins.balancedAllocation = scoreBalancedAllocation(pod, node);
     for (const Json& pref : pod.preferredNodeTerms)
-      if (matchesTerm(pref.value("preference", Json::object()), node))
-        affinity[i] += getInt(pref, "weight");
+      if (matchesTerm(objectField(pref, "preference"), node)) affinity[i] += getInt(pref, "weight");
     maxAffinity = std::max(maxAffinity, affinity[i]);
     for (const Taint& t : node.taints()) {
       if (t.effect != "PreferNoSchedule") continue;

@@ -4,18 +4,18 @@ namespace nave::scheduler {
 
 void NodeInfo::setNode(const Json& node) {
   node_ = node;
-  const Json& md = node.value("metadata", Json::object());
+  const Json& md = objectField(node, "metadata");
   name_ = getString(md, "name");
-  labels_ = md.value("labels", Json::object());
+  labels_ = objectField(md, "labels");
   if (!labels_.is_object()) labels_ = Json::object();
-  const Json& spec = node.value("spec", Json::object());
+  const Json& spec = objectField(node, "spec");
   unschedulable_ = getBool(spec, "unschedulable");
   taints_.clear();
   if (const Json* ts = findMember(spec, "taints"); ts && ts->is_array())
     for (const Json& t : *ts)
       taints_.push_back({getString(t, "key"), getString(t, "value"), getString(t, "effect")});
-  const Json& status = node.value("status", Json::object());
-  const Json& alloc = status.value("allocatable", Json::object());
+  const Json& status = objectField(node, "status");
+  const Json& alloc = objectField(status, "allocatable");
   allocatable_ = Resources::fromList(alloc);
   allowedPods_ = 0;
   if (const Json* pods = findMember(alloc, "pods"))

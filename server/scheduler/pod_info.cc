@@ -2,6 +2,18 @@
 
 namespace nave::scheduler {
 
+const Json& objectField(const Json& o, std::string_view key) {
+  static const Json kEmpty = Json::object();
+  const Json* m = findMember(o, key);
+  return m && m->is_object() ? *m : kEmpty;
+}
+
+const Json& arrayField(const Json& o, std::string_view key) {
+  static const Json kEmpty = Json::array();
+  const Json* m = findMember(o, key);
+  return m && m->is_array() ? *m : kEmpty;
+}
+
 bool tolerates(const Toleration& t, const Taint& taint) {
   if (!t.effect.empty() && t.effect != taint.effect) return false;
   if (!t.key.empty() && t.key != taint.key) return false;
@@ -54,7 +66,7 @@ void parseTerms(const Json& affinity, const char* kind, const std::string& ns,
   if (const Json* p = findMember(*a, "preferredDuringSchedulingIgnoredDuringExecution");
       p && p->is_array())
     for (const Json& w : *p) {
-      AffinityTerm term = parseTerm(w.value("podAffinityTerm", Json::object()), ns);
+      AffinityTerm term = parseTerm(objectField(w, "podAffinityTerm"), ns);
       term.weight = static_cast<int32_t>(getInt(w, "weight"));
       preferred.push_back(std::move(term));
     }
@@ -63,7 +75,7 @@ void parseTerms(const Json& affinity, const char* kind, const std::string& ns,
 }  // namespace
 
 PodInfo makePodInfo(const Json& pod) {
-  const Json& spec = pod.value("spec", Json::object());
+  const Json& spec = objectField(pod, "spec");
   return makePodInfo(pod, static_cast<int32_t>(getInt(spec, "priority", 0)),
                      getString(spec, "preemptionPolicy") == "Never");
 }
@@ -72,9 +84,9 @@ PodInfo makePodInfo(Json object, int32_t priority, bool preemptNever) {
   PodInfo p;
   p.pod = std::move(object);
   const Json& pod = p.pod;
-  const Json& md = pod.value("metadata", Json::object());
-  const Json& spec = pod.value("spec", Json::object());
-  const Json& status = pod.value("status", Json::object());
+  const Json& md = objectField(pod, "metadata");
+  const Json& spec = objectField(pod, "spec");
+  const Json& status = objectField(pod, "status");
   p.ns = getString(md, "namespace");
   p.name = getString(md, "name");
   p.key = p.ns.empty() ? p.name : p.ns + "/" + p.name;

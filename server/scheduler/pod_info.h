@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/json.h"
@@ -15,6 +16,11 @@
 #include "server/selectors/selectors.h"
 
 namespace nave::scheduler {
+
+// A member that must be an object (or array): a shared empty one when it is missing or of
+// another type, so that malformed input never throws.
+const Json& objectField(const Json& o, std::string_view key);
+const Json& arrayField(const Json& o, std::string_view key);
 
 struct Toleration {
   std::string key, op, value, effect;  // op "Equal" (default) or "Exists"

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "server/scheduler/pod_info.h"
+
 namespace nave::scheduler {
 
 namespace {
@@ -176,7 +178,7 @@ Resources containerRequests(const Json& c, bool nonZero) {
 
 Resources requests(const Json& pod, bool nonZero) {
   Resources sum;
-  const Json& spec = pod.value("spec", Json::object());
+  const Json& spec = objectField(pod, "spec");
   if (const Json* cs = findMember(spec, "containers"); cs && cs->is_array())
     for (const Json& c : *cs) sum.add(containerRequests(c, nonZero));
   // Init containers run one after another, before the app containers; restartable ones

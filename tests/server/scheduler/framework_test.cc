@@ -62,6 +62,32 @@ TEST(ResourcesTest, PodRequestsSumContainersAndTakeInitMax) {
   EXPECT_FALSE(parseMilliQuantity(Json("abc")).has_value());
 }
 
+TEST(PodInfoTest, MalformedFieldsAreIgnoredNotThrown) {
+  Json bad = Json::parse(R"({"metadata": {"name": "x", "namespace": "default", "labels": "nope"},
+    "spec": {"containers": [{"resources": {"requests": {"cpu": "abc", "memory": 5}}}, 7],
+             "initContainers": "no", "tolerations": [1, {"key": 2}], "nodeSelector": ["a"],
+             "affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [1, "x"],
+                                          "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": 3}]},
+                          "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [2]}},
+             "topologySpreadConstraints": [{"maxSkew": "one"}], "volumes": [{"persistentVolumeClaim": 1}]},
+    "status": []})");
+  PodInfo p;
+  ASSERT_NO_THROW(p = makePodInfo(bad));
+  EXPECT_EQ(p.requests.milliCpu, 0);
+  EXPECT_EQ(p.requests.memory, 5);
+  Json badNode = Json::parse(R"({"metadata": {"name": "n", "labels": []}, "spec": {"taints": "x"},
+                                 "status": {"allocatable": {"cpu": [], "pods": "lots"}}})");
+  NodeInfo n;
+  ASSERT_NO_THROW(n = NodeInfo(badNode));
+  Snapshot s;
+  s.nodes.emplace("n", n);
+  ASSERT_NO_THROW({
+    CycleState st = preFilter(p, s);
+    (void)runFilters(p, s.nodes.at("n"), st);
+    (void)scoreNodes(p, s, {&s.nodes.at("n")});
+  });
+}
+
 TEST(FiltersTest, ResourcesFitCountsRequestsAndReportsEachShortage) {
   NodeInfo n(node("n1", "2", "1Gi"));
   n.addPod(onNode(pod("a", "1500m", "512Mi"), "n1"));
