@@ -449,16 +449,20 @@ std::vector<int64_t> spreadScores(const PodInfo& pod, const Snapshot& snapshot,
   for (const SpreadConstraint& c : pod.spread)
     if (!c.doNotSchedule) cs.push_back(&c);
   if (cs.empty()) return out;
+  // The pod's own constraints need every key on a node (others are left out); the system
+  // defaults count each constraint where its key is.
+  bool requireAll = !pod.spreadDefaulted;
   std::vector<bool> ignored(feasible.size(), false);
   std::vector<std::map<std::string, int64_t>> counts(cs.size());
   std::vector<std::set<std::string>> domains(cs.size());
   for (size_t i = 0; i < feasible.size(); ++i) {
-    ignored[i] = !hasAllKeys(*feasible[i], pod.spread, false);
+    ignored[i] = requireAll && !hasAllKeys(*feasible[i], pod.spread, false);
     if (ignored[i]) continue;
     for (size_t k = 0; k < cs.size(); ++k) {
-      const std::string& v = *nodeLabel(*feasible[i], cs[k]->topologyKey);
-      domains[k].insert(v);
-      if (cs[k]->topologyKey != kHostnameLabel) counts[k].emplace(v, 0);
+      const std::string* v = nodeLabel(*feasible[i], cs[k]->topologyKey);
+      if (!v) continue;
+      domains[k].insert(*v);
+      if (cs[k]->topologyKey != kHostnameLabel) counts[k].emplace(*v, 0);
     }
   }
   auto matching = [&](const SpreadConstraint& c, const NodeInfo& node) {
@@ -468,10 +472,12 @@ std::vector<int64_t> spreadScores(const PodInfo& pod, const Snapshot& snapshot,
     return n;
   };
   for (const auto& [name, node] : snapshot.nodes) {
-    if (!hasAllKeys(node, pod.spread, false)) continue;
+    if (requireAll && !hasAllKeys(node, pod.spread, false)) continue;
     for (size_t k = 0; k < cs.size(); ++k) {
       if (cs[k]->topologyKey == kHostnameLabel || !spreadEligible(pod, *cs[k], node)) continue;
-      auto it = counts[k].find(*nodeLabel(node, cs[k]->topologyKey));
+      const std::string* v = nodeLabel(node, cs[k]->topologyKey);
+      if (!v) continue;
+      auto it = counts[k].find(*v);
       if (it != counts[k].end()) it->second += matching(*cs[k], node);
     }
   }
@@ -480,10 +486,11 @@ std::vector<int64_t> spreadScores(const PodInfo& pod, const Snapshot& snapshot,
     if (ignored[i]) continue;
     double score = 0;
     for (size_t k = 0; k < cs.size(); ++k) {
+      const std::string* v = nodeLabel(*feasible[i], cs[k]->topologyKey);
+      if (!v) continue;
       double weight = std::log(static_cast<double>(domains[k].size()) + 2);
-      int64_t cnt = cs[k]->topologyKey == kHostnameLabel
-                        ? matching(*cs[k], *feasible[i])
-                        : counts[k][*nodeLabel(*feasible[i], cs[k]->topologyKey)];
+      int64_t cnt =
+          cs[k]->topologyKey == kHostnameLabel ? matching(*cs[k], *feasible[i]) : counts[k][*v];
       score += static_cast<double>(cnt) * weight + static_cast<double>(cs[k]->maxSkew - 1);
     }
     out[i] = static_cast<int64_t>(std::round(score));

@@ -161,6 +161,20 @@ PodInfo makePodInfo(Json object, int32_t priority, bool preemptNever) {
   return p;
 }
 
+void addDefaultSpread(PodInfo& pod, const selectors::LabelSelector& selector) {
+  if (!pod.spread.empty() || selector.empty()) return;
+  for (auto [key, skew] :
+       {std::pair{"kubernetes.io/hostname", 3}, std::pair{"topology.kubernetes.io/zone", 5}}) {
+    SpreadConstraint c;
+    c.maxSkew = skew;
+    c.topologyKey = key;
+    c.doNotSchedule = false;
+    c.selector = selector;
+    pod.spread.push_back(std::move(c));
+  }
+  pod.spreadDefaulted = true;
+}
+
 bool termMatches(const AffinityTerm& term, const PodInfo& other, const Json& nsLabels) {
   bool inNamespace = term.namespaces.contains(other.ns) ||
                      (term.namespaceSelector && term.namespaceSelector->matches(nsLabels));

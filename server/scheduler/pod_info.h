@@ -77,6 +77,7 @@ struct PodInfo {
   std::vector<AffinityTerm> preferredAffinity, preferredAntiAffinity;
   std::vector<HostPort> hostPorts;
   std::vector<SpreadConstraint> spread;
+  bool spreadDefaulted = false;  // `spread` holds the system defaults (see addDefaultSpread)
   std::vector<std::string>
       claims;  // PersistentVolumeClaims of its volumes (ephemeral ones included)
 
@@ -92,6 +93,12 @@ using PodInfoPtr = std::shared_ptr<const PodInfo>;
 PodInfo makePodInfo(Json pod, int32_t priority, bool preemptNever);
 // The same with spec.priority and spec.preemptionPolicy as the pod has them.
 PodInfo makePodInfo(const Json& pod);
+
+// PodTopologySpread's system defaults for a pod without constraints of its own: spread
+// (ScheduleAnyway) over hostnames with maxSkew 3 and zones with maxSkew 5, counting the pods
+// that `selector` selects (the selectors of the Services that select the pod and of its
+// ReplicaSet or StatefulSet, ANDed). Nothing when the selector is empty.
+void addDefaultSpread(PodInfo& pod, const selectors::LabelSelector& selector);
 
 // Whether an affinity term selects `other` (its namespace, then its labels).
 // `nsLabels` are the labels of other's namespace (for namespaceSelector).

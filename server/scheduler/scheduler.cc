@@ -14,6 +14,9 @@ const client::Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclas
 const client::Resource kClaims{"", "v1", "persistentvolumeclaims"};
 const client::Resource kVolumes{"", "v1", "persistentvolumes"};
 const client::Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses"};
+const client::Resource kServices{"", "v1", "services"};
+const client::Resource kReplicaSets{"apps", "v1", "replicasets"};
+const client::Resource kStatefulSets{"apps", "v1", "statefulsets"};
 
 constexpr int kBinders = 4;
 // Priorities of the built-in classes, which nave does not create as objects.
@@ -79,7 +82,10 @@ Scheduler::Scheduler(controllers::ControllerContext& ctx)
       namespaces_(ctx.informers.informer(client::kNamespaces)),
       claims_(ctx.informers.informer(kClaims)),
       volumes_(ctx.informers.informer(kVolumes)),
-      storageClasses_(ctx.informers.informer(kStorageClasses)) {
+      storageClasses_(ctx.informers.informer(kStorageClasses)),
+      services_(ctx.informers.informer(kServices)),
+      replicaSets_(ctx.informers.informer(kReplicaSets)),
+      statefulSets_(ctx.informers.informer(kStatefulSets)) {
   // PriorityClasses and namespaces first: a pod's priority needs its class.
   priorityClasses_.addObjectHandler(
       [this](const Json* b, const Json* a) { onPriorityClass(b, a); });
@@ -290,6 +296,41 @@ void Scheduler::onVolumeObject(std::map<std::string, Json>& map, const Json* bef
   queue_.moveAllToActive();
 }
 
+selectors::LabelSelector Scheduler::defaultSelector(const PodInfo& pod) const {
+  Json matchLabels = Json::object();
+  Json expressions = Json::array();
+  auto mergeMap = [&](const Json& selector) {
+    for (const auto& [k, v] : selector.items()) matchLabels[k] = v;
+  };
+  auto selectsPod = [&](const Json& selector) {
+    if (selector.empty()) return false;
+    for (const auto& [k, v] : selector.items()) {
+      const Json* have = findMember(pod.labels, k);
+      if (!have || *have != v) return false;
+    }
+    return true;
+  };
+  for (const Json& svc : services_.list(pod.ns)) {
+    const Json& selector = objectField(field(svc, "spec"), "selector");
+    if (selectsPod(selector)) mergeMap(selector);
+  }
+  for (const Json& ref : arrayField(field(pod.pod, "metadata"), "ownerReferences")) {
+    if (!getBool(ref, "controller")) continue;
+    std::string kind = getString(ref, "kind"), apiVersion = getString(ref, "apiVersion");
+    std::string key = pod.ns + "/" + getString(ref, "name");
+    if ((kind == "ReplicaSet" || kind == "StatefulSet") && apiVersion == "apps/v1") {
+      auto owner = kind == "ReplicaSet" ? replicaSets_.get(key) : statefulSets_.get(key);
+      if (!owner) continue;
+      const Json& selector = objectField(field(*owner, "spec"), "selector");
+      mergeMap(objectField(selector, "matchLabels"));
+      for (const Json& e : arrayField(selector, "matchExpressions")) expressions.push_back(e);
+    }
+  }
+  auto parsed = selectors::LabelSelector::fromObject(
+      Json{{"matchLabels", std::move(matchLabels)}, {"matchExpressions", std::move(expressions)}});
+  return parsed.ok() ? std::move(*parsed) : selectors::LabelSelector{};
+}
+
 Reservation Scheduler::reservationLocked(const std::string& node, const PodInfo& pod) const {
   Reservation r;
   for (const auto& [key, p] : nominated_) {
@@ -342,6 +383,7 @@ void Scheduler::scheduleOne(SchedulingQueue::Entry entry) {
     std::lock_guard lock(mu_);
     if (assumed_.contains(entry.key)) return;
     pod = podInfoLocked(std::move(*obj));
+    if (pod.spread.empty()) addDefaultSpread(pod, defaultSelector(pod));
     if (snapshot_.nodes.empty()) {
       message = "no nodes available to schedule pods";
     } else {

@@ -12,6 +12,10 @@
 // claim of a provisioning class gets the annotation volume.kubernetes.io/selected-node before
 // the pod is bound (kube-scheduler also waits for the claim to be bound first; this does not).
 //
+// PodTopologySpread's system defaults (hostname maxSkew 3, zone maxSkew 5, ScheduleAnyway)
+// score pods that have no constraints of their own and are selected by a Service or owned by
+// a ReplicaSet or StatefulSet.
+//
 // Threads: the informers' handlers update the cache and the queue; one scheduling loop; four
 // binders, so that the loop goes on while bindings are written. Lock order: mu_, then the
 // queue's own.
@@ -85,6 +89,10 @@ class Scheduler : public controllers::Controller {
   int32_t priorityLocked(const Json& pod, bool& preemptNever) const;
   PodInfo podInfoLocked(Json pod) const;
   Reservation reservationLocked(const std::string& node, const PodInfo& pod) const;
+  // The selectors of the Services that select the pod and of its controller (a ReplicaSet or
+  // StatefulSet), ANDed (kube-scheduler's DefaultSelector; nave serves no
+  // ReplicationControllers).
+  selectors::LabelSelector defaultSelector(const PodInfo& pod) const;
 
   controllers::ControllerContext& ctx_;
   controllers::Informer& pods_;
@@ -94,6 +102,10 @@ class Scheduler : public controllers::Controller {
   controllers::Informer& claims_;
   controllers::Informer& volumes_;
   controllers::Informer& storageClasses_;
+  // For PodTopologySpread's system defaults: what selects a pod.
+  controllers::Informer& services_;
+  controllers::Informer& replicaSets_;
+  controllers::Informer& statefulSets_;
   SchedulingQueue queue_;
 
   // The cache: guarded by mu_.

@@ -318,6 +318,28 @@ TEST(ScoresTest, SpreadScheduleAnywayPrefersEmptierDomain) {
   EXPECT_EQ(scores[1].plugins.topologySpread, 100);
 }
 
+TEST(ScoresTest, SystemDefaultSpreadCountsWhatSelectsThePod) {
+  // Without a zone label anywhere: the hostname default still counts.
+  Snapshot s = snapshotOf({NodeInfo(node("a", "64")), NodeInfo(node("b", "4"))});
+  s.nodes.at("a").addPod(onNode(pod("w1", "", "", {{"app", "w"}}), "a"));
+  s.nodes.at("a").addPod(onNode(pod("w2", "", "", {{"app", "w"}}), "a"));
+  PodInfo p = makePodInfo(pod("w3", "", "", {{"app", "w"}}));
+  auto selector = selectors::LabelSelector::fromObject({{"matchLabels", {{"app", "w"}}}});
+  ASSERT_TRUE(selector.ok());
+  addDefaultSpread(p, *selector);
+  ASSERT_EQ(p.spread.size(), 2u);
+  EXPECT_TRUE(p.spreadDefaulted);
+  std::vector<const NodeInfo*> feasible = {&s.nodes.at("a"), &s.nodes.at("b")};
+  auto scores = scoreNodes(p, s, feasible);
+  EXPECT_LT(scores[0].plugins.topologySpread, scores[1].plugins.topologySpread);
+  std::mt19937 rng(1);
+  EXPECT_EQ(selectHost(scores, rng), "b");  // despite a's lower allocation
+  // Nothing selects the pod: no defaults.
+  PodInfo lone = makePodInfo(pod("lone"));
+  addDefaultSpread(lone, selectors::LabelSelector{});
+  EXPECT_TRUE(lone.spread.empty());
+}
+
 TEST(MessagesTest, FitErrorSortsReasonCounts) {
   std::map<std::string, Status> statuses;
   statuses["cp"] = Status::unschedulable(

@@ -18,6 +18,7 @@ namespace {
 
 using testing::kPods;
 const client::Resource kNodes{"", "v1", "nodes"};
+const client::Resource kReplicaSets{"apps", "v1", "replicasets"};
 const client::Resource kEvents{"", "v1", "events"};
 const client::Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses"};
 const client::Resource kClaims{"", "v1", "persistentvolumeclaims"};
@@ -240,6 +241,39 @@ TEST_F(SchedulerTest, TopologySpreadDoNotSchedule) {
   for (int i = 0; i < 4; ++i) ++perNode[nodeOf("s" + std::to_string(i))];
   EXPECT_EQ(perNode["a"], 2);
   EXPECT_EQ(perNode["b"], 2);
+}
+
+TEST_F(SchedulerTest, SpreadsAReplicaSetsPodsByDefault) {
+  create(kNodes, node("big", "64"));
+  create(kNodes, node("small", "8"));
+  start();
+  Json rs = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "ReplicaSet"},
+      {"metadata", {{"name", "web"}, {"namespace", "default"}}},
+      {"spec",
+       {{"replicas", 4},
+        {"selector", {{"matchLabels", {{"app", "web"}}}}},
+        {"template",
+         {{"metadata", {{"labels", {{"app", "web"}}}}},
+          {"spec", {{"containers", Json::array({{{"name", "c"}, {"image", "busybox"}}})}}}}}}}};
+  auto created = fx_.client().create(kReplicaSets, "default", rs);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  std::string uid = getString((*created)["metadata"], "uid");
+  for (int i = 0; i < 4; ++i) {
+    Json p = pod("web-" + std::to_string(i), "", {{"app", "web"}});
+    p["metadata"]["ownerReferences"] = Json::array({{{"apiVersion", "apps/v1"},
+                                                     {"kind", "ReplicaSet"},
+                                                     {"name", "web"},
+                                                     {"uid", uid},
+                                                     {"controller", true}}});
+    create(kPods, p);
+    ASSERT_TRUE(waitFor([&] { return !nodeOf("web-" + std::to_string(i)).empty(); }));
+  }
+  std::map<std::string, int> perNode;
+  for (int i = 0; i < 4; ++i) ++perNode[nodeOf("web-" + std::to_string(i))];
+  EXPECT_EQ(perNode["big"], 2);
+  EXPECT_EQ(perNode["small"], 2);
 }
 
 TEST_F(SchedulerTest, PreemptsLowerPriorityPods) {
