@@ -21,6 +21,8 @@ echo "== storage ($build/bench/store_bench)"
 if [ -x "$build/bench/store_bench" ]; then "$build/bench/store_bench" --dir "$dir"; fi
 echo "== API ($build/bench/api_bench)"
 ip netns exec "$ns" "$build/bench/api_bench" --nave "$build/nave" --dir "$dir/api"
+echo "== scheduler ($build/bench/scheduler_bench)"
+ip netns exec "$ns" "$build/bench/scheduler_bench" --nave "$build/nave" --dir "$dir/scheduler"
 echo "== layer unpacking ($build/bench/unpack_bench)"
 "$build/bench/unpack_bench" --dir "$dir"
 echo "== containers ($build/bench/container_bench)"

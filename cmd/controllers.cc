@@ -20,6 +20,7 @@
 #include "server/controllers/storage/local_path_provisioner.h"
 #include "server/controllers/storage/persistent_volume_controller.h"
 #include "server/controllers/storage/protection_controllers.h"
+#include "server/scheduler/scheduler.h"
 
 namespace nave::cmd {
 
@@ -84,7 +85,7 @@ void addControllers(ServerConfig& config) {
   c.push_back({"horizontalpodautoscaling", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::HorizontalPodAutoscalerController>(ctx);
                }});
-  (void)s;
+  s.push_back({"scheduler", [](ControllerContext& ctx) { return std::make_unique<scheduler::Scheduler>(ctx); }});
 }
 
 }  // namespace nave::cmd

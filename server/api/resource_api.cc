@@ -712,9 +712,10 @@ Result<WriteResult> ResourceApi::create(RequestContext& ctx, const ResourceType&
             b["metadata"]["annotations"].is_object())
           for (auto& [k, v] : b["metadata"]["annotations"].items())
             pod["metadata"]["annotations"][k] = v;
+        // PodScheduled becomes True, replacing the scheduler's False (Unschedulable) if any.
         Json conds = Json::array();
         for (const Json& c : pod["status"].value("conditions", Json::array()))
-          if (getString(c, "type") != "PodScheduled") conds.push_back(c);  // e.g. Unschedulable before
+          if (getString(c, "type") != "PodScheduled") conds.push_back(c);
         conds.push_back({{"type", "PodScheduled"}, {"status", "True"},
                          {"lastProbeTime", nullptr}, {"lastTransitionTime", nowRfc3339()}});
         pod["status"]["conditions"] = conds;

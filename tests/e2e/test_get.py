@@ -196,6 +196,9 @@ SELECTOR_LABELS = {
 
 class GetTest(ClusterTestCase):
     NS = "get"
+    # The fixtures are hand-made: a pod that stays unscheduled, with hand-written events. The
+    # scheduler would add its own condition and FailedScheduling events (there is no node).
+    server_args = ("--disable-scheduler",)
 
     @classmethod
     def setUpClass(cls):
