@@ -21,10 +21,8 @@ class BatchTest(harness.ClusterTestCase):
         return "node-" + self.cluster.name.lower()[:40]
 
     def pod_template(self, command, indent):
-        # TODO(scheduler): drop nodeName once the scheduler is merged
         lines = [
             "spec:",
-            f"  nodeName: {self.node_name()}",
             "  restartPolicy: Never",
             "  terminationGracePeriodSeconds: 2",
             "  containers:",

@@ -62,8 +62,6 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec:
-      # TODO(scheduler): drop nodeName once the scheduler is merged
-      nodeName: NODE
       terminationGracePeriodSeconds: 1
       containers:
       - name: main
@@ -227,15 +225,10 @@ class DaemonSetTest(SetsTestCase):
         events = self.k("get", "events", "--field-selector", "involvedObject.name=agent").out
         self.assertContains(events, "Created pod: " + by_node["api-only"]["metadata"]["name"])
 
-        # No scheduler in this branch: bind the real node's pod as it would, and it runs.
+        # The scheduler binds the real node's pod (its node affinity names the node), and it runs.
         mine = by_node[self.node_name()]["metadata"]["name"]
-        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": mine},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name()}}
-        # TODO(scheduler): once the scheduler is merged it binds the pod; drop this binding.
-        r = self.k("create", "--raw", f"/api/v1/namespaces/default/pods/{mine}/binding", "-f", "-",
-                   input=json.dumps(binding), check=False)
-        if r.rc != 0:  # a scheduler got there first
-            self.assertEqual(self.get("pod", mine)["spec"].get("nodeName"), self.node_name(), r.err)
+        self.wait("the daemon pod bound by the scheduler",
+                  lambda: self.get("pod", mine)["spec"].get("nodeName") == self.node_name())
         self.wait("the bound daemon pod Ready", lambda: self.ready(self.get("pod", mine)))
         ds = self.wait("status", lambda: (lambda d: d if d and d.get("status", {}).get(
             "numberReady") == 1 else None)(self.get("ds", "agent")))

@@ -13,7 +13,6 @@ def busybox_archive():
     return [harness.busybox_images()["docker"]]
 
 
-# TODO(scheduler): drop nodeName once the scheduler is merged
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -26,7 +25,6 @@ spec:
   template:
     metadata: {labels: {app: NAME}}
     spec:
-      nodeName: NODE
       terminationGracePeriodSeconds: 1
       containers:
       - name: web

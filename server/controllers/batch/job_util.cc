@@ -105,10 +105,6 @@ bool isPodTerminal(const Json& pod) {
   return phase == "Succeeded" || phase == "Failed";
 }
 
-bool isDeleting(const Json& object) {
-  const Json& ts = member(member(object, "metadata"), "deletionTimestamp");
-  return ts.is_string() && !ts.get<std::string>().empty();
-}
 
 std::set<int> parseIndexSet(std::string_view text, int completions) {
   std::set<int> out;

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/json.h"
+#include "server/controllers/object_util.h"
 #include "common/time.h"
 #include "server/client/client.h"
 
@@ -43,7 +44,7 @@ const Json* controllerRef(const Json& object);
 Json controllerRefTo(const Json& owner, std::string_view apiVersion, std::string_view kind);
 bool hasFinalizer(const Json& object, std::string_view finalizer);
 bool isPodTerminal(const Json& pod);
-bool isDeleting(const Json& object);
+using controllers::isDeleting;  // server/controllers/object_util.h
 
 // Completion index sets as in status.completedIndexes: "1,3-5,7". Indexes outside
 // [0, completions) and malformed pieces are dropped.

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/time.h"
+#include "server/controllers/object_util.h"
 #include "server/selectors/selectors.h"
 
 namespace nave::controllers {
@@ -14,17 +15,6 @@ const client::Resource kPods{"", "v1", "pods"};
 const client::Resource kReplicaSets{"apps", "v1", "replicasets"};
 const client::Resource kStatefulSets{"apps", "v1", "statefulsets"};
 constexpr auto kDisruptedPodTimeout = std::chrono::minutes(2);
-
-bool deleting(const Json& o) {
-  const Json& md = o["metadata"];
-  return md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null();
-}
-
-bool ready(const Json& pod) {
-  for (const Json& c : pod.value("status", Json::object()).value("conditions", Json::array()))
-    if (getString(c, "type") == "Ready") return getString(c, "status") == "True";
-  return false;
-}
 
 // An IntOrString of a budget: an integer, or "N%" of `total` rounded up.
 std::optional<int64_t> scaled(const Json& v, int64_t total) {
@@ -86,7 +76,7 @@ std::optional<int64_t> DisruptionController::controllerScale(const std::string& 
 
 Result<Reconciled> DisruptionController::reconcile(const std::string& key) {
   auto budget = budgets_.get(key);
-  if (!budget || deleting(*budget)) return Reconciled{};
+  if (!budget || isDeleting(*budget)) return Reconciled{};
   const Json& md = (*budget)["metadata"];
   std::string ns = getString(md, "namespace");
   const Json spec = budget->value("spec", Json::object());
@@ -109,7 +99,7 @@ Result<Reconciled> DisruptionController::reconcile(const std::string& key) {
     if (!when || now - *when > kDisruptedPodTimeout) continue;
     bool stillThere = false;
     for (const Json& p : pods)
-      if (getString(p["metadata"], "name") == name && !deleting(p)) stillThere = true;
+      if (getString(p["metadata"], "name") == name && !isDeleting(p)) stillThere = true;
     if (!stillThere) continue;
     disrupted[name] = at;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*when + kDisruptedPodTimeout - now);
@@ -117,7 +107,7 @@ Result<Reconciled> DisruptionController::reconcile(const std::string& key) {
   }
   int64_t healthy = 0;
   for (const Json& p : pods)
-    if (ready(p) && !deleting(p) && !disrupted.contains(getString(p["metadata"], "name"))) healthy++;
+    if (isPodReady(p) && !isDeleting(p) && !disrupted.contains(getString(p["metadata"], "name"))) healthy++;
 
   int64_t expected = static_cast<int64_t>(pods.size());
   int64_t desired = 0;

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "server/controllers/object_util.h"
 
 namespace nave::controllers {
 namespace {
@@ -16,32 +17,6 @@ const client::Resource kLeases{"coordination.k8s.io", "v1", "leases"};
 constexpr char kNodeIndex[] = "nodeName";
 constexpr char kNotReady[] = "node.kubernetes.io/not-ready";
 constexpr char kUnreachable[] = "node.kubernetes.io/unreachable";
-
-const Json* condition(const Json& object, const std::string& type) {
-  const Json* status = findMember(object, "status");
-  const Json* conditions = status ? findMember(*status, "conditions") : nullptr;
-  if (conditions == nullptr || !conditions->is_array()) return nullptr;
-  for (const Json& c : *conditions)
-    if (getString(c, "type") == type) return &c;
-  return nullptr;
-}
-
-bool deleting(const Json& object) {
-  const Json* md = findMember(object, "metadata");
-  return md && md->contains("deletionTimestamp") && !(*md)["deletionTimestamp"].is_null();
-}
-
-// Whether `toleration` tolerates `taint` (core/v1 Toleration.ToleratesTaint).
-bool tolerates(const Json& toleration, const Json& taint) {
-  std::string effect = getString(toleration, "effect");
-  if (!effect.empty() && effect != getString(taint, "effect")) return false;
-  std::string key = getString(toleration, "key");
-  std::string op = getString(toleration, "operator", "Equal");
-  if (key.empty()) return op == "Exists";
-  if (key != getString(taint, "key")) return false;
-  if (op == "Exists") return true;
-  return getString(toleration, "value") == getString(taint, "value");
-}
 
 }  // namespace
 
@@ -98,7 +73,7 @@ Result<Reconciled> NodeLifecycleController::reconcileNode(const std::string& nam
   std::string signature;
   if (auto lease = leases_.get(std::string("kube-node-lease/") + name))
     signature = getString(lease->value("spec", Json::object()), "renewTime");
-  const Json* ready = condition(*node, "Ready");
+  const Json* ready = findCondition(*node, "Ready");
   if (ready) signature += "|" + getString(*ready, "lastHeartbeatTime");
   auto now = Clock::now();
   Clock::time_point lastHeard;
@@ -155,7 +130,7 @@ Result<void> NodeLifecycleController::markUnknown(const Json& node, bool neverRe
                       "Node " + name + " status is now: NodeNotReady");
   // Its pods are not Ready any more (MarkPodsNotReady).
   for (const Json& pod : pods_.byIndex(kNodeIndex, name)) {
-    const Json* podReady = condition(pod, "Ready");
+    const Json* podReady = findCondition(pod, "Ready");
     if (podReady == nullptr || getString(*podReady, "status") == "False") continue;
     Json status = pod.value("status", Json::object());
     for (Json& c : status["conditions"])
@@ -212,7 +187,7 @@ Result<void> NodeLifecycleController::setTaints(const Json& node, const std::str
 
 Result<Reconciled> NodeLifecycleController::reconcilePod(const std::string& key) {
   auto pod = pods_.get(key);
-  if (!pod || deleting(*pod)) return Reconciled{};
+  if (!pod || isDeleting(*pod)) return Reconciled{};
   std::string nodeName = getString(pod->value("spec", Json::object()), "nodeName");
   if (nodeName.empty()) return Reconciled{};
   std::string phase = getString(pod->value("status", Json::object()), "phase");

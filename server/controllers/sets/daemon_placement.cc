@@ -114,17 +114,6 @@ Json pinToNode(Json templ, const std::string& node) {
   return templ;
 }
 
-bool tolerates(const Json& toleration, const Json& taint) {
-  std::string effect = getString(toleration, "effect");
-  if (!effect.empty() && effect != getString(taint, "effect")) return false;
-  std::string key = getString(toleration, "key");
-  std::string op = getString(toleration, "operator", "Equal");
-  if (key.empty()) return op == "Exists";
-  if (key != getString(taint, "key")) return false;
-  if (op == "Exists") return true;
-  return op == "Equal" && getString(toleration, "value") == getString(taint, "value");
-}
-
 bool matchesNodeSelectorTerms(const Json& nodeSelector, const Json& node) {
   for (const Json& term : member(nodeSelector, "nodeSelectorTerms", kEmptyArray))
     if (termMatches(term, node)) return true;

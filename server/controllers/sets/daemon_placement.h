@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/json.h"
+#include "server/controllers/object_util.h"
 
 namespace nave::controllers::sets {
 
@@ -32,8 +33,7 @@ Placement placeOn(const Json& templ, const Json& node);
 // The node a daemon pod is for: spec.nodeName, else its metadata.name node affinity.
 std::string targetNodeOf(const Json& pod);
 
-// Whether `toleration` tolerates `taint` (core/v1 Toleration.ToleratesTaint).
-bool tolerates(const Json& toleration, const Json& taint);
+using controllers::tolerates;  // server/controllers/object_util.h
 // Whether the node satisfies a NodeSelector's terms (ORed; each term's requirements ANDed).
 bool matchesNodeSelectorTerms(const Json& nodeSelector, const Json& node);
 

@@ -23,10 +23,6 @@ const Json& metadataOf(const Json& object) {
   return md && md->is_object() ? *md : kEmpty;
 }
 
-bool isDeleting(const Json& object) {
-  const Json* ts = findMember(metadataOf(object), "deletionTimestamp");
-  return ts != nullptr && !ts->is_null();
-}
 
 std::string phaseOf(const Json& pod) {
   return getString(pod.value("status", Json::object()), "phase");

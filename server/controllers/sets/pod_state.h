@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "server/controllers/object_util.h"
 #include "server/controllers/informer.h"
 
 namespace nave::controllers::sets {
@@ -17,7 +18,7 @@ namespace nave::controllers::sets {
 inline const client::Resource kPods{"", "v1", "pods"};
 
 const Json& metadataOf(const Json& object);
-bool isDeleting(const Json& object);
+using controllers::isDeleting;  // server/controllers/object_util.h
 std::string phaseOf(const Json& pod);
 // The Ready condition is True (podutil.IsPodReady).
 bool isPodReady(const Json& pod);

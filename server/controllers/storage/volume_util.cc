@@ -57,11 +57,6 @@ std::vector<std::string> claimKeysOfPod(const Json& pod) {
   return keys;
 }
 
-bool isDeleting(const Json& object) {
-  const Json* md = findMember(object, "metadata");
-  const Json* ts = md ? findMember(*md, "deletionTimestamp") : nullptr;
-  return ts != nullptr && !ts->is_null();
-}
 
 bool podIsTerminated(const Json& pod) {
   std::string phase = getString(pod.value("status", Json::object()), "phase");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "server/controllers/object_util.h"
 #include "server/client/client.h"
 
 namespace nave::controllers::volumes {
@@ -38,7 +39,7 @@ inline constexpr char kNoProvisioner[] = "kubernetes.io/no-provisioner";
 inline constexpr char kPodClaimIndex[] = "claims";
 std::vector<std::string> claimKeysOfPod(const Json& pod);
 
-bool isDeleting(const Json& object);
+using controllers::isDeleting;  // server/controllers/object_util.h
 // Succeeded or Failed: its volumes are no longer in use.
 bool podIsTerminated(const Json& pod);
 std::string annotation(const Json& object, const std::string& key);
