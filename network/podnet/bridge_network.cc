@@ -121,7 +121,10 @@ class BridgePodNetwork final : public PodNetwork {
     int index = 0;
     bool created = false;  // by this call
   };
-  Result<Veth> ensureVeth(const std::string& sandboxId, const NetnsHandle& podNs, int bridge);
+  // `host` is the caller's own netlink socket in the host namespace (one per attach, so that
+  // sandboxes are wired in parallel; the kernel serialises only the link changes themselves).
+  Result<Veth> ensureVeth(RtnlSocket& host, const std::string& sandboxId, const NetnsHandle& podNs,
+                          int bridge);
   Result<void> configurePod(const NetnsHandle& podNs, Ipv4Address ip);
   Result<void> checkOpen() const {
     if (destroyed_) return Error(ErrorCode::kUnavailable, "the pod network was destroyed");
@@ -131,8 +134,8 @@ class BridgePodNetwork final : public PodNetwork {
   const Config config_;
   HostLocalIpam ipam_;  // thread-safe on its own (a directory lock)
   const NatTable nat_;
-  // Guards the sockets and destroyed_: netlink exchanges are one at a time per socket, and
-  // one sandbox's attach or detach is a sequence that must not interleave with another's.
+  // Guards the shared sockets, bridgeIndex_ and destroyed_: netlink exchanges are one at a
+  // time per socket. An attach wires its veth and pod side on sockets of its own, outside it.
   std::mutex mu_;
   RtnlSocket rtnl_;
   nft::NftSocket nft_;
@@ -172,10 +175,11 @@ Result<void> BridgePodNetwork::setUp() {
   return {};
 }
 
-Result<BridgePodNetwork::Veth> BridgePodNetwork::ensureVeth(const std::string& sandboxId,
+Result<BridgePodNetwork::Veth> BridgePodNetwork::ensureVeth(RtnlSocket& host,
+                                                            const std::string& sandboxId,
                                                             const NetnsHandle& podNs, int bridge) {
   const std::string name = hostInterfaceName(sandboxId);
-  auto existing = rtnl_.link(name);
+  auto existing = host.link(name);
   if (existing.ok()) {
     if (!existing->alias.empty() && existing->alias != sandboxId)
       return Error(ErrorCode::kConflict,
@@ -186,19 +190,19 @@ Result<BridgePodNetwork::Veth> BridgePodNetwork::ensureVeth(const std::string& s
     if (!pod.ok()) return std::move(pod).error();
     bool peerHere = existing->alias == sandboxId && pod->link(kPodInterface).ok();
     if (peerHere) return Veth{existing->index, false};
-    TRY(rtnl_.deleteLink(existing->index));
+    TRY(host.deleteLink(existing->index));
   } else if (!existing.error().is(ErrorCode::kNotFound)) {
     return std::move(existing).error();
   }
-  int index = TRY(rtnl_.createVeth(name, kPodInterface, config_.mtu, &podNs));
+  int index = TRY(host.createVeth(name, kPodInterface, config_.mtu, &podNs));
   Result<void> configured = [&]() -> Result<void> {
-    TRY(rtnl_.setAlias(index, sandboxId));
-    TRY(rtnl_.setMaster(index, bridge));
-    TRY(rtnl_.setHairpin(index, true));
-    return rtnl_.setUp(index, true);
+    TRY(host.setAlias(index, sandboxId));
+    TRY(host.setMaster(index, bridge));
+    TRY(host.setHairpin(index, true));
+    return host.setUp(index, true);
   }();
   if (!configured.ok()) {
-    (void)rtnl_.deleteLink(index);
+    (void)host.deleteLink(index);
     return std::move(configured).error();
   }
   return Veth{index, true};
@@ -225,30 +229,46 @@ Result<PodAttachment> BridgePodNetwork::attach(const std::string& sandboxId,
   if (!podNs.ok()) return std::move(podNs).error().context("attach sandbox " + sandboxId);
 
   auto t0 = std::chrono::steady_clock::now();
-  // The address first, outside mu_: the IPAM has its own lock, so another sandbox's netlink
-  // work goes on meanwhile.
   {
     std::lock_guard check(mu_);
     TRY(checkOpen());
   }
+  // The address first: the IPAM has its own lock.
   bool hadAddress = false;
   Ipv4Address ip = TRY(ipam_.allocate(sandboxId, &hadAddress));
   auto t1 = std::chrono::steady_clock::now();
-  std::unique_lock lock(mu_);
-  if (auto open = checkOpen(); !open.ok()) {
-    if (!hadAddress) (void)ipam_.release(sandboxId);
-    return std::move(open).error();
+  int bridge = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (auto open = checkOpen(); !open.ok()) {
+      if (!hadAddress) (void)ipam_.release(sandboxId);
+      return std::move(open).error();
+    }
+    // The bridge was made by open(); it is checked again only when it seems to be gone.
+    if (bridgeIndex_ <= 0) {
+      auto made = ensureBridge();
+      if (!made.ok()) {
+        if (!hadAddress) (void)ipam_.release(sandboxId);
+        return std::move(made).error().context("attach sandbox " + sandboxId);
+      }
+      bridgeIndex_ = *made;
+    }
+    bridge = bridgeIndex_;
   }
   auto t2 = std::chrono::steady_clock::now();
   Veth veth;
+  std::optional<RtnlSocket> host;
   std::chrono::steady_clock::time_point t3, t4;
   Result<void> done = [&]() -> Result<void> {
-    // The bridge was made by open(); it is checked again only when it seems to be gone.
-    if (bridgeIndex_ <= 0) bridgeIndex_ = TRY(ensureBridge());
-    auto created = ensureVeth(sandboxId, *podNs, bridgeIndex_);
+    host = TRY(RtnlSocket::open());
+    auto created = ensureVeth(*host, sandboxId, *podNs, bridge);
     if (!created.ok()) {
-      bridgeIndex_ = TRY(ensureBridge());
-      created = ensureVeth(sandboxId, *podNs, bridgeIndex_);
+      {
+        std::lock_guard lock(mu_);
+        bridgeIndex_ = TRY(ensureBridge());
+        bridge = bridgeIndex_;
+      }
+      created = ensureVeth(*host, sandboxId, *podNs, bridge);
     }
     veth = TRY(std::move(created));
     t3 = std::chrono::steady_clock::now();
@@ -257,11 +277,13 @@ Result<PodAttachment> BridgePodNetwork::attach(const std::string& sandboxId,
     // A fresh address has no mappings (detach removes them before it frees the address):
     // without hostPorts there is nothing to change.
     if (mappings.empty() && !hadAddress) return {};
+    std::lock_guard lock(mu_);
+    TRY(checkOpen());
     return nat_.setHostPorts(nft_, ip, mappings);
   }();
   if (!done.ok()) {
     // Undo what this call created; what a previous attach made stays as it was.
-    if (veth.created) (void)rtnl_.deleteLink(veth.index);
+    if (veth.created && host) (void)host->deleteLink(veth.index);
     if (!hadAddress) (void)ipam_.release(sandboxId);
     return std::move(done).error().context("attach sandbox " + sandboxId);
   }
