@@ -124,7 +124,7 @@ int deploymentBench(const Tls& tls, CURL* c, int replicas) {
   const std::string deployments = tls.url + "/apis/apps/v1/namespaces/default/deployments";
   const std::string pods = tls.url + "/api/v1/namespaces/default/pods";
   nave::Json labels = {{"app", "bench"}};
-  // nodeName: the branch this was written in had no scheduler yet.
+  // No nodeName: the scheduler places the pods (on the one node).
   nave::Json d = {
       {"apiVersion", "apps/v1"},
       {"kind", "Deployment"},
@@ -135,8 +135,7 @@ int deploymentBench(const Tls& tls, CURL* c, int replicas) {
         {"template",
          {{"metadata", {{"labels", labels}}},
           {"spec",
-           {{"nodeName", "bench"},
-            {"terminationGracePeriodSeconds", 1},
+           {{"terminationGracePeriodSeconds", 1},
             {"containers",
              {{{"name", "c"},
                {"image", "busybox"},
