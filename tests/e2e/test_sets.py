@@ -4,7 +4,6 @@ real kubectl. The test plays the two components this branch lacks: the Persisten
 one DaemonSet pod, the scheduler (a pods/binding)."""
 
 import json
-import os
 import time
 
 import harness
@@ -72,46 +71,16 @@ spec:
   volumeClaimTemplates:
   - metadata: {name: data}
     spec:
-      storageClassName: ""
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 1Gi}}
 """
 
 
 class StatefulSetTest(SetsTestCase):
-    def bind_claims(self):
-        """The PersistentVolume binder's part: every claim of the set gets a hostPath volume of
-        its own, pre-bound to it, and both are marked Bound."""
-        claims = self.get("pvc", "-l", "app=db") or {"items": []}
-        for pvc in claims["items"]:
-            if pvc.get("status", {}).get("phase") == "Bound":
-                continue
-            name = pvc["metadata"]["name"]
-            pv_name = "pv-" + name
-            path = os.path.join(self.cluster.tmp, pv_name)
-            os.makedirs(path, exist_ok=True)
-            pv = {"apiVersion": "v1", "kind": "PersistentVolume",
-                  "metadata": {"name": pv_name},
-                  "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
-                           "storageClassName": "",
-                           "persistentVolumeReclaimPolicy": "Retain",
-                           "hostPath": {"path": path, "type": "Directory"},
-                           "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1",
-                                        "namespace": "default", "name": name,
-                                        "uid": pvc["metadata"]["uid"]}}}
-            if self.get("pv", pv_name) is None:
-                self.k("create", "-f", "-", input=json.dumps(pv))
-            self.k("patch", "pvc", name, "--type=merge", "-p",
-                   json.dumps({"spec": {"volumeName": pv_name}}))
-            self.k("patch", "pvc", name, "--subresource=status", "--type=merge", "-p",
-                   json.dumps({"status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
-                                          "capacity": {"storage": "1Gi"}}}))
-            self.k("patch", "pv", pv_name, "--subresource=status", "--type=merge", "-p",
-                   json.dumps({"status": {"phase": "Bound"}}))
-
     def wait_ready_binding(self, name):
+        # The claims get the default class (local-path): provisioned on the pod's node and
+        # bound by the volume controllers.
         def ready():
-            self.bind_claims()
             pod = self.get("pod", name)
             return pod if self.ready(pod) else None
         return self.wait(f"pod {name} Ready", ready)
@@ -136,6 +105,11 @@ class StatefulSetTest(SetsTestCase):
             self.assertEqual(claims, [f"data-db-{i}"])
         pvcs = {p["metadata"]["name"]: p["status"]["phase"] for p in self.get("pvc")["items"]}
         self.assertEqual(pvcs, {"data-db-0": "Bound", "data-db-1": "Bound", "data-db-2": "Bound"})
+        for pvc in self.get("pvc")["items"]:
+            self.assertEqual(pvc["spec"]["storageClassName"], "local-path")
+            pv = self.get("pv", pvc["spec"]["volumeName"])
+            self.assertEqual(pv["metadata"]["name"], "pvc-" + pvc["metadata"]["uid"])
+            self.assertEqual(pv["spec"]["storageClassName"], "local-path")
 
         # Status, rollout status and history through kubectl.
         sts = self.wait("status readyReplicas 3", lambda: (lambda s: s if s and s.get("status", {}).get(

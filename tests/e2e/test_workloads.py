@@ -204,6 +204,23 @@ class WorkloadsTest(harness.ClusterTestCase):
         for p in self.ready_pods("paused"):
             self.assertIn("kubectl.kubernetes.io/restartedAt", p["metadata"]["annotations"])
 
+    def test_deleting_the_deployment_removes_its_replicasets_and_pods(self):
+        self.create_deployment("doomed")
+        self.rollout_status("doomed")
+        self.assertEqual(len(self.replicasets("doomed")), 1)
+        self.k("delete", "deployment", "doomed")  # background propagation: the garbage collector
+        self.wait(lambda: not self.replicasets("doomed") and not self.k(
+            "get", "pods", "-l", "app=doomed", "-o", "name").out.strip(),
+            "the ReplicaSet and the pods removed")
+
+    def test_foreground_deletion_removes_pods_before_the_deployment(self):
+        self.create_deployment("fg")
+        self.rollout_status("fg")
+        self.k("delete", "deployment", "fg", "--cascade=foreground", "--wait=true",
+               timeout=ROLLOUT_TIMEOUT)
+        self.assertEqual(self.replicasets("fg"), {}, "dependents gone before the owner")
+        self.assertEqual(self.k("get", "pods", "-l", "app=fg", "-o", "name").out.strip(), "")
+
     def test_progress_deadline_fails_rollout_status(self):
         manifest = (DEPLOYMENT.replace("NAME", "stuck").replace("NODE", self.node_name())
                     .replace("image: busybox", "image: example.invalid/nothing:1")
