@@ -1,5 +1,7 @@
-// Admission for LimitRanges and ResourceQuotas on create (the LimitRanger and ResourceQuota
-// plugins): a pod's containers get the LimitRange defaults (default, defaultRequest) and are
+// Admission on create for pods' priorities (the Priority plugin) and for LimitRanges and
+// ResourceQuotas (the LimitRanger and ResourceQuota plugins). Priority: spec.priority (and an
+// unset preemptionPolicy) come from the pod's PriorityClass, the globalDefault class, or the
+// built-in system-node-critical / system-cluster-critical; an unknown class is refused. Limits: a pod's containers get the LimitRange defaults (default, defaultRequest) and are
 // checked against min, max and maxLimitRequestRatio; then the new object must fit every quota
 // of its namespace, counted from the objects the cache holds. Refusals are 403 Forbidden in
 // Kubernetes' words.
@@ -147,6 +149,46 @@ Result<void> ResourceApi::admitLimitRanges(const registry::ResourceType& type, s
   }
   if (!applied.empty())
     obj["metadata"]["annotations"]["kubernetes.io/limit-ranger"] = "LimitRanger plugin set: " + join(applied, "; ");
+  return {};
+}
+
+Result<void> ResourceApi::admitPriority(const registry::ResourceType& type, Json& obj) {
+  if (!(type.group.empty() && type.plural == "pods")) return {};
+  Json& spec = obj["spec"];
+  if (!spec.is_object()) return {};
+  std::string className = getString(spec, "priorityClassName");
+  auto classes = types_.find("scheduling.k8s.io", "v1", "priorityclasses");
+  std::optional<Json> found;
+  if (classes) {
+    if (!className.empty()) {
+      if (auto o = cache_.get(classes->key("", className))) found = o->object;
+    } else {
+      cache::CacheList all = cache_.list(classes->keyPrefix(), "", {}, 0);
+      for (const auto& o : all.items)
+        if (getBool(o->object, "globalDefault")) found = o->object;
+    }
+  }
+  int64_t value = 0;
+  std::string policy;
+  if (found) {
+    value = getInt(*found, "value");
+    policy = getString(*found, "preemptionPolicy");
+    if (className.empty()) spec["priorityClassName"] = getString((*found)["metadata"], "name");
+  } else if (className == "system-node-critical") {
+    value = 2000001000;
+  } else if (className == "system-cluster-critical") {
+    value = 2000000000;
+  } else if (!className.empty()) {
+    return forbiddenObject(type, getString(obj["metadata"], "name"),
+                           "no PriorityClass with name " + className + " was found");
+  }
+  if (const Json* p = findMember(spec, "priority"); p && p->is_number_integer() && p->get<int64_t>() != value)
+    return forbiddenObject(type, getString(obj["metadata"], "name"),
+                           "the integer value of priority (" + std::to_string(p->get<int64_t>()) +
+                               ") must not be provided in pod spec; priority admission controller computed " +
+                               std::to_string(value) + " from the given PriorityClass name");
+  spec["priority"] = value;
+  if (!spec.contains("preemptionPolicy")) spec["preemptionPolicy"] = policy.empty() ? "PreemptLowerPriority" : policy;
   return {};
 }
 

@@ -764,6 +764,7 @@ Result<WriteResult> ResourceApi::createChecked(RequestContext& ctx, const Resour
   if (type.tracksGeneration) md["generation"] = 1;
   else md.erase("generation");
   if (type.defaulter) type.defaulter(obj);
+  TRY(admitPriority(type, obj));
   TRY(admitLimitRanges(type, ns, obj));
   if (type.prepareForCreate) TRY(type.prepareForCreate(obj));
   if (!fromApply && type.schema != nullptr) {

@@ -131,6 +131,7 @@ class ResourceApi {
                             std::string_view ns, std::string_view name, const Json& eviction,
                             const WriteOptions& options);
   // limits_admission.cc: LimitRange defaults and checks (may change obj), ResourceQuota checks.
+  Result<void> admitPriority(const registry::ResourceType& type, Json& obj);
   Result<void> admitLimitRanges(const registry::ResourceType& type, std::string_view ns, Json& obj);
   Result<void> admitQuota(const registry::ResourceType& type, std::string_view ns, const Json& obj);
   Result<void> admitCreate(const registry::ResourceType& type, std::string_view ns);

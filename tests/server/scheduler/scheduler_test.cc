@@ -282,14 +282,19 @@ TEST_F(SchedulerTest, PreemptsLowerPriorityPods) {
                             {"kind", "PriorityClass"},
                             {"metadata", {{"name", "high"}}},
                             {"value", 1000}});
+  // (The API server's Priority admission computes spec.priority from a class.)
+  create(kPriorityClasses, {{"apiVersion", "scheduling.k8s.io/v1"},
+                            {"kind", "PriorityClass"},
+                            {"metadata", {{"name", "medium-never"}}},
+                            {"value", 500},
+                            {"preemptionPolicy", "Never"}});
   start();
   create(kPods, pod("low-1", "1"));
   create(kPods, pod("low-2", "1"));
   ASSERT_TRUE(waitFor([&] { return !nodeOf("low-1").empty() && !nodeOf("low-2").empty(); }));
 
   Json never = pod("never", "1");
-  never["spec"]["priority"] = 500;
-  never["spec"]["preemptionPolicy"] = "Never";
+  never["spec"]["priorityClassName"] = "medium-never";
   create(kPods, never);
   ASSERT_TRUE(waitFor([&] {
     return getString(scheduledCondition("never"), "message") ==
@@ -313,13 +318,17 @@ TEST_F(SchedulerTest, PreemptsLowerPriorityPods) {
 
 TEST_F(SchedulerTest, NominatesTheNodeWhileVictimsTerminate) {
   create(kNodes, node("n1", "1"));
+  create(kPriorityClasses, {{"apiVersion", "scheduling.k8s.io/v1"},
+                            {"kind", "PriorityClass"},
+                            {"metadata", {{"name", "hundred"}}},
+                            {"value", 100}});
   start();
   Json victim = pod("victim", "1");
   victim["spec"]["terminationGracePeriodSeconds"] = 30;  // no kubelet here: it stays terminating
   create(kPods, victim);
   ASSERT_TRUE(waitFor([&] { return nodeOf("victim") == "n1"; }));
   Json high = pod("high", "1");
-  high["spec"]["priority"] = 100;
+  high["spec"]["priorityClassName"] = "hundred";
   create(kPods, high);
   ASSERT_TRUE(waitFor([&] {
     auto p = fx_.client().get(kPods, "default", "high");

@@ -626,8 +626,10 @@ TEST_F(LauncherTest, SandboxNamespacesAreSharedAndRemoved) {
   EXPECT_FALSE(createNamespaceFiles(net, "", "", "").ok()) << "the files must not exist yet";
 
   auto server = makeSpec({"sh", "-c", "hostname; readlink /proc/self/ns/net; nc -l -p 8080"});
+  // The client retries for up to ~20 s: on a loaded machine the server may take a while to
+  // listen.
   auto client = makeSpec({"sh", "-c", "hostname; readlink /proc/self/ns/net; "
-                                      "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                                      "i=0; while [ $i -lt 100 ]; do i=$((i+1)); "
                                       "echo over-loopback | nc -w 1 127.0.0.1 8080 && break; sleep 0.2; done"});
   LaunchSpec a, b;
   a.spec = &server;

@@ -72,5 +72,26 @@ TEST_F(ResourceQuotaTest, LimitRangeDefaultsAndBounds) {
             "pods \"big\" is forbidden: maximum cpu usage per Container is 1, but limit is 2");
 }
 
+TEST_F(ResourceQuotaTest, PriorityAdmissionResolvesTheClass) {
+  Json pc = {{"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"},
+             {"metadata", {{"name", "high"}}}, {"value", 1000}, {"preemptionPolicy", "Never"}};
+  ASSERT_TRUE(client().create({"scheduling.k8s.io", "v1", "priorityclasses"}, "", pc).ok());
+  auto plain = pod("plain");
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_EQ((*plain)["spec"]["priority"], 0);
+  EXPECT_EQ((*plain)["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+  Json high = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "high"}}},
+               {"spec", {{"priorityClassName", "high"}, {"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}};
+  auto created = client().create(kPods, "default", high);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  EXPECT_EQ((*created)["spec"]["priority"], 1000);
+  EXPECT_EQ((*created)["spec"]["preemptionPolicy"], "Never");
+  high["metadata"]["name"] = "unknown";
+  high["spec"]["priorityClassName"] = "nope";
+  auto refused = client().create(kPods, "default", high);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(), "pods \"unknown\" is forbidden: no PriorityClass with name nope was found");
+}
+
 }  // namespace
 }  // namespace nave::controllers
