@@ -111,6 +111,24 @@ std::string normalizeRegistryHost(std::string_view key) {
   return s;
 }
 
+// Whether an ECMAScript pattern has a back-reference (\1..\9, \k<name>) outside a bracket
+// expression: the polynomial matcher cannot evaluate them (and only reports it when a match
+// reaches one).
+static bool hasBackReference(std::string_view pattern) {
+  bool inClass = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      char n = pattern[++i];
+      if (!inClass && ((n >= '1' && n <= '9') || n == 'k')) return true;
+      continue;
+    }
+    if (c == '[') inClass = true;
+    else if (c == ']') inClass = false;
+  }
+  return false;
+}
+
 bool isLoopbackHost(std::string_view hostPort) {
   std::string h = hostOnly(hostPort);
   return h == "localhost" || h == "::1" || h.starts_with("127.");
@@ -170,9 +188,19 @@ Result<RegistriesConfig> RegistriesConfig::parse(std::string_view yaml) {
           if (pattern.size() > 1024) {
             return bad("mirrors." + host + ".rewrite: regular expression longer than 1024 characters");
           }
+          if (hasBackReference(pattern))
+            return bad("mirrors." + host + ".rewrite: invalid regular expression \"" + pattern +
+                       "\": back-references are not supported");
           RewriteRule rule{pattern, repl.get<std::string>(), nullptr};
           try {
-            rule.regex = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
+            // __polynomial (a libstdc++ extension): matched by its breadth-first executor, in
+            // time polynomial in the name's length, never the backtracking one, which takes
+            // exponential time on patterns like "^l**********x" (found by fuzz_image_manifest).
+            // Back-references, which it cannot match, are refused (RE2, which k3s' Go uses,
+            // has none either).
+            rule.regex = std::make_shared<const std::regex>(
+                pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
+
           } catch (const std::regex_error& e) {
             return bad("mirrors." + host + ".rewrite: invalid regular expression \"" + pattern +
                        "\": " + e.what());

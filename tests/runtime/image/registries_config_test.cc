@@ -76,6 +76,22 @@ TEST(RegistriesConfigTest, RewritesOnlyToValidRepositories) {
   EXPECT_EQ(config->endpointsFor("docker.io")[0].repositoryFor("library/busybox"), "library/busybox");
 }
 
+TEST(RegistriesConfigTest, PathologicalPatternsMatchInPolynomialTime) {
+  // Stacked quantifiers made the backtracking matcher take exponential time (fuzzer finding);
+  // this must return at once, and back-references are refused.
+  std::string pattern = "^l" + std::string(60, '*') + "x" + std::string(60, '*') + "/(.*)";
+  auto config = RegistriesConfig::parse("mirrors: {docker.io: {endpoint: [\"http://m\"], rewrite: {\"" +
+                                        pattern + "\": \"m/$1\"}}}");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->endpointsFor("docker.io")[0].repositoryFor(std::string(200, 'l') + "/busybox"),
+            "m/busybox");
+  EXPECT_EQ(config->endpointsFor("docker.io")[0].repositoryFor(std::string(200, 'l') + "y/busybox"),
+            std::string(200, 'l') + "y/busybox");
+  EXPECT_FALSE(RegistriesConfig::parse(
+                   "mirrors: {docker.io: {endpoint: [\"http://m\"], rewrite: {\"(a)\\\\1\": \"b\"}}}")
+                   .ok());
+}
+
 TEST(RegistriesConfigTest, DefaultsWithoutAFile) {
   auto config = RegistriesConfig::load("/nonexistent/registries.yaml");
   ASSERT_TRUE(config.ok());
