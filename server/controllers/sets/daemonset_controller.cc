@@ -321,8 +321,8 @@ DaemonSetController::DaemonSetController(ControllerContext& ctx)
       queue_(std::chrono::milliseconds(50), std::chrono::seconds(60)) {
   sets_.addHandler([this](const std::string& key) { queue_.add(key); });
   pods_.addObjectHandler([this](const Json* before, const Json* after) {
-    if (before) enqueueOwner(*before);
-    if (after) enqueueOwner(*after);
+    if (before) sets::enqueueOwningSet(*before, "DaemonSet", sets_, queue_);
+    if (after) sets::enqueueOwningSet(*after, "DaemonSet", sets_, queue_);
   });
   nodes_.addObjectHandler([this](const Json* before, const Json* after) {
     // Only what placement looks at: labels, taints, existence.
@@ -343,20 +343,6 @@ DaemonSetController::DaemonSetController(ControllerContext& ctx)
 
 void DaemonSetController::enqueueAll() {
   for (const Json& ds : sets_.list()) queue_.add(Informer::keyOf(ds));
-}
-
-void DaemonSetController::enqueueOwner(const Json& pod) {
-  std::string ns = getString(metadataOf(pod), "namespace");
-  if (const Json* ref = sets::controllerRef(pod)) {
-    if (getString(*ref, "kind") == "DaemonSet") queue_.add(ns + "/" + getString(*ref, "name"));
-    return;
-  }
-  for (const Json& ds : sets_.list(ns)) {
-    auto selector = selectors::LabelSelector::fromObject(
-        ds.value("spec", Json::object()).value("selector", Json()));
-    if (selector.ok() && !selector->empty() && selector->matches(labelsOf(pod)))
-      queue_.add(ns + "/" + nameOf(ds));
-  }
 }
 
 void DaemonSetController::start() {

@@ -33,7 +33,6 @@ class DaemonSetController final : public Controller {
   struct Sync;  // one reconcile's state (daemonset_controller.cc)
 
   Result<Reconciled> reconcile(const std::string& key);
-  void enqueueOwner(const Json& pod);
   void enqueueAll();
 
   ControllerContext& ctx_;

@@ -1,6 +1,7 @@
 #include "server/controllers/sets/pod_state.h"
 
 #include "common/time.h"
+#include "server/selectors/selectors.h"
 
 namespace nave::controllers::sets {
 namespace {
@@ -26,11 +27,6 @@ const Json& metadataOf(const Json& object) {
 
 std::string phaseOf(const Json& pod) {
   return getString(pod.value("status", Json::object()), "phase");
-}
-
-bool isPodReady(const Json& pod) {
-  const Json* c = readyCondition(pod);
-  return c != nullptr && getString(*c, "status") == "True";
 }
 
 bool isPodAvailable(const Json& pod, int64_t minReadySeconds,
@@ -80,6 +76,20 @@ std::string releasePatch(const Json& pod, const std::string& ownerUid) {
       {"metadata", {{"ownerReferences", refs}, {"uid", getString(metadataOf(pod), "uid")}}}};
   if (refs.empty()) patch["metadata"]["ownerReferences"] = nullptr;
   return dumpJson(patch);
+}
+
+void enqueueOwningSet(const Json& pod, const std::string& kind, const Informer& sets, WorkQueue& queue) {
+  std::string ns = getString(metadataOf(pod), "namespace");
+  if (const Json* ref = controllerRef(pod)) {
+    if (getString(*ref, "kind") == kind) queue.add(ns + "/" + getString(*ref, "name"));
+    return;
+  }
+  for (const Json& set : sets.list(ns)) {
+    auto selector = selectors::LabelSelector::fromObject(objectMember(set, "spec").value("selector", Json()));
+    const Json& labels = objectMember(metadataOf(pod), "labels");
+    if (selector.ok() && !selector->empty() && selector->matches(labels))
+      queue.add(ns + "/" + getString(metadataOf(set), "name"));
+  }
 }
 
 bool createdBefore(const Json& a, const Json& b) {

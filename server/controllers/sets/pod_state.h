@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "server/controllers/object_util.h"
 #include "server/controllers/informer.h"
+#include "server/controllers/work_queue.h"
 
 namespace nave::controllers::sets {
 
@@ -20,8 +21,7 @@ inline const client::Resource kPods{"", "v1", "pods"};
 const Json& metadataOf(const Json& object);
 using controllers::isDeleting;  // server/controllers/object_util.h
 std::string phaseOf(const Json& pod);
-// The Ready condition is True (podutil.IsPodReady).
-bool isPodReady(const Json& pod);
+using controllers::isPodReady;  // server/controllers/object_util.h
 // Ready for at least minReadySeconds (podutil.IsPodAvailable).
 bool isPodAvailable(const Json& pod, int64_t minReadySeconds,
                     std::chrono::system_clock::time_point now);
@@ -36,6 +36,9 @@ Json controllerRefTo(const Json& owner, const std::string& kind);
 // patches of metadata.ownerReferences with the pod's uid as precondition.
 std::string adoptionPatch(const Json& pod, const Json& owner, const std::string& kind);
 std::string releasePatch(const Json& pod, const std::string& ownerUid);
+// Queues the set of kind `kind` that controls `pod`, or, for an orphan, every set in `sets`
+// whose selector matches it (the sets that would adopt it).
+void enqueueOwningSet(const Json& pod, const std::string& kind, const Informer& sets, WorkQueue& queue);
 // Later creation first is false: sorts by creationTimestamp, then name.
 bool createdBefore(const Json& a, const Json& b);
 

@@ -387,8 +387,8 @@ StatefulSetController::StatefulSetController(ControllerContext& ctx)
       queue_(std::chrono::milliseconds(50), std::chrono::seconds(60)) {
   sets_.addHandler([this](const std::string& key) { queue_.add(key); });
   pods_.addObjectHandler([this](const Json* before, const Json* after) {
-    if (before) enqueueOwner(*before);
-    if (after) enqueueOwner(*after);
+    if (before) sets::enqueueOwningSet(*before, "StatefulSet", sets_, queue_);
+    if (after) sets::enqueueOwningSet(*after, "StatefulSet", sets_, queue_);
   });
   revisions_.addObjectHandler([this](const Json* before, const Json* after) {
     const Json& r = after ? *after : *before;
@@ -396,21 +396,6 @@ StatefulSetController::StatefulSetController(ControllerContext& ctx)
     if (ref && getString(*ref, "kind") == "StatefulSet")
       queue_.add(getString(metadataOf(r), "namespace") + "/" + getString(*ref, "name"));
   });
-}
-
-void StatefulSetController::enqueueOwner(const Json& pod) {
-  std::string ns = getString(metadataOf(pod), "namespace");
-  if (const Json* ref = sets::controllerRef(pod)) {
-    if (getString(*ref, "kind") == "StatefulSet") queue_.add(ns + "/" + getString(*ref, "name"));
-    return;
-  }
-  // An orphan: the sets that would adopt it.
-  for (const Json& set : sets_.list(ns)) {
-    auto selector = selectors::LabelSelector::fromObject(
-        set.value("spec", Json::object()).value("selector", Json()));
-    if (selector.ok() && !selector->empty() && selector->matches(labelsOf(pod)))
-      queue_.add(ns + "/" + nameOf(set));
-  }
 }
 
 void StatefulSetController::start() {

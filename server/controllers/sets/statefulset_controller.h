@@ -34,7 +34,6 @@ class StatefulSetController final : public Controller {
   struct Sync;  // one reconcile's state (statefulset_controller.cc)
 
   Result<Reconciled> reconcile(const std::string& key);
-  void enqueueOwner(const Json& pod);
 
   ControllerContext& ctx_;
   Informer& sets_;

@@ -87,11 +87,6 @@ bool isPodActive(const Json& pod) {
   return phase != "Succeeded" && phase != "Failed" && !hasDeletionTimestamp(pod);
 }
 
-bool isPodReady(const Json& pod) {
-  const Json* c = readyCondition(pod);
-  return c != nullptr && getString(*c, "status") == "True";
-}
-
 std::optional<WallTime> podReadySince(const Json& pod) {
   const Json* c = readyCondition(pod);
   if (c == nullptr || getString(*c, "status") != "True") return std::nullopt;

@@ -6,14 +6,14 @@
 #include <vector>
 
 #include "common/json.h"
+#include "server/controllers/object_util.h"
 #include "common/time.h"
 
 namespace nave::controllers::workloads {
 
 // Not Succeeded, not Failed, and not being deleted: the pods that count towards a ReplicaSet.
 bool isPodActive(const Json& pod);
-// The Ready condition is True.
-bool isPodReady(const Json& pod);
+using controllers::isPodReady;  // server/controllers/object_util.h
 // When the Ready condition last became True; nullopt when the pod is not ready.
 std::optional<WallTime> podReadySince(const Json& pod);
 // Ready for at least minReadySeconds at `now`.
