@@ -54,6 +54,14 @@ void addServerFlags(cli::FlagSet& flags, ServerConfig& c, std::string& configFil
   flags.addBool("disable-controller-manager", &c.disableControllerManager,
                 "Disable the Kubernetes controller manager");
   flags.addString("token", &c.token, "Shared secret used to join agents to the cluster");
+  flags.addStringList("disable", &c.disable,
+                      "Do not deploy packaged components (valid items: coredns, servicelb, "
+                      "ingress, local-storage; repeatable)");
+  flags.addBool("disable-kube-proxy", &c.disableKubeProxy, "Disable running the service proxy");
+  flags.addBool("disable-network-policy", &c.disableNetworkPolicy,
+                "Disable the network policy controller");
+  flags.addString("flannel-backend", &c.flannelBackend,
+                  "Backend for pod routes across nodes ('host-gw', 'vxlan' or 'none')");
 }
 
 // The first node's pod network: the first /24 of the cluster CIDR (10.42.0.0/16 ->
@@ -61,6 +69,12 @@ void addServerFlags(cli::FlagSet& flags, ServerConfig& c, std::string& configFil
 std::string firstNodeCidr(const std::string& clusterCidr) {
   std::string base = clusterCidr.substr(0, clusterCidr.find('/'));
   return base + "/24";
+}
+
+bool disabled(const ServerConfig& c, const std::string& component) {
+  for (const std::string& d : c.disable)
+    if (d == component || (component == "ingress" && d == "traefik")) return true;
+  return false;
 }
 
 Result<Json> readConfigFile(const std::string& path) {
@@ -141,6 +155,12 @@ int serverCommand(const std::vector<std::string>& args) {
     o.nodeName = c.nodeName;
     o.nodeIp = c.nodeIp.empty() ? c.advertiseAddress : c.nodeIp;
     o.clusterCidr = c.clusterCidr;
+    o.serviceCidr = c.serviceCidr;
+    o.flannelBackend = c.flannelBackend;
+    o.disableKubeProxy = c.disableKubeProxy;
+    o.disableNetworkPolicy = c.disableNetworkPolicy;
+    o.disableDns = disabled(c, "coredns");
+    o.disableIngress = disabled(c, "ingress");
     o.podCidr = firstNodeCidr(c.clusterCidr);
     o.clusterDns = c.clusterDns;
     o.clusterDomain = c.clusterDomain;

@@ -8,7 +8,8 @@ PACKAGES="build-essential cmake ninja-build ccache pkg-config git
   libseccomp-dev libarchive-dev libzstd-dev zlib1g-dev liblzma-dev libbz2-dev
   libmnl-dev libnftnl-dev nftables
   busybox-static umoci skopeo docker-registry apache2-utils runc
-  python3 python3-kubernetes python3-yaml iproute2 procps curl tzdata"
+  python3 python3-kubernetes python3-yaml iproute2 procps curl tzdata
+  wrk nginx-light dnsperf bind9-dnsutils"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

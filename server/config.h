@@ -29,6 +29,12 @@ struct ServerConfig {
   bool disableAgent = false;
   bool disableScheduler = false;          // k3s' --disable-scheduler
   bool disableControllerManager = false;  // k3s' --disable-controller-manager
+  // Packaged components not to run (k3s' --disable): "ingress" (k3s: traefik), "servicelb",
+  // "coredns" (the cluster DNS), "local-storage".
+  std::vector<std::string> disable;
+  bool disableKubeProxy = false;      // no nftables service proxy on the nodes
+  bool disableNetworkPolicy = false;  // no NetworkPolicy enforcement on the nodes
+  std::string flannelBackend = "host-gw";  // host-gw, vxlan or none: pod routes across nodes
   // What runs under the kube-controller-manager and kube-scheduler Leases (filled by cmd/,
   // which links the controller modules).
   std::vector<controllers::NamedControllerFactory> controllers;

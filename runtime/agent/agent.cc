@@ -87,6 +87,12 @@ class AgentImpl : public Agent {
     pods_ = std::make_unique<PodManager>(ctx_);
     ctx_.pods = pods_.get();
     TRY(pods_->start());
+
+    // The node's network parts share the cluster-wide informers started below.
+    informers_ = std::make_unique<controllers::InformerFactory>(*ctx_.client);
+    ctx_.informers = informers_.get();
+    informers_->start();
+
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
     StreamingServerOptions so;
     so.bindAddress = o.kubeletBindAddress;
@@ -105,6 +111,7 @@ class AgentImpl : public Agent {
     if (stopped_) return;
     stopped_ = true;
     if (nodeApi_) nodeApi_->stop();
+    if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
     if (node_) node_->stop();
@@ -121,6 +128,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<NodeStatusReporter> node_;
   std::unique_ptr<ExitWatcher> exits_;
   std::unique_ptr<PodManager> pods_;
+  std::unique_ptr<controllers::InformerFactory> informers_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };

@@ -23,6 +23,7 @@ struct AgentOptions {
   std::string nodeIp;                     // required: the node's InternalIP
   std::string clusterCidr = "10.42.0.0/16";
   std::string podCidr = "10.42.0.0/24";  // this node's
+  std::string serviceCidr = "10.43.0.0/16";
   std::string clusterDns = "10.43.0.10";
   std::string clusterDomain = "cluster.local";
   int maxPods = 110;
@@ -30,6 +31,14 @@ struct AgentOptions {
   std::string shimBinary = "/proc/self/exe";
   bool controlPlane = false;  // labels the node as a server node, as k3s does
   std::vector<std::string> nodeLabels;  // "key=value"
+
+  // The node's network parts (network/): pod routes to other nodes, the nftables service
+  // proxy, the cluster DNS server, the ingress proxy on ports 80/443, NetworkPolicy.
+  std::string flannelBackend = "host-gw";  // host-gw, vxlan or none
+  bool disableKubeProxy = false;
+  bool disableDns = false;
+  bool disableIngress = false;
+  bool disableNetworkPolicy = false;
 
   // The node API (kubelet port): its serving certificate and the CA and identity of the only
   // client it accepts (the API server's kubelet-client certificate).

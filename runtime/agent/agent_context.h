@@ -11,6 +11,7 @@
 #include "runtime/agent/pod/pod_spec.h"
 #include "runtime/runtime.h"
 #include "server/client/client.h"
+#include "server/controllers/informer_factory.h"
 
 namespace nave::agent {
 
@@ -28,6 +29,10 @@ struct AgentContext {
   NodeStatusReporter* node = nullptr;
   ExitWatcher* exits = nullptr;
   PodManager* pods = nullptr;
+  // Cluster-wide shared informers (services, endpointslices, nodes, ...) for the node's
+  // network parts. Parts ask for theirs in their constructors; the agent starts the factory
+  // once every part is constructed.
+  controllers::InformerFactory* informers = nullptr;
 
   std::string podsDir;  // DATA/agent/pods: volumes and per-pod files
   std::string logsDir;  // DATA/agent/logs: NS_NAME_UID/CONTAINER/ATTEMPT.log
