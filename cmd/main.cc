@@ -15,6 +15,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"server", "Run a Kubernetes server (API, store, controllers)", nave::cmd::serverCommand},
+    {"agent", "Run a node agent that joins a nave server", nave::cmd::agentCommand},
     {"kubectl", "Run kubectl against this server's kubeconfig", nave::cmd::kubectlCommand},
     {"images", "Manage images (import, pull, ls, rm, inspect, gc)", nave::cmd::imagesCmd},
     {"run", "Run a command in a new container", nave::cmd::runCmd},

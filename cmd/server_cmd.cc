@@ -89,54 +89,71 @@ Result<Json> readConfigFile(const std::string& path) {
 
 }  // namespace
 
-int serverCommand(const std::vector<std::string>& args) {
-  ServerConfig config;
-  std::string configFile;
-  cli::FlagSet flags("server");
-  addServerFlags(flags, config, configFile);
+int parseCommandLine(const std::string& command, const std::string& summary, cli::FlagSet& flags,
+                     std::string& configFile, const std::vector<std::string>& args) {
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
-      std::printf("Run a nave server: a complete Kubernetes control plane on this machine.\n\n%s",
-                  flags.help().c_str());
+      std::printf("%s\n\n%s", summary.c_str(), flags.help().c_str());
       return 0;
     }
   }
   auto positional = flags.parse(args);
   if (!positional.ok()) {
-    std::fprintf(stderr, "nave server: %s\nRun 'nave server --help' for usage.\n",
-                 positional.error().message().c_str());
+    std::fprintf(stderr, "nave %s: %s\nRun 'nave %s --help' for usage.\n", command.c_str(),
+                 positional.error().message().c_str(), command.c_str());
     return kUsageError;
   }
   if (!positional->empty()) {
-    std::fprintf(stderr, "nave server: unexpected argument \"%s\"\n", (*positional)[0].c_str());
+    std::fprintf(stderr, "nave %s: unexpected argument \"%s\"\n", command.c_str(),
+                 (*positional)[0].c_str());
     return kUsageError;
   }
-  bool explicitConfig = !configFile.empty();
-  if (!explicitConfig) {
+  if (configFile.empty()) {
     struct stat st{};
     if (::stat(kDefaultConfigFile, &st) == 0) configFile = kDefaultConfigFile;
   }
   if (!configFile.empty()) {
     auto doc = readConfigFile(configFile);
     if (!doc.ok()) {
-      std::fprintf(stderr, "nave server: %s\n", doc.error().message().c_str());
+      std::fprintf(stderr, "nave %s: %s\n", command.c_str(), doc.error().message().c_str());
       return kUsageError;
     }
     if (auto r = flags.applyConfig(*doc); !r.ok()) {
-      std::fprintf(stderr, "nave server: %s: %s\n", configFile.c_str(),
+      std::fprintf(stderr, "nave %s: %s: %s\n", command.c_str(), configFile.c_str(),
                    r.error().message().c_str());
       return kUsageError;
     }
   }
-  log::setVerbosity(config.verbosity);
+  return -1;
+}
 
-  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+sigset_t takeTerminationSignals() {
+  // Signals are taken synchronously by the calling thread; every other thread inherits the mask.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return sigs;
+}
+
+int serverCommand(const std::vector<std::string>& args) {
+  ServerConfig config;
+  std::string configFile;
+  cli::FlagSet flags("server");
+  addServerFlags(flags, config, configFile);
+  if (int rc = parseCommandLine("server", "Run a nave server: a complete Kubernetes control plane on this machine.",
+                                flags, configFile, args); rc >= 0)
+    return rc;
+  if (config.flannelBackend != "host-gw" && config.flannelBackend != "vxlan" &&
+      config.flannelBackend != "none") {
+    std::fprintf(stderr, "nave server: --flannel-backend: unknown backend \"%s\" (host-gw, vxlan or none)\n",
+                 config.flannelBackend.c_str());
+    return kUsageError;
+  }
+  log::setVerbosity(config.verbosity);
+  sigset_t sigs = takeTerminationSignals();
 
   addControllers(config);
   auto server = Server::start(config);

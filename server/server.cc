@@ -6,7 +6,6 @@
 #include <chrono>
 #include <fstream>
 
-#include <openssl/rand.h>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -23,6 +22,7 @@
 #include "server/controllers/controller_manager.h"
 #include "server/controllers/namespace_controller.h"
 #include "server/http/http_server.h"
+#include "server/join_service.h"
 #include "server/pki/pki.h"
 #include "server/registry/builtin_types.h"
 #include "server/registry/type_registry.h"
@@ -57,35 +57,6 @@ std::string primaryIpv4() {
   for (const std::string& a : pki::localAddresses())
     if (a.find(':') == std::string::npos) return a;
   return "127.0.0.1";
-}
-
-Result<std::string> ensureToken(const std::string& dir, const std::string& given) {
-  std::string path = dir + "/token";
-  if (!given.empty()) {
-    std::ofstream out(path, std::ios::trunc);
-    out << given << "\n";
-    ::chmod(path.c_str(), 0600);
-    return given;
-  }
-  std::ifstream in(path);
-  std::string token;
-  if (in && std::getline(in, token) && !token.empty()) return token;
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) return Error(ErrorCode::kInternal, "no randomness for the token");
-  static const char* kHex = "0123456789abcdef";
-  for (unsigned char c : raw) {
-    token += kHex[c >> 4];
-    token += kHex[c & 15];
-  }
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << token << "\n";
-    if (!out) return Error::fromErrno("write " + tmp, errno);
-  }
-  ::chmod(tmp.c_str(), 0600);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::fromErrno("rename " + tmp, errno);
-  return token;
 }
 
 class ServerImpl : public Server {
@@ -151,9 +122,12 @@ class ServerImpl : public Server {
     ho.certPem = tls.serving.certPem;
     ho.keyPem = tls.serving.keyPem;
     ho.clientCaPem = tls.ca.certPem;
+    std::string secret = TRY(ensureClusterToken(serverDir, config_.token, tls.ca.certPem));
+    join_ = std::make_unique<JoinService>(tls.ca, secret, agentSettings());
     api::HttpApi* handler = httpApi_.get();
-    http_ = TRY(http::HttpServer::start(ho, [handler](http::Request& req, http::ResponseWriter& resp) {
-      handler->handle(req, resp);
+    JoinService* join = join_.get();
+    http_ = TRY(http::HttpServer::start(ho, [handler, join](http::Request& req, http::ResponseWriter& resp) {
+      if (!join->handle(req, resp)) handler->handle(req, resp);
     }));
     log::info("Listening", {{"address", config_.bindAddress + ":" + std::to_string(http_->port())}});
 
@@ -163,7 +137,6 @@ class ServerImpl : public Server {
     log::info("Wrote kubeconfig", {{"path", config_.writeKubeconfig}});
     log::info("Use it with: nave kubectl get namespaces, or KUBECONFIG=" + config_.writeKubeconfig +
               " kubectl get namespaces");
-    TRY(ensureToken(serverDir, config_.token));
 
     namespaceController_ = std::make_unique<controllers::NamespaceController>(*systemClient_, types_);
     namespaceController_->start();
@@ -176,6 +149,15 @@ class ServerImpl : public Server {
   }
 
   const ServerConfig& config() const override { return config_; }
+
+  // What a joining agent learns from GET /v1-nave/config (k3s' agent config).
+  Json agentSettings() const {
+    return {{"clusterCidr", config_.clusterCidr},       {"serviceCidr", config_.serviceCidr},
+            {"clusterDns", config_.clusterDns},         {"clusterDomain", config_.clusterDomain},
+            {"flannelBackend", config_.flannelBackend}, {"disableKubeProxy", config_.disableKubeProxy},
+            {"disableNetworkPolicy", config_.disableNetworkPolicy},
+            {"disable", config_.disable}};
+  }
 
   std::string clusterCaPem() const override { return ca_.certPem; }
 
@@ -281,6 +263,7 @@ class ServerImpl : public Server {
   std::unique_ptr<api::Discovery> discovery_;
   std::unique_ptr<api::OpenApi> openapi_;
   std::unique_ptr<api::NodeProxy> nodeProxy_;
+  std::unique_ptr<JoinService> join_;
   std::unique_ptr<api::HttpApi> httpApi_;
   std::unique_ptr<http::HttpServer> http_;
   // kube-controller-manager and kube-scheduler, each under its Lease.

@@ -231,13 +231,17 @@ class HttpResponse:
 class Cluster:
     """One nave server in its own network namespace, with its own data dir and kubeconfig."""
 
-    def __init__(self, name, extra_args=(), config_yaml=None, agent=False, images=()):
+    def __init__(self, name, extra_args=(), config_yaml=None, agent=False, images=(),
+                 underlay=None):
         with _live_lock:
             _counter[0] += 1
             n = _counter[0]
         self.name = name
         self.ns = f"nave-e2e-{os.getpid()}-{n}"
-        self.node_ip = f"10.{100 + n % 150}.{os.getpid() % 250 + 1}.1"
+        # On an underlay (multi-node tests) the host's eth0 is a veth onto its bridge.
+        self.underlay = underlay
+        self.node_ip = (underlay.reserve() if underlay
+                        else f"10.{100 + n % 150}.{os.getpid() % 250 + 1}.1")
         self.tmp = tempfile.mkdtemp(prefix=f"nave-e2e-{name}-")
         self.data_dir = os.path.join(self.tmp, "data")
         self.kubeconfig = os.path.join(self.tmp, "kubeconfig.yaml")
@@ -277,6 +281,9 @@ class Cluster:
         self._ip("netns", "add", self.ns)
         self.ns_created = True
         self._ip("-n", self.ns, "link", "set", "lo", "up")
+        if self.underlay:
+            self.underlay.attach(self.ns, self.node_ip)
+            return
         # TESTING.md's recipe uses a dummy device; kernels without the dummy driver get a veth
         # pair whose peer stays inside the namespace, which gives the same node IP and route.
         r = subprocess.run(["ip", "-n", self.ns, "link", "add", "eth0", "type", "dummy"],
@@ -308,23 +315,13 @@ class Cluster:
             shutil.copy(path, target)
 
     def remove_agent_leftovers(self):
-        """Pods outlive the server by design: after it stopped, remove their containers
-        (shims, cgroups, overlays) and every mount left under the data dir (namespace files,
-        tmpfs volumes)."""
-        if not self.agent or not os.path.isdir(self.data_dir):
-            return
-        ps = subprocess.run([NAVE, "ps", "-a", "-q", "--data-dir", self.data_dir],
-                            capture_output=True, text=True, timeout=60)
-        for cid in ps.stdout.split():
-            subprocess.run([NAVE, "rm", "-f", "--data-dir", self.data_dir, cid],
-                           capture_output=True, timeout=60)
-        for _ in range(3):
-            with open("/proc/self/mountinfo") as f:
-                mounts = [l.split()[4] for l in f if self.data_dir in l.split()[4]]
-            if not mounts:
-                break
-            for m in sorted(mounts, key=len, reverse=True):
-                subprocess.run(["umount", "-l", m], capture_output=True)
+        if self.agent:
+            remove_node_leftovers(self.data_dir)
+
+    def token(self):
+        """The cluster's secure join token (K10<CA hash>::server:<secret>)."""
+        with open(os.path.join(self.data_dir, "server", "token")) as f:
+            return f.read().strip()
 
     def _start_server(self):
         self.starts += 1
@@ -580,6 +577,196 @@ class Cluster:
                                 data.decode("utf-8", "replace"))
         finally:
             conn.close()
+
+
+def remove_node_leftovers(data_dir):
+    """Pods outlive the agent by design: after it stopped, remove their containers (shims,
+    cgroups, overlays) and every mount left under the data dir (namespace files, tmpfs
+    volumes)."""
+    if not os.path.isdir(data_dir):
+        return
+    ps = subprocess.run([NAVE, "ps", "-a", "-q", "--data-dir", data_dir],
+                        capture_output=True, text=True, timeout=60)
+    for cid in ps.stdout.split():
+        subprocess.run([NAVE, "rm", "-f", "--data-dir", data_dir, cid],
+                       capture_output=True, timeout=60)
+    for _ in range(3):
+        with open("/proc/self/mountinfo") as f:
+            mounts = [l.split()[4] for l in f if data_dir in l.split()[4]]
+        if not mounts:
+            break
+        for m in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+class Underlay:
+    """The L2 segment of a multi-node test: a network namespace with a bridge, onto which each
+    host namespace gets a veth pair (its eth0). The bridge's own address plays the outside
+    world: servers started in this namespace are "outside the cluster"."""
+
+    def __init__(self, name):
+        with _live_lock:
+            _counter[0] += 1
+            n = _counter[0]
+        self.name = name
+        self.ns = f"nave-e2e-{os.getpid()}-u{n}"
+        self.prefix = f"172.{16 + n % 16}.{os.getpid() % 250 + 1}"
+        self.outside_ip = self.prefix + ".254"
+        self.hosts = 0
+        self.created = False
+        with _live_lock:
+            _live.append(self)
+
+    def _ip(self, *args):
+        r = subprocess.run(["ip", *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
+
+    def create(self):
+        self._ip("netns", "add", self.ns)
+        self.created = True
+        self._ip("-n", self.ns, "link", "set", "lo", "up")
+        self._ip("-n", self.ns, "link", "add", "br0", "type", "bridge")
+        self._ip("-n", self.ns, "addr", "add", f"{self.outside_ip}/24", "dev", "br0")
+        self._ip("-n", self.ns, "link", "set", "br0", "up")
+        return self
+
+    def reserve(self):
+        """The next host address on the segment."""
+        self.hosts += 1
+        return f"{self.prefix}.{self.hosts}"
+
+    def attach(self, host_ns, ip):
+        """Gives `host_ns` an eth0 on the bridge with address `ip` and a default route through
+        the outside world."""
+        peer = f"vh{ip.rsplit('.', 1)[1]}"
+        self._ip("-n", self.ns, "link", "add", peer, "type", "veth", "peer", "name", "eth0",
+                 "netns", host_ns)
+        self._ip("-n", self.ns, "link", "set", peer, "master", "br0", "up")
+        self._ip("-n", host_ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+        self._ip("-n", host_ns, "link", "set", "eth0", "up")
+        self._ip("-n", host_ns, "route", "add", "default", "via", self.outside_ip)
+
+    def run(self, args, timeout=30, check=True, input=None):
+        r = subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True,
+                           text=True, timeout=timeout, input=input)
+        res = CommandResult(args, r.returncode, r.stdout, r.stderr)
+        if check and r.returncode != 0:
+            raise CommandFailed(str(res))
+        return res
+
+    def spawn(self, args):
+        """A background process in the outside world (ended at destroy)."""
+        return Background(["ip", "netns", "exec", self.ns, *args], env=None)
+
+    def destroy(self):
+        if self.created:
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+            self.created = False
+        with _live_lock:
+            if self in _live:
+                _live.remove(self)
+
+
+class Agent:
+    """`nave agent` on its own host namespace on an underlay, joined to `cluster`."""
+
+    def __init__(self, cluster, name, underlay, extra_args=()):
+        self.cluster = cluster
+        self.name = name
+        self.node_name = "node-" + name.lower()[:40]
+        self.underlay = underlay
+        with _live_lock:
+            _counter[0] += 1
+            n = _counter[0]
+        self.ns = f"nave-e2e-{os.getpid()}-a{n}"
+        self.node_ip = underlay.reserve()
+        self.tmp = tempfile.mkdtemp(prefix=f"nave-e2e-agent-{name}-")
+        self.data_dir = os.path.join(self.tmp, "data")
+        self.log_path = os.path.join(self.tmp, "agent.log")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.ns_created = False
+        with _live_lock:
+            _live.append(self)
+
+    def args(self, token=None):
+        return ["nsenter", f"--net=/run/netns/{self.ns}", NAVE, "agent",
+                "--server", f"https://{self.cluster.node_ip}:6443",
+                "--token", token or self.cluster.token(), "--node-name", self.node_name,
+                "--node-ip", self.node_ip, "--data-dir", self.data_dir, *self.extra_args]
+
+    def start(self, token=None, images=()):
+        if not self.ns_created:
+            subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
+            self.ns_created = True
+            subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
+            self.underlay.attach(self.ns, self.node_ip)
+        if images:
+            target = os.path.join(self.data_dir, "agent", "images")
+            os.makedirs(target, exist_ok=True)
+            for path in images:
+                shutil.copy(path, target)
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen(self.args(token), stdout=logf, stderr=logf,
+                                         stdin=subprocess.DEVNULL,
+                                         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout=30):
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def kill9(self):
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def run(self, args, timeout=30, check=True):
+        """A command on this host (its network namespace)."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True,
+                           text=True, timeout=timeout)
+        res = CommandResult(args, r.returncode, r.stdout, r.stderr)
+        if check and r.returncode != 0:
+            raise CommandFailed(str(res))
+        return res
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError as e:
+            return f"(no agent log: {e})"
+        return (f"--- agent log tail ({self.log_path}) ---\n" +
+                "\n".join(text.splitlines()[-lines:]))
+
+    def destroy(self):
+        try:
+            self.stop()
+        finally:
+            try:
+                remove_node_leftovers(self.data_dir)
+            except Exception as e:
+                log(f"    [{self.name}] removing the agent's leftovers failed: {e}")
+            if self.ns_created:
+                subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+                self.ns_created = False
+            if not KEEP:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            with _live_lock:
+                if self in _live:
+                    _live.remove(self)
 
 
 _busybox = {}

@@ -1,0 +1,153 @@
+"""Two hosts, end to end: `nave server` on one network namespace and `nave agent` joined from
+another, both on an "underlay" bridge whose own address plays the outside world."""
+
+import json
+import re
+import time
+import unittest
+
+import harness
+
+TIMEOUT = 120
+
+
+class MultiNodeTest(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        images = [harness.busybox_images()["docker"]]
+        cls.underlay = harness.Underlay("mn").create()
+        cls.addClassCleanup(cls.underlay.destroy)
+        cls.cluster = harness.Cluster("mn-a", agent=True, images=images, underlay=cls.underlay)
+        cls.addClassCleanup(cls.cluster.destroy)
+        cls.cluster.start()
+        cls.agent = harness.Agent(cls.cluster, "mn-b", cls.underlay)
+        cls.addClassCleanup(cls.agent.destroy)
+        cls.agent.start(images=images)
+        cls.server_node = "node-mn-a"
+        cls.agent_node = cls.agent.node_name
+        cls.wait_until(lambda: cls.ready_nodes() == {cls.server_node, cls.agent_node},
+                       "both nodes Ready")
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    @classmethod
+    def k(cls, *args, **kw):
+        return cls.cluster.kubectl(*args, **kw)
+
+    @classmethod
+    def ready_nodes(cls):
+        r = cls.k("get", "nodes", "-o", "json", check=False)
+        if r.rc != 0:
+            return set()
+        ready = set()
+        for n in json.loads(r.out)["items"]:
+            for c in n.get("status", {}).get("conditions", []):
+                if c["type"] == "Ready" and c["status"] == "True":
+                    ready.add(n["metadata"]["name"])
+        return ready
+
+    @classmethod
+    def wait_until(cls, predicate, what, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.5)
+        raise AssertionError(f"timed out waiting for {what}\n{cls.cluster.log_tail()}\n"
+                             f"{cls.agent.log_tail()}")
+
+    # ---- joining ---------------------------------------------------------------------------
+
+    def test_both_nodes_ready_with_their_addresses(self):
+        nodes = {n["metadata"]["name"]: n for n in self.k("get", "nodes", "-o", "json").json()["items"]}
+        self.assertEqual(set(nodes), {self.server_node, self.agent_node})
+        ips = {a["type"]: a["address"] for a in nodes[self.agent_node]["status"]["addresses"]}
+        self.assertEqual(ips["InternalIP"], self.agent.node_ip)
+        self.assertNotIn("node-role.kubernetes.io/control-plane",
+                         nodes[self.agent_node]["metadata"]["labels"])
+        table = self.k("get", "nodes").out
+        self.assertRegex(table, rf"{self.agent_node}\s+Ready\s+<none>")
+
+    def test_token_file_holds_the_secure_form(self):
+        token = self.cluster.token()
+        self.assertRegex(token, r"^K10[0-9a-f]{64}::server:[0-9a-f]{32}$")
+
+    def test_wrong_token_is_refused_and_no_node_appears(self):
+        secret_hash = self.cluster.token().split("::")[0]
+        for name, token in (("bad-secret", secret_hash + "::server:wrong"),
+                            ("bad-ca", "K10" + "0" * 64 + "::server:whatever")):
+            agent = harness.Agent(self.cluster, name, self.underlay)
+            self.addCleanup(agent.destroy)
+            agent.start(token=token)
+            rc = agent.wait_exit(60)
+            self.assertNotEqual(rc, 0, agent.log_tail())
+            log = agent.log_tail()
+            if name == "bad-secret":
+                self.assertIn("refused the token", log)
+            else:
+                self.assertIn("token CA hash does not match", log)
+            self.assertFalse(self.k("get", "node", agent.node_name, check=False).rc == 0)
+
+    def test_logs_and_exec_reach_a_pod_on_the_joined_node(self):
+        manifest = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: remote-echo}}
+spec:
+  nodeName: {self.agent_node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo hello from $(hostname); sleep 3600"]
+"""
+        self.k("apply", "-f", "-", input=manifest)
+        self.addCleanup(lambda: self.k("delete", "pod", "remote-echo", "--wait=false", check=False))
+        self.k("wait", "--for=condition=Ready", "pod/remote-echo", f"--timeout={TIMEOUT}s",
+               timeout=TIMEOUT + 10)
+        self.assertIn("hello from remote-echo", self.k("logs", "remote-echo").out)
+        self.assertEqual(self.k("exec", "remote-echo", "--", "hostname").out.strip(), "remote-echo")
+        r = self.k("exec", "remote-echo", "--", "sh", "-c", "exit 7", check=False)
+        self.assertEqual(r.rc, 7, str(r))
+
+    def test_zz_agent_keeps_its_pods_through_a_server_restart(self):
+        manifest = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: survivor}}
+spec:
+  nodeName: {self.agent_node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {{name: c, image: busybox, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}}
+"""
+        self.k("apply", "-f", "-", input=manifest)
+        self.addCleanup(lambda: self.k("delete", "pod", "survivor", "--wait=false", check=False))
+        self.k("wait", "--for=condition=Ready", "pod/survivor", f"--timeout={TIMEOUT}s",
+               timeout=TIMEOUT + 10)
+        before = self.k("get", "pod", "survivor", "-o", "json").json()["status"]["containerStatuses"][0]
+        self.cluster.kill9()
+        time.sleep(2)  # the agent's requests fail meanwhile; its pods keep running
+        self.assertTrue(self.agent.alive(), self.agent.log_tail())
+        self.cluster.restart()
+        # The agent reconnects (informers relist with backoff) and keeps reporting.
+        self.wait_until(lambda: self.agent_node in self.ready_nodes(), "the agent's node Ready")
+        after = self.k("get", "pod", "survivor", "-o", "json").json()["status"]["containerStatuses"][0]
+        self.assertEqual(after["containerID"], before["containerID"])
+        self.assertEqual(after["restartCount"], 0)
+        self.assertEqual(self.k("exec", "survivor", "--", "echo", "ok").out.strip(), "ok")
+        # The agent's watches reconnected: a pod created after the restart runs there.
+        self.k("run", "after-restart", "--image=busybox", "--image-pull-policy=IfNotPresent",
+               f"--overrides={json.dumps({'spec': {'nodeName': self.agent_node}})}",
+               "--", "sleep", "3600")
+        self.addCleanup(lambda: self.k("delete", "pod", "after-restart", "--wait=false", check=False))
+        self.k("wait", "--for=condition=Ready", "pod/after-restart", f"--timeout={TIMEOUT}s",
+               timeout=TIMEOUT + 10)
+
+
+if __name__ == "__main__":
+    unittest.main()
