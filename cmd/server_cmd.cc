@@ -11,6 +11,7 @@
 #include "common/yaml.h"
 #include "server/config.h"
 #include "runtime/agent/agent.h"
+#include "server/controllers/nodeipam/node_ipam_controller.h"
 #include "server/server.h"
 
 namespace nave::cmd {
@@ -129,6 +130,11 @@ int serverCommand(const std::vector<std::string>& args) {
     }
   }
   log::setVerbosity(config.verbosity);
+  if (auto ipam = controllers::NodeIpamOptions::parse(config.clusterCidr, config.serviceCidr);
+      !ipam.ok()) {
+    std::fprintf(stderr, "nave server: %s\n", ipam.error().message().c_str());
+    return kUsageError;
+  }
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t sigs;
