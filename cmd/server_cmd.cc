@@ -167,7 +167,8 @@ int serverCommand(const std::vector<std::string>& args) {
     o.disableNetworkPolicy = c.disableNetworkPolicy;
     o.disableDns = disabled(c, "coredns");
     o.disableIngress = disabled(c, "ingress");
-    o.podCidr = firstNodeCidr(c.clusterCidr);
+    // Without the controller manager no node IPAM assigns it.
+    if (c.disableControllerManager) o.podCidr = firstNodeCidr(c.clusterCidr);
     o.clusterDns = c.clusterDns;
     o.clusterDomain = c.clusterDomain;
     o.maxPods = c.maxPods;
