@@ -3,8 +3,9 @@
 // bound to one network namespace.
 //
 // Links are named by ifindex once found (names can change, indexes cannot); `link(name)`
-// finds them. Errors carry the kernel's errno mapped as usual (EEXIST -> kAlreadyExists,
-// ENODEV/ENOENT -> kNotFound) and its extended message. Not thread-safe (see NetlinkSocket).
+// finds them. Errors carry the kernel's errno mapped as usual (EEXIST -> kAlreadyExists;
+// ENODEV, ENOENT, ESRCH (no route), EADDRNOTAVAIL (no address) -> kNotFound) and its extended
+// message. Not thread-safe (see NetlinkSocket).
 #pragma once
 
 #include <array>
