@@ -113,10 +113,10 @@ void NodeIpamController::holdLocked(const std::string& name, const Ipv4Prefix& c
   if (it != held_.end() && it->second == cidr) return;
   if (it != held_.end()) releaseLocked(name);
   if (auto r = cidrs_.occupy(cidr); !r.ok()) {
-    // A CIDR from another cluster CIDR (the flag changed): the node keeps it, nothing is taken.
+    // A CIDR from another cluster CIDR (the flag changed): the node keeps it, nothing is taken
+    // (and releasing it later changes nothing).
     log::warning("a node's pod CIDR is outside the cluster CIDR",
                  {{"node", name}, {"podCIDR", cidr.toString()}, {"error", r.error().message()}});
-    return;
   }
   held_[name] = cidr;
 }

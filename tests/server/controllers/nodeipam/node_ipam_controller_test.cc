@@ -59,6 +59,7 @@ TEST_F(NodeIpamControllerTest, GivesEachNodeTheNextSlash24) {
 
 TEST_F(NodeIpamControllerTest, ExistingCidrsAreKeptAcrossARestart) {
   node("given", "10.42.0.0/24");  // before the controller: registered with its own CIDR
+  node("foreign", "192.168.0.0/24");  // from another cluster CIDR: kept, nothing taken
   run("10.42.0.0/16");
   node("a");
   EXPECT_EQ(waitCidr("a"), "10.42.1.0/24");
@@ -75,6 +76,7 @@ TEST_F(NodeIpamControllerTest, ExistingCidrsAreKeptAcrossARestart) {
   EXPECT_EQ(waitCidr("b"), "10.42.2.0/24");
   EXPECT_EQ(podCidr("given"), "10.42.0.0/24");
   EXPECT_EQ(podCidr("a"), "10.42.1.0/24");
+  EXPECT_EQ(podCidr("foreign"), "192.168.0.0/24");
   second.stop();
   informers.stop();
 }
