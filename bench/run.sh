@@ -38,3 +38,5 @@ echo "== deployment scale 1 -> 100 ($build/bench/pod_bench --deployment 100)"
 nsenter --net="/run/netns/$ns" "$build/bench/pod_bench" --nave "$build/nave" --dir "$dir" \
   --image "$images/busybox-docker.tar" --deployment 100 || true
 rm -rf "$images"
+echo "== pod routes to 100 nodes ($build/bench/flannel_bench, in a namespace of its own)"
+"$build/bench/flannel_bench" --nodes 100 --runs 10 2>/dev/null

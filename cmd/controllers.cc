@@ -11,6 +11,7 @@
 #include "server/controllers/core/pod_gc_controller.h"
 #include "server/controllers/core/resource_quota_controller.h"
 #include "server/controllers/core/service_account_controller.h"
+#include "server/controllers/nodeipam/node_ipam_controller.h"
 #include "server/controllers/workloads/deployment_controller.h"
 #include "server/controllers/workloads/replicaset_controller.h"
 #include "server/controllers/sets/daemonset_controller.h"
@@ -38,6 +39,13 @@ void addControllers(ServerConfig& config) {
   c.push_back({"node-lifecycle", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::NodeLifecycleController>(ctx);
                }});
+  // The server checked the CIDRs (a bad --cluster-cidr stops it before this).
+  auto ipam = controllers::NodeIpamOptions::parse(config.clusterCidr, config.serviceCidr);
+  if (ipam.ok()) {
+    c.push_back({"nodeipam", [o = *ipam](ControllerContext& ctx) {
+                   return std::make_unique<controllers::NodeIpamController>(ctx, o);
+                 }});
+  }
   c.push_back({"disruption", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::DisruptionController>(ctx);
                }});

@@ -11,6 +11,7 @@
 #include "common/yaml.h"
 #include "server/config.h"
 #include "runtime/agent/agent.h"
+#include "server/controllers/nodeipam/node_ipam_controller.h"
 #include "server/server.h"
 
 namespace nave::cmd {
@@ -152,6 +153,11 @@ int serverCommand(const std::vector<std::string>& args) {
                  config.flannelBackend.c_str());
     return kUsageError;
   }
+  if (auto ipam = controllers::NodeIpamOptions::parse(config.clusterCidr, config.serviceCidr);
+      !ipam.ok()) {
+    std::fprintf(stderr, "nave server: %s\n", ipam.error().message().c_str());
+    return kUsageError;
+  }
   log::setVerbosity(config.verbosity);
   sigset_t sigs = takeTerminationSignals();
 
@@ -178,7 +184,8 @@ int serverCommand(const std::vector<std::string>& args) {
     o.disableNetworkPolicy = c.disableNetworkPolicy;
     o.disableDns = disabled(c, "coredns");
     o.disableIngress = disabled(c, "ingress");
-    o.podCidr = firstNodeCidr(c.clusterCidr);
+    // Without the controller manager no node IPAM assigns it.
+    if (c.disableControllerManager) o.podCidr = firstNodeCidr(c.clusterCidr);
     o.clusterDns = c.clusterDns;
     o.clusterDomain = c.clusterDomain;
     o.maxPods = c.maxPods;

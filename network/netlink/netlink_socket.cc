@@ -46,7 +46,9 @@ bool parseError(const nlmsghdr* nlh, int& err, std::string& message) {
 
 Error netlinkError(std::string_view what, int err, const std::string& extack) {
   Error e = Error::fromErrno(what, err);
-  if (err == ENODEV) e = Error(ErrorCode::kNotFound, e.message());
+  // No such device, route (ESRCH) or address (EADDRNOTAVAIL): all "not found" to callers.
+  if (err == ENODEV || err == ESRCH || err == EADDRNOTAVAIL)
+    e = Error(ErrorCode::kNotFound, e.message());
   if (!extack.empty()) e = Error(e.code(), e.message() + " (" + extack + ")");
   return e;
 }

@@ -30,7 +30,7 @@ struct NetlinkReply {
   std::string message;  // the kernel's extack message, often empty
 };
 
-// "what: strerror(err) (extack)"; ENODEV maps to kNotFound like ENOENT.
+// "what: strerror(err) (extack)"; ENODEV, ESRCH and EADDRNOTAVAIL map to kNotFound like ENOENT.
 Error netlinkError(std::string_view what, int err, const std::string& extack = {});
 
 class NetlinkSocket {

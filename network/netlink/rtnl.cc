@@ -4,11 +4,15 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+
+#include <cstdio>
 #include <cstring>
 
 namespace nave::network::netlink {
@@ -41,6 +45,30 @@ Result<void> checkName(const std::string& name) {
   return {};
 }
 
+int parseVxlanData(const nlattr* a, void* data) {
+  auto& v = *static_cast<VxlanSettings*>(data);
+  switch (mnl_attr_get_type(a)) {
+    case IFLA_VXLAN_ID:
+      if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) v.vni = mnl_attr_get_u32(a);
+      break;
+    case IFLA_VXLAN_LOCAL:
+      if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+        v.local = Ipv4Address::fromNetworkOrder(mnl_attr_get_u32(a));
+      break;
+    case IFLA_VXLAN_PORT:  // network byte order
+      if (mnl_attr_validate(a, MNL_TYPE_U16) == 0) v.port = ntohs(mnl_attr_get_u16(a));
+      break;
+    case IFLA_VXLAN_LINK:
+      if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+        v.underlay = static_cast<int>(mnl_attr_get_u32(a));
+      break;
+    case IFLA_VXLAN_LEARNING:
+      if (mnl_attr_validate(a, MNL_TYPE_U8) == 0) v.learning = mnl_attr_get_u8(a) != 0;
+      break;
+  }
+  return MNL_CB_OK;
+}
+
 bool parseLink(const nlmsghdr* nlh, LinkInfo& out) {
   if (nlh->nlmsg_type != RTM_NEWLINK) return true;
   if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) return false;
@@ -69,13 +97,20 @@ bool parseLink(const nlmsghdr* nlh, LinkInfo& out) {
             if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
               link.master = static_cast<int>(mnl_attr_get_u32(attr));
             break;
+          case IFLA_ADDRESS:
+            if (mnl_attr_get_payload_len(attr) == link.mac.bytes.size())
+              std::memcpy(link.mac.bytes.data(), mnl_attr_get_payload(attr), link.mac.bytes.size());
+            break;
           case IFLA_LINKINFO:
             mnl_attr_parse_nested(
                 attr,
                 [](const nlattr* a, void* d) -> int {
+                  auto& l = *static_cast<LinkInfo*>(d);
                   if (mnl_attr_get_type(a) == IFLA_INFO_KIND &&
                       mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-                    static_cast<LinkInfo*>(d)->kind = mnl_attr_get_str(a);
+                    l.kind = mnl_attr_get_str(a);
+                  if (mnl_attr_get_type(a) == IFLA_INFO_DATA)
+                    mnl_attr_parse_nested(a, parseVxlanData, &l.vxlan.emplace());
                   return MNL_CB_OK;
                 },
                 data);
@@ -84,6 +119,7 @@ bool parseLink(const nlmsghdr* nlh, LinkInfo& out) {
         return MNL_CB_OK;
       },
       &out);
+  if (out.kind != "vxlan") out.vxlan.reset();  // IFLA_INFO_DATA of another kind
   return true;
 }
 
@@ -92,6 +128,31 @@ std::string linkWhat(const char* what, int index) {
 }
 
 }  // namespace
+
+Result<MacAddress> MacAddress::parse(std::string_view text) {
+  MacAddress mac;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  bool ok = text.size() == 17;
+  for (size_t i = 0; ok && i < 6; ++i) {
+    int hi = hex(text[3 * i]), lo = hex(text[3 * i + 1]);
+    ok = hi >= 0 && lo >= 0 && (i == 5 || text[3 * i + 2] == ':');
+    mac.bytes[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  if (!ok) return Error(ErrorCode::kInvalid, "invalid MAC address \"" + std::string(text) + "\"");
+  return mac;
+}
+
+std::string MacAddress::toString() const {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2],
+                bytes[3], bytes[4], bytes[5]);
+  return buf;
+}
 
 Result<RtnlSocket> RtnlSocket::open() {
   return RtnlSocket(TRY(NetlinkSocket::open(NETLINK_ROUTE)));
@@ -176,6 +237,27 @@ Result<int> RtnlSocket::createVeth(const std::string& name, const std::string& p
   mnl_attr_nest_end(m.nlh, info);
   auto r = nl_.request(m.nlh);
   if (!r.ok()) return std::move(r).error().context("create veth pair " + name + "/" + peerName);
+  return TRY(link(name)).index;
+}
+
+Result<int> RtnlSocket::createVxlan(const std::string& name, const VxlanSettings& v, int mtu) {
+  TRY(checkName(name));
+  Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  m.extraHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(m.nlh, IFLA_IFNAME, name.c_str());
+  if (mtu > 0) mnl_attr_put_u32(m.nlh, IFLA_MTU, static_cast<uint32_t>(mtu));
+  nlattr* info = mnl_attr_nest_start(m.nlh, IFLA_LINKINFO);
+  mnl_attr_put_strz(m.nlh, IFLA_INFO_KIND, "vxlan");
+  nlattr* data = mnl_attr_nest_start(m.nlh, IFLA_INFO_DATA);
+  mnl_attr_put_u32(m.nlh, IFLA_VXLAN_ID, v.vni);
+  mnl_attr_put_u32(m.nlh, IFLA_VXLAN_LOCAL, v.local.networkOrder());
+  if (v.port > 0) mnl_attr_put_u16(m.nlh, IFLA_VXLAN_PORT, htons(v.port));
+  if (v.underlay > 0) mnl_attr_put_u32(m.nlh, IFLA_VXLAN_LINK, static_cast<uint32_t>(v.underlay));
+  mnl_attr_put_u8(m.nlh, IFLA_VXLAN_LEARNING, v.learning ? 1 : 0);
+  mnl_attr_nest_end(m.nlh, data);
+  mnl_attr_nest_end(m.nlh, info);
+  auto r = nl_.request(m.nlh);
+  if (!r.ok()) return std::move(r).error().context("create vxlan device " + name);
   return TRY(link(name)).index;
 }
 
@@ -312,16 +394,35 @@ Result<std::vector<Ipv4Prefix>> RtnlSocket::addresses(int index) {
   return out;
 }
 
+Result<void> RtnlSocket::deleteAddress(int index, const Ipv4Prefix& address) {
+  Message m(RTM_DELADDR, 0);
+  auto* ifa = m.extraHeader<ifaddrmsg>();
+  ifa->ifa_family = AF_INET;
+  ifa->ifa_prefixlen = static_cast<unsigned char>(address.length);
+  ifa->ifa_index = static_cast<unsigned>(index);
+  mnl_attr_put_u32(m.nlh, IFA_LOCAL, address.address.networkOrder());
+  auto r = nl_.request(m.nlh);
+  if (!r.ok()) {
+    return std::move(r).error().context("delete address " + address.toString() + " of link " +
+                                        std::to_string(index));
+  }
+  return {};
+}
+
 // --- Routes ---
 
-Result<void> RtnlSocket::routeRequest(const Ipv4Route& route, uint16_t flags) {
-  Message m(RTM_NEWROUTE, flags);
+Result<void> RtnlSocket::routeRequest(const Ipv4Route& route, uint16_t type, uint16_t flags) {
+  Message m(type, flags);
   auto* rtm = m.extraHeader<rtmsg>();
   rtm->rtm_family = AF_INET;
   rtm->rtm_dst_len = static_cast<unsigned char>(route.destination.length);
   rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = RTPROT_BOOT;
-  rtm->rtm_scope = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  rtm->rtm_protocol = static_cast<unsigned char>(route.protocol);
+  if (route.onlink) rtm->rtm_flags |= RTNH_F_ONLINK;
+  // A delete matches any scope given as RT_SCOPE_NOWHERE.
+  rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE
+                   : route.gateway      ? RT_SCOPE_UNIVERSE
+                                        : RT_SCOPE_LINK;
   rtm->rtm_type = RTN_UNICAST;
   if (route.destination.length > 0)
     mnl_attr_put_u32(m.nlh, RTA_DST, route.destination.network().networkOrder());
@@ -330,7 +431,8 @@ Result<void> RtnlSocket::routeRequest(const Ipv4Route& route, uint16_t flags) {
     mnl_attr_put_u32(m.nlh, RTA_OIF, static_cast<uint32_t>(route.outputInterface));
   auto r = nl_.request(m.nlh);
   if (!r.ok()) {
-    std::string what = "add route " + route.destination.toString();
+    std::string what =
+        (type == RTM_DELROUTE ? "delete route " : "add route ") + route.destination.toString();
     if (route.gateway) what += " via " + route.gateway->toString();
     return std::move(r).error().context(what);
   }
@@ -338,11 +440,15 @@ Result<void> RtnlSocket::routeRequest(const Ipv4Route& route, uint16_t flags) {
 }
 
 Result<void> RtnlSocket::addRoute(const Ipv4Route& route) {
-  return routeRequest(route, NLM_F_CREATE | NLM_F_EXCL);
+  return routeRequest(route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
 }
 
 Result<void> RtnlSocket::replaceRoute(const Ipv4Route& route) {
-  return routeRequest(route, NLM_F_CREATE | NLM_F_REPLACE);
+  return routeRequest(route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+}
+
+Result<void> RtnlSocket::deleteRoute(const Ipv4Route& route) {
+  return routeRequest(route, RTM_DELROUTE, 0);
 }
 
 Result<std::vector<Ipv4Route>> RtnlSocket::routes() {
@@ -359,6 +465,8 @@ Result<std::vector<Ipv4Route>> RtnlSocket::routes() {
       uint32_t table;
     } p{{}, rtm->rtm_table};
     p.route.destination.length = rtm->rtm_dst_len;
+    p.route.protocol = rtm->rtm_protocol;
+    p.route.onlink = (rtm->rtm_flags & RTNH_F_ONLINK) != 0;
     mnl_attr_parse(
         nlh, sizeof(rtmsg),
         [](const nlattr* attr, void* data) -> int {
@@ -386,6 +494,116 @@ Result<std::vector<Ipv4Route>> RtnlSocket::routes() {
     return true;
   });
   if (!r.ok()) return std::move(r).error().context("list routes");
+  return out;
+}
+
+// --- Neighbours and forwarding entries ---
+
+Result<void> RtnlSocket::neighbourRequest(uint16_t type, uint16_t flags, uint8_t family, int index,
+                                          const MacAddress* mac, std::optional<Ipv4Address> ip) {
+  Message m(type, flags);
+  auto* ndm = m.extraHeader<ndmsg>();
+  ndm->ndm_family = family;
+  ndm->ndm_ifindex = index;
+  ndm->ndm_state = NUD_PERMANENT;
+  // A bridge-family entry on the vxlan device itself (`self`), not on a bridge it is a port of.
+  if (family == AF_BRIDGE) ndm->ndm_flags = NTF_SELF;
+  if (family == AF_INET) ndm->ndm_type = RTN_UNICAST;
+  if (ip) mnl_attr_put_u32(m.nlh, NDA_DST, ip->networkOrder());
+  if (mac) mnl_attr_put(m.nlh, NDA_LLADDR, mac->bytes.size(), mac->bytes.data());
+  auto r = nl_.request(m.nlh);
+  if (!r.ok()) {
+    std::string what = std::string(type == RTM_DELNEIGH ? "delete " : "set ") +
+                       (family == AF_BRIDGE ? "forwarding entry " : "neighbour ") +
+                       (family == AF_BRIDGE && mac ? mac->toString()
+                        : ip                       ? ip->toString()
+                                                   : "") +
+                       " of link " + std::to_string(index);
+    return std::move(r).error().context(what);
+  }
+  return {};
+}
+
+Result<void> RtnlSocket::replaceNeighbour(int index, Ipv4Address ip, const MacAddress& mac) {
+  return neighbourRequest(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, AF_INET, index, &mac, ip);
+}
+
+Result<void> RtnlSocket::deleteNeighbour(int index, Ipv4Address ip) {
+  return neighbourRequest(RTM_DELNEIGH, 0, AF_INET, index, nullptr, ip);
+}
+
+Result<void> RtnlSocket::replaceFdb(int index, const MacAddress& mac, Ipv4Address destination) {
+  return neighbourRequest(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, AF_BRIDGE, index, &mac,
+                          destination);
+}
+
+Result<void> RtnlSocket::deleteFdb(int index, const MacAddress& mac, Ipv4Address destination) {
+  return neighbourRequest(RTM_DELNEIGH, 0, AF_BRIDGE, index, &mac, destination);
+}
+
+namespace {
+
+// One neighbour message of a dump: its link, IPv4 destination (NDA_DST) and MAC (NDA_LLADDR).
+struct ParsedNeighbour {
+  int index = 0;
+  uint16_t state = 0;
+  std::optional<Ipv4Address> ip;
+  MacAddress mac;
+};
+
+bool parseNeighbour(const nlmsghdr* nlh, ParsedNeighbour& out) {
+  if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ndmsg))) return false;
+  const auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh));
+  out.index = ndm->ndm_ifindex;
+  out.state = ndm->ndm_state;
+  mnl_attr_parse(
+      nlh, sizeof(ndmsg),
+      [](const nlattr* attr, void* data) -> int {
+        auto& n = *static_cast<ParsedNeighbour*>(data);
+        if (mnl_attr_get_type(attr) == NDA_DST && mnl_attr_get_payload_len(attr) == 4)
+          n.ip = Ipv4Address::fromNetworkOrder(mnl_attr_get_u32(attr));
+        if (mnl_attr_get_type(attr) == NDA_LLADDR &&
+            mnl_attr_get_payload_len(attr) == n.mac.bytes.size())
+          std::memcpy(n.mac.bytes.data(), mnl_attr_get_payload(attr), n.mac.bytes.size());
+        return MNL_CB_OK;
+      },
+      &out);
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<Ipv4Neighbour>> RtnlSocket::neighbours(int index) {
+  Message m(RTM_GETNEIGH, 0);
+  m.extraHeader<ndmsg>()->ndm_family = AF_INET;
+  std::vector<Ipv4Neighbour> out;
+  auto r = nl_.dump(m.nlh, [&](const nlmsghdr* nlh) {
+    if (nlh->nlmsg_type != RTM_NEWNEIGH) return true;
+    ParsedNeighbour n;
+    if (!parseNeighbour(nlh, n)) return false;
+    if (n.index == index && n.ip) out.push_back({*n.ip, n.mac, (n.state & NUD_PERMANENT) != 0});
+    return true;
+  });
+  if (!r.ok())
+    return std::move(r).error().context("list neighbours of link " + std::to_string(index));
+  return out;
+}
+
+Result<std::vector<FdbEntry>> RtnlSocket::fdb(int index) {
+  // Every bridge-family entry of the namespace (the kernel filters by device only for an
+  // ifinfomsg-shaped request); this link's are picked here.
+  Message m(RTM_GETNEIGH, 0);
+  m.extraHeader<ndmsg>()->ndm_family = AF_BRIDGE;
+  std::vector<FdbEntry> out;
+  auto r = nl_.dump(m.nlh, [&](const nlmsghdr* nlh) {
+    if (nlh->nlmsg_type != RTM_NEWNEIGH) return true;
+    ParsedNeighbour n;
+    if (!parseNeighbour(nlh, n)) return false;
+    if (n.index == index) out.push_back({n.mac, n.ip});
+    return true;
+  });
+  if (!r.ok())
+    return std::move(r).error().context("list forwarding entries of link " + std::to_string(index));
   return out;
 }
 

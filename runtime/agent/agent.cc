@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "network/flannel/flannel.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -13,6 +14,9 @@
 
 namespace nave::agent {
 namespace {
+
+// How long a new node waits for the controller manager to give it a pod CIDR.
+constexpr std::chrono::seconds kPodCidrTimeout{180};
 
 class AgentImpl : public Agent {
  public:
@@ -45,13 +49,6 @@ class AgentImpl : public Agent {
     // Airgap images (DATA/agent/images/*.tar[.gz|.zst]) before any pod asks for them.
     runtime_->images().importAirgapDirectory();
 
-    network::PodNetworkOptions no;
-    no.podCidr = o.podCidr;
-    no.clusterCidr = o.clusterCidr;
-    no.stateDir = runtime_->runDir() + "/podnet";
-    network_ = TRY(network::PodNetwork::open(no));
-    ctx_.network = network_.get();
-
     objects_ = std::make_unique<ApiObjectSource>(*ctx_.client);
     ctx_.objects = objects_.get();
     volumes_ = TRY(VolumeManager::open(ctx_.podsDir, *objects_));
@@ -81,6 +78,7 @@ class AgentImpl : public Agent {
     });
     ctx_.node = node_.get();
     TRY(node_->start());
+    TRY(openNetwork());
 
     exits_ = std::make_unique<ExitWatcher>();
     ctx_.exits = exits_.get();
@@ -91,7 +89,12 @@ class AgentImpl : public Agent {
     // The node's network parts share the cluster-wide informers started below.
     informers_ = std::make_unique<controllers::InformerFactory>(*ctx_.client);
     ctx_.informers = informers_.get();
+    if (flannelBackend_) {
+      flannel_ = std::make_unique<network::flannel::Flannel>(*ctx_.client, *informers_,
+                                                             *flannelBackend_, o.nodeName);
+    }
     informers_->start();
+    if (flannel_) flannel_->start();
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
     StreamingServerOptions so;
@@ -111,6 +114,7 @@ class AgentImpl : public Agent {
     if (stopped_) return;
     stopped_ = true;
     if (nodeApi_) nodeApi_->stop();
+    if (flannel_) flannel_->stop();
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -118,6 +122,38 @@ class AgentImpl : public Agent {
   }
 
  private:
+  // The pod network on the Node's pod CIDR (assigned by the node IPAM controller after
+  // registration) and, unless the flannel backend is "none", the routes to the other nodes'
+  // pods, whose backend sets the pods' MTU.
+  Result<void> openNetwork() {
+    AgentOptions& o = ctx_.options;
+    auto waited = std::chrono::steady_clock::now();
+    std::string cidr = TRY(node_->waitForPodCidr(kPodCidrTimeout));
+    if (!o.podCidr.empty() && o.podCidr != cidr)
+      log::warning("The node has another pod CIDR than the one given: using the node's",
+                   {{"given", o.podCidr}, {"podCIDR", cidr}});
+    o.podCidr = cidr;
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - waited);
+    log::info("The node's pod CIDR", {{"podCIDR", cidr}, {"waitedMs", ms.count()}});
+
+    network::PodNetworkOptions no;
+    no.podCidr = cidr;
+    no.clusterCidr = o.clusterCidr;
+    no.stateDir = runtime_->runDir() + "/podnet";
+    if (o.flannelBackend != "none") {
+      network::flannel::BackendOptions fo;
+      fo.type = o.flannelBackend;
+      fo.nodeName = o.nodeName;
+      fo.nodeIp = TRY(network::Ipv4Address::parse(o.nodeIp));
+      fo.podCidr = TRY(network::Ipv4Prefix::parse(cidr));
+      flannelBackend_ = TRY(network::flannel::Backend::open(fo));
+      no.mtu = flannelBackend_->podMtu();
+    }
+    network_ = TRY(network::PodNetwork::open(no));
+    ctx_.network = network_.get();
+    return {};
+  }
+
   AgentContext ctx_;
   bool stopped_ = false;
   std::unique_ptr<runtime::NodeRuntime> runtime_;
@@ -129,6 +165,8 @@ class AgentImpl : public Agent {
   std::unique_ptr<ExitWatcher> exits_;
   std::unique_ptr<PodManager> pods_;
   std::unique_ptr<controllers::InformerFactory> informers_;
+  std::unique_ptr<network::flannel::Backend> flannelBackend_;
+  std::unique_ptr<network::flannel::Flannel> flannel_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };

@@ -22,7 +22,10 @@ struct AgentOptions {
   std::string nodeName;                   // required
   std::string nodeIp;                     // required: the node's InternalIP
   std::string clusterCidr = "10.42.0.0/16";
-  std::string podCidr = "10.42.0.0/24";  // this node's
+  // This node's pod CIDR is its Node's spec.podCIDR, which the node IPAM controller assigns
+  // (the agent waits for it). Given here, it is set in a Node that has none (a server without
+  // the controller manager).
+  std::string podCidr;
   std::string serviceCidr = "10.43.0.0/16";
   std::string clusterDns = "10.43.0.10";
   std::string clusterDomain = "cluster.local";

@@ -1,11 +1,13 @@
 #include "runtime/agent/node_status.h"
 
+#include <poll.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -163,13 +165,15 @@ Result<void> NodeStatusReporter::registerNode() {
                  {"annotations",
                   {{"node.alpha.kubernetes.io/ttl", "0"},
                    {"volumes.kubernetes.io/controller-managed-attach-detach", "true"}}}}},
-               {"spec",
-                {{"podCIDR", identity_.podCidr},
-                 {"podCIDRs", Json::array({identity_.podCidr})},
-                 {"providerID", "nave://" + identity_.name}}}};
+               {"spec", {{"providerID", "nave://" + identity_.name}}}};
+  if (!identity_.podCidr.empty()) {
+    node["spec"]["podCIDR"] = identity_.podCidr;
+    node["spec"]["podCIDRs"] = Json::array({identity_.podCidr});
+  }
   auto created = client_.create(kNodes, "", node);
   if (created.ok()) {
     nodeUid_ = getString((*created)["metadata"], "uid");
+    registered_ = std::move(*created);
     log::info("Registered the node", {{"node", identity_.name}});
     return {};
   }
@@ -181,8 +185,85 @@ Result<void> NodeStatusReporter::registerNode() {
   auto patched = client_.patch(kNodes, "", identity_.name, api::PatchType::kMerge, dumpJson(patch));
   if (!patched.ok()) return std::move(patched).error().context("update node " + identity_.name);
   nodeUid_ = getString((*patched)["metadata"], "uid");
+  registered_ = std::move(*patched);
+  // A pod CIDR given to the agent fills a Node that has none (it cannot change once set).
+  if (!identity_.podCidr.empty() &&
+      getString(objectMember(registered_, "spec"), "podCIDR").empty()) {
+    Json spec = {
+        {"spec", {{"podCIDR", identity_.podCidr}, {"podCIDRs", Json::array({identity_.podCidr})}}}};
+    auto r = client_.patch(kNodes, "", identity_.name, api::PatchType::kMerge, dumpJson(spec));
+    if (r.ok()) registered_ = std::move(*r);  // else someone set another: waitForPodCidr sees it
+  }
   log::info("The node was registered before", {{"node", identity_.name}});
   return {};
+}
+
+Result<std::string> NodeStatusReporter::waitForPodCidr(std::chrono::seconds timeout) {
+  auto cidrOf = [](const Json& node) { return getString(objectMember(node, "spec"), "podCIDR"); };
+  std::string cidr = cidrOf(registered_);
+  if (!cidr.empty()) return cidr;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + timeout;
+  auto nextLog = start + std::chrono::seconds(10);
+  std::string version = getString(objectMember(registered_, "metadata"), "resourceVersion");
+  std::unique_ptr<client::Watch> watch;
+  log::info("Waiting for the node's pod CIDR", {{"node", identity_.name}});
+  for (;;) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return Error(ErrorCode::kUnavailable,
+                   "node " + identity_.name + " got no spec.podCIDR within " +
+                       std::to_string(timeout.count()) +
+                       " s: the node IPAM controller of the controller manager assigns it (is "
+                       "one running, with room left in --cluster-cidr?)");
+    if (now >= nextLog) {
+      log::info("Still waiting for the node's pod CIDR",
+                {{"node", identity_.name},
+                 {"seconds",
+                  static_cast<int64_t>(
+                      std::chrono::duration_cast<std::chrono::seconds>(now - start).count())}});
+      nextLog = now + std::chrono::seconds(10);
+    }
+    if (!watch) {
+      // (Re)start from the latest Node: it may have its CIDR already.
+      if (version.empty()) {
+        auto node = client_.get(kNodes, "", identity_.name);
+        if (node.ok()) {
+          if (!(cidr = cidrOf(*node)).empty()) return cidr;
+          version = getString(objectMember(*node, "metadata"), "resourceVersion");
+        }
+      }
+      api::ListOptions o;
+      o.fieldSelector = "metadata.name=" + identity_.name;
+      o.resourceVersion = version;
+      auto w = client_.watch(kNodes, "", o);
+      if (!w.ok()) {
+        log::warning("watching the node failed", {{"error", w.error().message()}});
+        version.clear();
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      watch = std::move(*w);
+    }
+    auto wait = std::min<std::chrono::steady_clock::duration>(deadline - now, nextLog - now);
+    pollfd p{watch->fd(), POLLIN, 0};
+    ::poll(
+        &p, 1,
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1));
+    std::vector<client::WatchEvent> events;
+    bool open = watch->next(events);
+    for (const client::WatchEvent& e : events) {
+      if (e.type == "ADDED" || e.type == "MODIFIED") {
+        if (!(cidr = cidrOf(e.object)).empty()) return cidr;
+        version = getString(objectMember(e.object, "metadata"), "resourceVersion");
+      }
+      if (e.type == "ERROR") open = false;  // e.g. 410 Gone: start over
+    }
+    if (!open) {
+      watch.reset();
+      version.clear();  // re-read: the version may have expired
+    }
+  }
 }
 
 Json NodeStatusReporter::statusObject(bool heartbeat) {

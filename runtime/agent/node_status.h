@@ -20,7 +20,7 @@ namespace nave::agent {
 struct NodeIdentity {
   std::string name;
   std::string ip;
-  std::string podCidr;
+  std::string podCidr;  // set in spec.podCIDR of a Node that has none; empty: the node IPAM's
   std::string dataDir;  // for ephemeral-storage and DiskPressure
   int maxPods = 110;
   int kubeletPort = 10250;
@@ -58,6 +58,10 @@ class NodeStatusReporter {
   void stop();
   // Posts the status soon (images or readiness changed).
   void poke();
+  // The Node's spec.podCIDR, once it has one (the node IPAM controller assigns it after
+  // registration; a restarted agent finds it at once). Watches the Node, logging every 10 s;
+  // kUnavailable after `timeout`. Call after start().
+  Result<std::string> waitForPodCidr(std::chrono::seconds timeout);
 
   const NodeResources& resources() const { return resources_; }
   // The node's allocatable, for admission: milli-CPU, memory and pods.
@@ -78,6 +82,7 @@ class NodeStatusReporter {
   ImagesFn images_;
   NodeResources resources_;
   std::string nodeUid_;
+  Json registered_;                  // the Node as registration left it
   Json conditions_ = Json::array();  // the last posted conditions (transition times kept)
   std::string lastPosted_;           // the last posted status without heartbeat times
   std::chrono::steady_clock::time_point lastPostTime_;

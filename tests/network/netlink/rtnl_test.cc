@@ -138,6 +138,124 @@ TEST_F(RtnlTest, MoveRenameMtuAndDelete) {
   EXPECT_EQ((*links)[0].name, "lo");
 }
 
+TEST(MacAddressTest, ParsesAndPrints) {
+  auto mac = MacAddress::parse("0A:1b:2c:3d:4e:5F");
+  ASSERT_TRUE(mac.ok());
+  EXPECT_EQ(mac->toString(), "0a:1b:2c:3d:4e:5f");
+  EXPECT_FALSE(mac->isZero());
+  for (const char* bad : {"", "0a:1b:2c:3d:4e", "0a:1b:2c:3d:4e:5g", "0a-1b-2c-3d-4e-5f",
+                          "0a:1b:2c:3d:4e:5f:", " 0a:1b:2c:3d:4e:5"})
+    EXPECT_TRUE(MacAddress::parse(bad).error().is(ErrorCode::kInvalid)) << bad;
+}
+
+TEST_F(RtnlTest, AddressesAreDeleted) {
+  RtnlSocket& a = *rtA_;
+  auto br = a.createBridge("br-del", 0);
+  ASSERT_TRUE(br.ok()) << br.error().message();
+  auto one = *Ipv4Prefix::parse("10.5.0.1/24");
+  auto two = *Ipv4Prefix::parse("10.6.0.0/32");
+  ASSERT_TRUE(a.addAddress(*br, one).ok());
+  ASSERT_TRUE(a.addAddress(*br, two).ok());
+  ASSERT_TRUE(a.deleteAddress(*br, one).ok());
+  EXPECT_EQ(*a.addresses(*br), std::vector<Ipv4Prefix>{two});
+  auto again = a.deleteAddress(*br, one);
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.error().is(ErrorCode::kNotFound)) << again.error().message();
+}
+
+// A vxlan device with nave's settings, its neighbour and forwarding entries, and an onlink
+// route marked with a protocol number of its own, as `ip` shows them.
+TEST_F(RtnlTest, VxlanDeviceNeighboursForwardingEntriesAndMarkedRoutes) {
+  RtnlSocket& a = *rtA_;
+  auto [rc, out] = testing::shell(
+      "ip -n " + a_->name() + " link add under type veth peer name under-p && ip -n " + a_->name() +
+      " addr add 192.168.7.1/24 dev under && ip -n " + a_->name() + " link set under up");
+  ASSERT_EQ(rc, 0) << out;
+  int under = a.link("under")->index;
+  VxlanSettings settings{1, *Ipv4Address::parse("192.168.7.1"), 8472, under, false};
+  auto vx = a.createVxlan("vx.1", settings, 1450);
+  ASSERT_TRUE(vx.ok()) << vx.error().message();
+  auto info = a.link("vx.1");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->kind, "vxlan");
+  EXPECT_EQ(info->mtu, 1450);
+  EXPECT_FALSE(info->mac.isZero());
+  ASSERT_TRUE(info->vxlan.has_value());
+  EXPECT_EQ(info->vxlan->vni, 1u);
+  EXPECT_EQ(info->vxlan->local.toString(), "192.168.7.1");
+  EXPECT_EQ(info->vxlan->port, 8472);
+  EXPECT_EQ(info->vxlan->underlay, under);
+  EXPECT_FALSE(info->vxlan->learning);
+  EXPECT_FALSE(a.link("under")->vxlan.has_value());
+  auto [rc1, shown] = testing::shell("ip -n " + a_->name() + " -d link show vx.1");
+  EXPECT_NE(shown.find("vxlan id 1 local 192.168.7.1 dev under"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("dstport 8472 nolearning"), std::string::npos) << shown;
+  ASSERT_TRUE(a.addAddress(*vx, *Ipv4Prefix::parse("10.42.0.0/32")).ok());
+  ASSERT_TRUE(a.setUp(*vx, true).ok());
+
+  auto mac = *MacAddress::parse("aa:bb:cc:00:00:01");
+  auto mac2 = *MacAddress::parse("aa:bb:cc:00:00:02");
+  auto remote = *Ipv4Address::parse("10.42.1.0");
+  ASSERT_TRUE(a.replaceNeighbour(*vx, remote, mac).ok());
+  ASSERT_TRUE(a.replaceNeighbour(*vx, remote, mac2).ok());  // replaced, not doubled
+  auto neighbours = a.neighbours(*vx);
+  ASSERT_TRUE(neighbours.ok()) << neighbours.error().message();
+  ASSERT_EQ(neighbours->size(), 1u);
+  EXPECT_EQ((*neighbours)[0].ip, remote);
+  EXPECT_EQ((*neighbours)[0].mac, mac2);
+  EXPECT_TRUE((*neighbours)[0].permanent);
+  EXPECT_TRUE(a.neighbours(under)->empty());
+
+  auto peer = *Ipv4Address::parse("192.168.7.2");
+  auto peer2 = *Ipv4Address::parse("192.168.7.3");
+  ASSERT_TRUE(a.replaceFdb(*vx, mac, peer).ok());
+  ASSERT_TRUE(a.replaceFdb(*vx, mac, peer2).ok());
+  auto fdb = a.fdb(*vx);
+  ASSERT_TRUE(fdb.ok()) << fdb.error().message();
+  ASSERT_EQ(fdb->size(), 1u);
+  EXPECT_EQ((*fdb)[0].mac, mac);
+  EXPECT_EQ((*fdb)[0].destination, peer2);
+  auto [rc2, fdbShown] = testing::shell("bridge -n " + a_->name() + " fdb show dev vx.1");
+  EXPECT_NE(fdbShown.find("aa:bb:cc:00:00:01 dst 192.168.7.3 self permanent"), std::string::npos)
+      << fdbShown;
+
+  Ipv4Route route;
+  route.destination = *Ipv4Prefix::parse("10.42.1.0/24");
+  route.gateway = remote;
+  route.outputInterface = *vx;
+  route.onlink = true;
+  route.protocol = 78;
+  ASSERT_TRUE(a.replaceRoute(route).ok());
+  auto [rc3, routeShown] = testing::shell("ip -n " + a_->name() + " route show 10.42.1.0/24");
+  EXPECT_NE(routeShown.find("10.42.1.0/24 via 10.42.1.0 dev vx.1 proto 78 onlink"),
+            std::string::npos)
+      << routeShown;
+  bool found = false;
+  auto routes = a.routes();
+  ASSERT_TRUE(routes.ok());
+  for (const Ipv4Route& r : *routes) {
+    if (r.destination == route.destination) {
+      found = true;
+      EXPECT_EQ(r.protocol, 78);
+      EXPECT_TRUE(r.onlink);
+      EXPECT_EQ(r.gateway, remote);
+      EXPECT_EQ(r.outputInterface, *vx);
+    }
+  }
+  EXPECT_TRUE(found);
+  Ipv4Route other = route;
+  other.protocol = 79;  // not the one installed: no match
+  EXPECT_TRUE(a.deleteRoute(other).error().is(ErrorCode::kNotFound));
+  ASSERT_TRUE(a.deleteRoute(route).ok());
+  EXPECT_TRUE(a.deleteRoute(route).error().is(ErrorCode::kNotFound));
+
+  ASSERT_TRUE(a.deleteFdb(*vx, mac, peer2).ok());
+  EXPECT_TRUE(a.fdb(*vx)->empty());
+  ASSERT_TRUE(a.deleteNeighbour(*vx, remote).ok());
+  EXPECT_TRUE(a.neighbours(*vx)->empty());
+  EXPECT_TRUE(a.deleteNeighbour(*vx, remote).error().is(ErrorCode::kNotFound));
+}
+
 TEST_F(RtnlTest, InvalidNamesAreRefusedBeforeTheKernel) {
   EXPECT_TRUE(rtA_->link("").error().is(ErrorCode::kInvalid));
   EXPECT_TRUE(rtA_->link("a-name-longer-than-15").error().is(ErrorCode::kInvalid));
