@@ -3,6 +3,7 @@ another, both on an "underlay" bridge whose own address plays the outside world.
 
 import json
 import re
+import socket
 import time
 import unittest
 
@@ -154,6 +155,29 @@ spec:
         self.assertEqual(self.k("exec", "remote-echo", "--", "hostname").out.strip(), "remote-echo")
         r = self.k("exec", "remote-echo", "--", "sh", "-c", "exit 7", check=False)
         self.assertEqual(r.rc, 7, str(r))
+
+    def test_port_forward_reaches_a_pod_on_the_joined_node(self):
+        pod = next(p for p in self.ensure_web() if p["spec"]["nodeName"] == self.agent_node)
+        name = pod["metadata"]["name"]
+        for i, version in enumerate(("1.27", "1.33")):  # SPDY, then WebSocket
+            local = 19180 + i
+            pf = self.cluster.spawn_kubectl("port-forward", f"pod/{name}", f"{local}:8080",
+                                            version=version)
+            try:
+                pf.wait_for(lambda out: f"Forwarding from 127.0.0.1:{local}" in out,
+                            what="port-forward to listen")
+
+                def get():
+                    with socket.create_connection(("127.0.0.1", local), 20) as s:
+                        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                        data = b""
+                        while chunk := s.recv(65536):
+                            data += chunk
+                        return data.decode()
+
+                self.assertTrue(harness.run_in_netns(self.cluster.ns, get).rstrip().endswith(name))
+            finally:
+                pf.stop()
 
     # ---- pod network ------------------------------------------------------------------------
 
