@@ -18,6 +18,7 @@
 #include "runtime/agent/agent.h"
 #include "runtime/agent/join.h"
 #include "server/client/remote_client.h"
+#include "server/join_service.h"
 #include "server/pki/pki.h"
 
 namespace nave::cmd {
@@ -95,6 +96,14 @@ int agentCommand(const std::vector<std::string>& args) {
     return kUsageError;
   }
   while (!a.server.empty() && a.server.back() == '/') a.server.pop_back();
+  if (auto t = parseClusterToken(a.token); !t.ok()) {
+    std::fprintf(stderr, "nave agent: --token: %s\n", t.error().message().c_str());
+    return kUsageError;
+  }
+  if (!a.server.starts_with("https://")) {
+    std::fprintf(stderr, "nave agent: --server must be an https:// URL\n");
+    return kUsageError;
+  }
   log::setVerbosity(a.verbosity);
   sigset_t sigs = takeTerminationSignals();
 

@@ -36,6 +36,27 @@ class CommandLineTest(unittest.TestCase):
                         "10.43.0.0/16", "10.43.0.10", "cluster.local"]:
             self.assertIn(default, r.stdout)
 
+    def test_agent_help_and_required_flags(self):
+        r = nave("agent", "--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for flag in ["--server", "--token", "--token-file", "--node-name", "--node-ip",
+                     "--data-dir", "--node-label"]:
+            self.assertIn(flag, r.stdout)
+        r = nave("agent")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--server and --token", r.stderr)
+        r = nave("agent", "--server", "https://127.0.0.1:1", "--token", "K10nothex::server:x")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("malformed token", r.stderr)
+        r = nave("agent", "--server", "http://127.0.0.1:1", "--token", "x")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("https://", r.stderr)
+
+    def test_server_rejects_an_unknown_flannel_backend(self):
+        r = nave("server", "--flannel-backend", "wireguard")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown backend", r.stderr)
+
     def test_version(self):
         r = nave("version")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -36,6 +36,68 @@ spec:
 """
 
 
+SERVICES = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-headless}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-np}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-lb}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 8081, targetPort: 8080}]
+"""
+
+CLIENT = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: NAME
+  labels: {role: NAME}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: busybox, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}
+"""
+
+# Answers every GET with the client's address: the outside world's view of a pod's traffic.
+ECHO_ADDRESS = """
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = self.client_address[0].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer((sys.argv[1], 18080), H).serve_forever()
+"""
+
+
 class MultiNodeTest(unittest.TestCase):
     maxDiff = None
 
@@ -97,6 +159,27 @@ class MultiNodeTest(unittest.TestCase):
         cls.k("rollout", "status", "deployment/web", f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10)
         cls._web = [p for p in cls.pods("app=web") if p["status"].get("podIP")]
         return cls._web
+
+    @classmethod
+    def ensure_services(cls):
+        """`web` behind ClusterIP, headless, NodePort and LoadBalancer Services, and a client
+        pod on each node."""
+        if getattr(cls, "_services", None):
+            return
+        cls.ensure_web()
+        cls.k("apply", "-f", "-", input=SERVICES)
+        for name, node in (("client-a", cls.server_node), ("client-b", cls.agent_node)):
+            cls.k("apply", "-f", "-", input=CLIENT.replace("NAME", name).replace("NODE", node))
+        for name in ("client-a", "client-b"):
+            cls.k("wait", "--for=condition=Ready", f"pod/{name}", f"--timeout={TIMEOUT}s",
+                  timeout=TIMEOUT + 10)
+        cls._services = True
+
+    def fetch_many(self, pod, url, times):
+        """The set of bodies `times` GETs of url from pod returned (one exec)."""
+        script = (f"for i in $(seq {times}); do timeout 5 wget -q -O - {url}; echo; done")
+        out = self.exec_in(pod, "sh", "-c", script, timeout=times * 6 + 30).out
+        return {line.strip() for line in out.splitlines() if line.strip()}
 
     def exec_in(self, pod, *cmd, check=True, timeout=30):
         return self.k("exec", pod, "--", *cmd, check=check, timeout=timeout)
@@ -203,6 +286,143 @@ spec:
                 r = self.exec_in(src["metadata"]["name"], "timeout", "5", "wget", "-q", "-O", "-",
                                  f"http://{dst['status']['podIP']}:8080/")
             self.assertEqual(r.out.strip(), dst["metadata"]["name"])
+
+    # ---- services, DNS --------------------------------------------------------------------
+
+    def test_cluster_ip_by_name_reaches_all_pods_from_both_nodes(self):
+        self.ensure_services()
+        names = {p["metadata"]["name"] for p in self.ensure_web()}
+        self.assertEqual(self.fetch_many("client-a", "http://web.default.svc.cluster.local/", 60),
+                         names)
+        self.assertEqual(self.fetch_many("client-b", "http://web/", 60), names)
+
+    def test_headless_service_resolves_to_the_pod_ips(self):
+        self.ensure_services()
+        ips = {p["status"]["podIP"] for p in self.ensure_web()}
+        out = self.exec_in("client-b", "nslookup", "web-headless.default.svc.cluster.local").out
+        self.assertEqual(set(re.findall(r"Address:\s*(10\.42\.\d+\.\d+)", out)), ips, out)
+
+    def test_kubernetes_service_reaches_the_api_server(self):
+        self.ensure_services()
+        r = self.exec_in("client-b", "sh", "-c",
+                         "timeout 10 wget -q -O - --no-check-certificate "
+                         "https://kubernetes.default.svc/version 2>&1", check=False)
+        # Unauthenticated: the API server itself answers 401.
+        self.assertIn("401", r.out + r.err, str(r))
+
+    def test_unknown_name_is_nxdomain(self):
+        self.ensure_services()
+        r = self.exec_in("client-a", "nslookup", "no-such-service.default.svc.cluster.local",
+                         check=False)
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("NXDOMAIN", r.out + r.err, str(r))
+
+    def test_node_port_and_load_balancer_answer_from_outside(self):
+        self.ensure_services()
+        names = {p["metadata"]["name"] for p in self.ensure_web()}
+        for ip in (self.cluster.node_ip, self.agent.node_ip):
+            r = self.underlay.run(["curl", "-s", "-m", "5", f"http://{ip}:30080/"])
+            self.assertIn(r.out.strip(), names)
+        ingress = self.wait_until(
+            lambda: self.k("get", "svc", "web-lb", "-o", "json").json()["status"]
+            .get("loadBalancer", {}).get("ingress"), "the LoadBalancer's ingress addresses")
+        self.assertEqual({i["ip"] for i in ingress}, {self.cluster.node_ip, self.agent.node_ip})
+        for i in ingress:
+            r = self.underlay.run(["curl", "-s", "-m", "5", f"http://{i['ip']}:8081/"])
+            self.assertIn(r.out.strip(), names)
+
+    def test_pods_reach_the_outside_world_masqueraded(self):
+        self.ensure_services()
+        echo = self.underlay.spawn(["/usr/bin/python3", "-c", ECHO_ADDRESS, self.underlay.outside_ip])
+        self.addCleanup(echo.stop)
+        url = f"http://{self.underlay.outside_ip}:18080/"
+        seen = self.wait_until(lambda: self.exec_in("client-b", "sh", "-c",
+                                                    f"timeout 5 wget -q -O - {url}",
+                                                    check=False).out.strip(),
+                               "the outside server")
+        self.assertEqual(seen, self.agent.node_ip)
+
+    def test_deleted_service_stops_answering(self):
+        self.ensure_services()
+        self.k("create", "service", "clusterip", "ephemeral", "--tcp=80:8080")
+        self.k("label", "svc", "ephemeral", "app=web")
+        self.k("patch", "svc", "ephemeral", "-p", '{"spec":{"selector":{"app":"web"}}}')
+        ip = self.k("get", "svc", "ephemeral", "-o", "jsonpath={.spec.clusterIP}").out
+        self.wait_until(lambda: self.exec_in("client-a", "sh", "-c",
+                                             f"timeout 3 wget -q -O - http://{ip}/",
+                                             check=False).rc == 0, "the new service to answer")
+        self.k("delete", "svc", "ephemeral")
+        time.sleep(1)
+        r = self.exec_in("client-a", "sh", "-c", f"timeout 3 wget -q -O - http://{ip}/",
+                         check=False)
+        self.assertNotEqual(r.rc, 0, f"the deleted service still answered: {r}")
+
+    def test_proxy_ruleset_uses_verdict_maps(self):
+        self.ensure_services()
+        for host in (self.cluster, self.agent):
+            out = host.run(["nft", "list", "table", "ip", "nave"]).out
+            self.assertIn("vmap", out)
+            self.assertIn("verdict", out)
+
+    # ---- ingress, network policy ----------------------------------------------------------
+
+    def test_ingress_routes_two_hosts_to_two_services(self):
+        self.ensure_services()
+        self.k("create", "deployment", "other", "--image=busybox", "--",
+               "sh", "-c", "mkdir -p /www && echo other > /www/index.html && exec httpd -f -p 8080 -h /www")
+        self.k("expose", "deployment", "other", "--port=80", "--target-port=8080")
+        self.k("rollout", "status", "deployment/other", f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10)
+        self.k("create", "ingress", "two-hosts", "--rule=a.example.com/*=web:80",
+               "--rule=b.example.com/*=other:80")
+        names = {p["metadata"]["name"] for p in self.ensure_web()}
+        for ip in (self.cluster.node_ip, self.agent.node_ip):
+            a = self.wait_until(lambda: self.underlay.run(
+                ["curl", "-s", "-m", "5", "-H", "Host: a.example.com", f"http://{ip}/"],
+                check=False).out.strip() in names, f"ingress on {ip}")
+            self.assertTrue(a)
+            b = self.underlay.run(["curl", "-s", "-m", "5", "-H", "Host: b.example.com", f"http://{ip}/"])
+            self.assertEqual(b.out.strip(), "other")
+        address = self.wait_until(
+            lambda: self.k("get", "ingress", "two-hosts", "-o", "json").json()["status"]
+            .get("loadBalancer", {}).get("ingress"), "the Ingress's address")
+        self.assertIn(self.cluster.node_ip, {i.get("ip") for i in address})
+
+    def test_network_policy_default_deny_then_allow_one_client(self):
+        self.ensure_services()
+        pods = [p for p in self.ensure_web() if p["spec"]["nodeName"] == self.agent_node]
+        target = pods[0]["status"]["podIP"]
+        self.k("label", "pod", pods[0]["metadata"]["name"], "guarded=yes")
+        url = f"http://{target}:8080/"
+
+        def reaches(client):
+            return self.exec_in(client, "sh", "-c", f"timeout 3 wget -q -O - {url}",
+                                check=False).rc == 0
+
+        self.assertTrue(reaches("client-a") and reaches("client-b"))
+        self.k("apply", "-f", "-", input="""
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-guarded}
+spec:
+  podSelector: {matchLabels: {guarded: "yes"}}
+  policyTypes: [Ingress]
+""")
+        self.addCleanup(lambda: self.k("delete", "networkpolicy", "deny-guarded", "allow-a",
+                                       "--ignore-not-found", check=False))
+        self.wait_until(lambda: not reaches("client-a") and not reaches("client-b"),
+                        "the default deny to apply")
+        self.k("apply", "-f", "-", input="""
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-a}
+spec:
+  podSelector: {matchLabels: {guarded: "yes"}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {role: client-a}}}]
+    ports: [{port: http}]
+""")
+        self.wait_until(lambda: reaches("client-a"), "client-a to be admitted")
+        self.assertFalse(reaches("client-b"))
 
     def test_zz_agent_keeps_its_pods_through_a_server_restart(self):
         manifest = f"""
