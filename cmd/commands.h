@@ -15,6 +15,7 @@ namespace nave::cmd {
 
 int serverCommand(const std::vector<std::string>& args);
 int agentCommand(const std::vector<std::string>& args);
+int uninstallCommand(const std::vector<std::string>& args);
 int kubectlCommand(const std::vector<std::string>& args);
 int versionCommand(const std::vector<std::string>& args);
 int imagesCmd(const std::vector<std::string>& args);

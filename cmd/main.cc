@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"logs", "Print a container's logs", nave::cmd::logsCmd},
     {"exec", "Run a command in a running container", nave::cmd::execCmd},
     {"rm", "Remove containers", nave::cmd::rmCmd},
+    {"uninstall", "Remove the containers, network setup and data of a stopped node", nave::cmd::uninstallCommand},
     {"version", "Print the version", nave::cmd::versionCommand},
 };
 
