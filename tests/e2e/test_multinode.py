@@ -459,5 +459,42 @@ spec:
                timeout=TIMEOUT + 10)
 
 
+class VxlanTest(unittest.TestCase):
+    """`--flannel-backend vxlan`: pods reach each other across nodes through flannel.1."""
+
+    @classmethod
+    def setUpClass(cls):
+        images = [harness.busybox_images()["docker"]]
+        cls.underlay = harness.Underlay("vx").create()
+        cls.addClassCleanup(cls.underlay.destroy)
+        cls.cluster = harness.Cluster("vx-a", agent=True, images=images, underlay=cls.underlay,
+                                      extra_args=["--flannel-backend", "vxlan"])
+        cls.addClassCleanup(cls.cluster.destroy)
+        cls.cluster.start()
+        cls.agent = harness.Agent(cls.cluster, "vx-b", cls.underlay)
+        cls.addClassCleanup(cls.agent.destroy)
+        cls.agent.start(images=images)
+
+    def test_pods_reach_each_other_over_vxlan(self):
+        k = self.cluster.kubectl
+        deadline = time.monotonic() + TIMEOUT
+        while len(k("get", "nodes", "-o", "name").out.split()) < 2:
+            self.assertLess(time.monotonic(), deadline, self.agent.log_tail())
+            time.sleep(0.5)
+        k("apply", "-f", "-", input=WEB)
+        k("rollout", "status", "deployment/web", f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10)
+        pods = k("get", "pods", "-l", "app=web", "-o", "json").json()["items"]
+        a = next(p for p in pods if p["spec"]["nodeName"] == "node-vx-a")
+        b = next(p for p in pods if p["spec"]["nodeName"] == self.agent.node_name)
+        r = k("exec", a["metadata"]["name"], "--", "timeout", "5", "wget", "-q", "-O", "-",
+              f"http://{b['status']['podIP']}:8080/")
+        self.assertEqual(r.out.strip(), b["metadata"]["name"])
+        node = k("get", "node", self.agent.node_name, "-o", "json").json()
+        annotations = node["metadata"]["annotations"]
+        self.assertEqual(annotations["flannel.alpha.coreos.com/backend-type"], "vxlan")
+        self.assertIn("VtepMAC", annotations["flannel.alpha.coreos.com/backend-data"])
+        self.assertIn("flannel.1", self.agent.run(["ip", "-d", "link", "show", "flannel.1"]).out)
+
+
 if __name__ == "__main__":
     unittest.main()
