@@ -1,0 +1,235 @@
+#include "network/netpol/ruleset.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace nave::network::netpol {
+
+namespace {
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string hex(uint64_t v, int digits) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return std::string(buf + 16 - digits);
+}
+
+// Set names: "in_NS/NAME_RULE" and "out_NS/NAME_RULE[_PORT]" ('_' is in no Kubernetes name, so
+// they cannot collide, and nft reads them as identifiers), shortened with a hash past what
+// nftables allows (255 bytes).
+std::string setName(const PolicyInfo& p, bool ingress, size_t rule, std::string_view port = {}) {
+  std::string name = std::string(ingress ? "in_" : "out_") + p.ns + "/" + p.name + "_" +
+                     std::to_string(rule) + (port.empty() ? "" : "_") + std::string(port);
+  constexpr size_t kMax = 200;
+  if (name.size() > kMax) name = name.substr(0, kMax - 17) + "_" + hex(fnv1a(name), 16);
+  return name;
+}
+
+const char* protocolName(uint8_t protocol) {
+  switch (protocol) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_SCTP:
+      return "sctp";
+  }
+  return "?";
+}
+
+// Sorted, with overlapping and adjacent ranges merged: the form an interval set takes them in.
+std::vector<AddressRange> normalized(std::vector<AddressRange> ranges) {
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<AddressRange> out;
+  for (const AddressRange& r : ranges) {
+    if (!out.empty() &&
+        (out.back().last.value == UINT32_MAX || r.first.value <= out.back().last.value + 1)) {
+      out.back().last = std::max(out.back().last, r.last);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+// One computation: indexes over the state, and the sets built so far.
+class Computation {
+ public:
+  Computation(const ClusterState& state, std::string_view nodeName)
+      : state_(state), nodeName_(nodeName) {
+    for (const auto& [key, pod] : state.pods) {
+      if (!pod.actionable()) continue;
+      podsByNamespace_[pod.ns].push_back(&pod);
+      pods_.push_back(&pod);
+    }
+    for (const auto& [key, policy] : state.policies)
+      policiesByNamespace_[policy.ns].push_back(&policy);
+  }
+
+  Ruleset run() {
+    for (const PodInfo* pod : pods_) {
+      if (pod->nodeName != nodeName_) continue;
+      std::vector<const PolicyInfo*> ingress, egress;
+      for (const PolicyInfo* policy : policiesByNamespace_[pod->ns]) {
+        if (!policy->podSelector.matches(pod->labels)) continue;
+        if (policy->ingress) ingress.push_back(policy);
+        if (policy->egress) egress.push_back(policy);
+      }
+      if (!ingress.empty()) out_.ingressPods[*pod->ip] = addChain(ingressChain(*pod, ingress));
+      if (!egress.empty()) out_.egressPods[*pod->ip] = addChain(egressChain(egress));
+    }
+    return std::move(out_);
+  }
+
+ private:
+  const Json& namespaceLabels(const std::string& ns) {
+    auto it = state_.namespaces.find(ns);
+    if (it != state_.namespaces.end()) return it->second.labels;
+    // Pods may be seen before their namespace: it has at least its name label.
+    auto [unknown, added] = unknownNamespaces_.try_emplace(ns);
+    if (added) unknown->second = Json{{"kubernetes.io/metadata.name", ns}};
+    return unknown->second;
+  }
+
+  // The pods a rule's pod peers match, each once.
+  std::vector<const PodInfo*> peerPods(const PolicyInfo& policy, const PolicyRule& rule) {
+    std::set<const PodInfo*> seen;
+    std::vector<const PodInfo*> out;
+    auto consider = [&](const PodInfo* pod, const PolicyPeer& peer) {
+      if ((!peer.pods || peer.pods->matches(pod->labels)) && seen.insert(pod).second)
+        out.push_back(pod);
+    };
+    for (const PolicyPeer& peer : rule.peers) {
+      if (peer.isBlock) continue;
+      if (!peer.namespaces) {
+        for (const PodInfo* pod : podsByNamespace_[policy.ns]) consider(pod, peer);
+        continue;
+      }
+      for (const auto& [ns, pods] : podsByNamespace_) {
+        if (!peer.namespaces->matches(namespaceLabels(ns))) continue;
+        for (const PodInfo* pod : pods) consider(pod, peer);
+      }
+    }
+    return out;
+  }
+
+  // The set of a rule's peers: its pods' addresses and its ipBlocks' ranges.
+  std::string peerSet(const PolicyInfo& policy, const PolicyRule& rule, bool ingress,
+                      size_t index) {
+    std::string name = setName(policy, ingress, index);
+    if (out_.peerSets.contains(name)) return name;
+    std::vector<AddressRange> ranges;
+    for (const PolicyPeer& peer : rule.peers)
+      if (peer.isBlock) ranges.insert(ranges.end(), peer.block.begin(), peer.block.end());
+    for (const PodInfo* pod : peerPods(policy, rule)) ranges.push_back({*pod->ip, *pod->ip});
+    out_.peerSets[name] = normalized(std::move(ranges));
+    return name;
+  }
+
+  // The set of an egress rule's destinations of a named port: each peer pod (every pod when the
+  // rule has no peers) that has a container port of that name and protocol, with its number.
+  std::string portSet(const PolicyInfo& policy, const PolicyRule& rule, size_t index,
+                      size_t portIndex) {
+    std::string name = setName(policy, false, index, std::to_string(portIndex));
+    if (out_.portSets.contains(name)) return name;
+    const PolicyPort& port = rule.ports[portIndex];
+    auto& elements = out_.portSets[name];
+    for (const PodInfo* pod : rule.peers.empty() ? pods_ : peerPods(policy, rule))
+      for (const ContainerPort& cp : pod->ports)
+        if (cp.name == port.name && cp.protocol == port.protocol)
+          elements.insert({*pod->ip, cp.port});
+    return name;
+  }
+
+  static void add(PodChain& chain, AllowRule rule) {
+    if (std::find(chain.rules.begin(), chain.rules.end(), rule) == chain.rules.end())
+      chain.rules.push_back(std::move(rule));
+  }
+
+  PodChain ingressChain(const PodInfo& pod, const std::vector<const PolicyInfo*>& policies) {
+    PodChain chain{true, {}};
+    for (const PolicyInfo* policy : policies) {
+      for (size_t i = 0; i < policy->ingressRules.size(); ++i) {
+        const PolicyRule& rule = policy->ingressRules[i];
+        std::string peers = rule.peers.empty() ? "" : peerSet(*policy, rule, true, i);
+        if (rule.ports.empty()) add(chain, {peers, "", 0, 0, 0});
+        for (const PolicyPort& port : rule.ports) {
+          if (port.name.empty()) {
+            add(chain, {peers, "", port.protocol, port.port, port.endPort});
+            continue;
+          }
+          // A named port means the selected pod's own port of that name.
+          for (const ContainerPort& cp : pod.ports)
+            if (cp.name == port.name && cp.protocol == port.protocol)
+              add(chain, {peers, "", port.protocol, cp.port, cp.port});
+        }
+      }
+    }
+    return chain;
+  }
+
+  PodChain egressChain(const std::vector<const PolicyInfo*>& policies) {
+    PodChain chain{false, {}};
+    for (const PolicyInfo* policy : policies) {
+      for (size_t i = 0; i < policy->egressRules.size(); ++i) {
+        const PolicyRule& rule = policy->egressRules[i];
+        std::string peers = rule.peers.empty() ? "" : peerSet(*policy, rule, false, i);
+        if (rule.ports.empty()) add(chain, {peers, "", 0, 0, 0});
+        for (size_t j = 0; j < rule.ports.size(); ++j) {
+          const PolicyPort& port = rule.ports[j];
+          if (port.name.empty())
+            add(chain, {peers, "", port.protocol, port.port, port.endPort});
+          else
+            add(chain, {"", portSet(*policy, rule, i, j), port.protocol, 0, 0});
+        }
+      }
+    }
+    return chain;
+  }
+
+  // Names the chain after a hash of its rules, so that pods with the same rules share it.
+  std::string addChain(PodChain chain) {
+    std::string text;
+    for (const AllowRule& r : chain.rules) text += renderRule(r, chain.ingress) + "\n";
+    uint64_t h = fnv1a(text);
+    for (;; ++h) {  // a different chain of the same name: the next hash
+      std::string name = (chain.ingress ? "in-" : "out-") + hex(h, 12);
+      auto [it, added] = out_.chains.try_emplace(name, chain);
+      if (added || it->second == chain) return name;
+    }
+  }
+
+  const ClusterState& state_;
+  std::string nodeName_;
+  std::vector<const PodInfo*> pods_;  // actionable pods, in key order
+  std::map<std::string, std::vector<const PodInfo*>> podsByNamespace_;
+  std::map<std::string, std::vector<const PolicyInfo*>> policiesByNamespace_;
+  std::map<std::string, Json> unknownNamespaces_;
+  Ruleset out_;
+};
+
+}  // namespace
+
+Ruleset computeRuleset(const ClusterState& state, std::string_view nodeName) {
+  return Computation(state, nodeName).run();
+}
+
+std::string renderRule(const AllowRule& rule, bool ingress) {
+  std::string s;
+  if (!rule.peerSet.empty()) s += (ingress ? "ip saddr @" : "ip daddr @") + rule.peerSet + " ";
+  if (rule.protocol != 0) s += std::string("meta l4proto ") + protocolName(rule.protocol) + " ";
+  if (!rule.peerPortSet.empty()) s += "ip daddr . th dport @" + rule.peerPortSet + " ";
+  if (rule.firstPort != 0) {
+    s += "th dport " + std::to_string(rule.firstPort);
+    if (rule.lastPort != rule.firstPort) s += "-" + std::to_string(rule.lastPort);
+    s += " ";
+  }
+  return s + "accept";
+}
+
+}  // namespace nave::network::netpol
