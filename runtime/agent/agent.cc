@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "network/netpol/network_policy.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -91,6 +92,10 @@ class AgentImpl : public Agent {
     // The node's network parts share the cluster-wide informers started below.
     informers_ = std::make_unique<controllers::InformerFactory>(*ctx_.client);
     ctx_.informers = informers_.get();
+    if (!o.disableNetworkPolicy) {
+      networkPolicy_ =
+          TRY(network::netpol::NetworkPolicyEnforcer::start(*informers_, {o.nodeName}));
+    }
     informers_->start();
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
@@ -111,6 +116,7 @@ class AgentImpl : public Agent {
     if (stopped_) return;
     stopped_ = true;
     if (nodeApi_) nodeApi_->stop();
+    if (networkPolicy_) networkPolicy_->stop();
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -129,6 +135,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<ExitWatcher> exits_;
   std::unique_ptr<PodManager> pods_;
   std::unique_ptr<controllers::InformerFactory> informers_;
+  std::unique_ptr<network::netpol::NetworkPolicyEnforcer> networkPolicy_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };
