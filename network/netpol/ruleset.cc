@@ -57,36 +57,57 @@ std::vector<AddressRange> normalized(std::vector<AddressRange> ranges) {
   return out;
 }
 
-// One computation: indexes over the state, and the sets built so far.
+// One computation: indexes over the state, memos, and the ruleset built so far.
 class Computation {
  public:
   Computation(const ClusterState& state, std::string_view nodeName)
       : state_(state), nodeName_(nodeName) {
+    // Pods with the same labels (a workload's replicas) share a label id, so that a selector
+    // is matched against each distinct label set once.
+    std::map<Json, uint32_t> labelIds;
     for (const auto& [key, pod] : state.pods) {
       if (!pod.actionable()) continue;
-      podsByNamespace_[pod.ns].push_back(&pod);
+      auto id = labelIds.try_emplace(pod.labels, static_cast<uint32_t>(labelIds.size())).first;
+      podsByNamespace_[pod.ns].push_back(static_cast<uint32_t>(pods_.size()));
       pods_.push_back(&pod);
+      labelsOf_.push_back(id->second);
     }
+    labelSets_ = labelIds.size();
+    seen_.assign(pods_.size(), 0);
     for (const auto& [key, policy] : state.policies)
       policiesByNamespace_[policy.ns].push_back(&policy);
   }
 
   Ruleset run() {
-    for (const PodInfo* pod : pods_) {
-      if (pod->nodeName != nodeName_) continue;
+    for (uint32_t i = 0; i < pods_.size(); ++i) {
+      const PodInfo& pod = *pods_[i];
+      if (pod.nodeName != nodeName_) continue;
       std::vector<const PolicyInfo*> ingress, egress;
-      for (const PolicyInfo* policy : policiesByNamespace_[pod->ns]) {
-        if (!policy->podSelector.matches(pod->labels)) continue;
+      for (const PolicyInfo* policy : policiesByNamespace_[pod.ns]) {
+        if (!selects(policy->podSelector, memoOf(policy->podSelector), i)) continue;
         if (policy->ingress) ingress.push_back(policy);
         if (policy->egress) egress.push_back(policy);
       }
-      if (!ingress.empty()) out_.ingressPods[*pod->ip] = addChain(ingressChain(*pod, ingress));
-      if (!egress.empty()) out_.egressPods[*pod->ip] = addChain(egressChain(egress));
+      if (!ingress.empty()) out_.ingressPods[*pod.ip] = addChain(ingressChain(pod, ingress));
+      if (!egress.empty()) out_.egressPods[*pod.ip] = addChain(egressChain(egress));
     }
     return std::move(out_);
   }
 
  private:
+  // A selector's matches so far, by label set id (-1: not known yet).
+  std::vector<int8_t>& memoOf(const selectors::LabelSelector& selector) {
+    auto& memo = matches_[&selector];
+    if (memo.empty()) memo.assign(labelSets_, -1);
+    return memo;
+  }
+
+  bool selects(const selectors::LabelSelector& selector, std::vector<int8_t>& memo, uint32_t pod) {
+    int8_t& m = memo[labelsOf_[pod]];
+    if (m < 0) m = selector.matches(pods_[pod]->labels) ? 1 : 0;
+    return m == 1;
+  }
+
   const Json& namespaceLabels(const std::string& ns) {
     auto it = state_.namespaces.find(ns);
     if (it != state_.namespaces.end()) return it->second.labels;
@@ -97,22 +118,27 @@ class Computation {
   }
 
   // The pods a rule's pod peers match, each once.
-  std::vector<const PodInfo*> peerPods(const PolicyInfo& policy, const PolicyRule& rule) {
-    std::set<const PodInfo*> seen;
-    std::vector<const PodInfo*> out;
-    auto consider = [&](const PodInfo* pod, const PolicyPeer& peer) {
-      if ((!peer.pods || peer.pods->matches(pod->labels)) && seen.insert(pod).second)
-        out.push_back(pod);
-    };
+  const std::vector<uint32_t>& peerPods(const PolicyInfo& policy, const PolicyRule& rule) {
+    auto [it, added] = peerPods_.try_emplace(&rule);
+    if (!added) return it->second;
+    std::vector<uint32_t>& out = it->second;
+    ++generation_;
     for (const PolicyPeer& peer : rule.peers) {
       if (peer.isBlock) continue;
+      std::vector<int8_t>* memo = peer.pods ? &memoOf(*peer.pods) : nullptr;
+      auto consider = [&](uint32_t pod, const PolicyPeer& peer) {
+        if (seen_[pod] != generation_ && (!memo || selects(*peer.pods, *memo, pod))) {
+          seen_[pod] = generation_;
+          out.push_back(pod);
+        }
+      };
       if (!peer.namespaces) {
-        for (const PodInfo* pod : podsByNamespace_[policy.ns]) consider(pod, peer);
+        for (uint32_t pod : podsByNamespace_[policy.ns]) consider(pod, peer);
         continue;
       }
       for (const auto& [ns, pods] : podsByNamespace_) {
         if (!peer.namespaces->matches(namespaceLabels(ns))) continue;
-        for (const PodInfo* pod : pods) consider(pod, peer);
+        for (uint32_t pod : pods) consider(pod, peer);
       }
     }
     return out;
@@ -126,7 +152,8 @@ class Computation {
     std::vector<AddressRange> ranges;
     for (const PolicyPeer& peer : rule.peers)
       if (peer.isBlock) ranges.insert(ranges.end(), peer.block.begin(), peer.block.end());
-    for (const PodInfo* pod : peerPods(policy, rule)) ranges.push_back({*pod->ip, *pod->ip});
+    for (uint32_t pod : peerPods(policy, rule))
+      ranges.push_back({*pods_[pod]->ip, *pods_[pod]->ip});
     out_.peerSets[name] = normalized(std::move(ranges));
     return name;
   }
@@ -139,10 +166,16 @@ class Computation {
     if (out_.portSets.contains(name)) return name;
     const PolicyPort& port = rule.ports[portIndex];
     auto& elements = out_.portSets[name];
-    for (const PodInfo* pod : rule.peers.empty() ? pods_ : peerPods(policy, rule))
-      for (const ContainerPort& cp : pod->ports)
+    auto add = [&](const PodInfo& pod) {
+      for (const ContainerPort& cp : pod.ports)
         if (cp.name == port.name && cp.protocol == port.protocol)
-          elements.insert({*pod->ip, cp.port});
+          elements.insert({*pod.ip, cp.port});
+    };
+    if (rule.peers.empty()) {
+      for (const PodInfo* pod : pods_) add(*pod);
+    } else {
+      for (uint32_t pod : peerPods(policy, rule)) add(*pods_[pod]);
+    }
     return name;
   }
 
@@ -194,6 +227,13 @@ class Computation {
 
   // Names the chain after a hash of its rules, so that pods with the same rules share it.
   std::string addChain(PodChain chain) {
+    auto [known, added] = chainNames_.try_emplace(chain);
+    if (!added) return known->second;
+    known->second = nameChain(std::move(chain));
+    return known->second;
+  }
+
+  std::string nameChain(PodChain chain) {
     std::string text;
     for (const AllowRule& r : chain.rules) text += renderRule(r, chain.ingress) + "\n";
     uint64_t h = fnv1a(text);
@@ -206,8 +246,16 @@ class Computation {
 
   const ClusterState& state_;
   std::string nodeName_;
-  std::vector<const PodInfo*> pods_;  // actionable pods, in key order
-  std::map<std::string, std::vector<const PodInfo*>> podsByNamespace_;
+  // Actionable pods, in key order; they are named by their index here.
+  std::vector<const PodInfo*> pods_;
+  std::vector<uint32_t> labelsOf_;  // a pod's label set id
+  size_t labelSets_ = 0;
+  std::map<std::string, std::vector<uint32_t>> podsByNamespace_;
+  std::map<const selectors::LabelSelector*, std::vector<int8_t>> matches_;  // by label set id
+  std::map<const PolicyRule*, std::vector<uint32_t>> peerPods_;
+  std::vector<uint32_t> seen_;  // == generation_: seen by the current peerPods()
+  uint32_t generation_ = 0;
+  std::map<PodChain, std::string> chainNames_;
   std::map<std::string, std::vector<const PolicyInfo*>> policiesByNamespace_;
   std::map<std::string, Json> unknownNamespaces_;
   Ruleset out_;

@@ -46,6 +46,7 @@ struct AllowRule {
   uint8_t protocol = 0;                  // 0: any
   uint16_t firstPort = 0, lastPort = 0;  // destination ports; 0: any
   friend bool operator==(const AllowRule&, const AllowRule&) = default;
+  friend auto operator<=>(const AllowRule&, const AllowRule&) = default;
 };
 
 // What a pod may receive (ingress) or send (egress): its rules, then reject.
@@ -53,6 +54,7 @@ struct PodChain {
   bool ingress = true;
   std::vector<AllowRule> rules;
   friend bool operator==(const PodChain&, const PodChain&) = default;
+  friend auto operator<=>(const PodChain&, const PodChain&) = default;
 };
 
 struct Ruleset {
