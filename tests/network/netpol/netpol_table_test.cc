@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -293,6 +295,95 @@ TEST_F(NetpolTableTest, StartsOverFromWhateverTheTableHeldAndMatchesItsNftScript
     return out;
   };
   EXPECT_EQ(lines(applied), lines(listed)) << applied << "\n----\n" << listed;
+}
+
+// Random changes of pods, namespaces and policies, applied one after the other as
+// differences, leave the table as a full sync of the last state builds it.
+TEST(NetpolTableChanges, IncrementalChangesEndWhereAFullSyncWould) {
+  NAVE_REQUIRE_NETNS();
+  auto incremental = TestNetns::create("inc"), full = TestNetns::create("full");
+  ASSERT_TRUE(incremental && full);
+  auto nft = nft::NftSocket::openIn(incremental->handle());
+  ASSERT_TRUE(nft.ok()) << nft.error().message();
+  NetpolTable table(std::move(nft).value());
+  auto listing = [](TestNetns& ns) {
+    auto [rc, out] = ns.exec("nft list table inet nave-netpol");
+    EXPECT_EQ(rc, 0) << out;
+    std::vector<std::string> lines;
+    std::istringstream in(out);
+    const std::regex counter("counter packets [0-9]+ bytes [0-9]+");
+    for (std::string line; std::getline(in, line);)
+      lines.push_back(std::regex_replace(line, counter, "counter"));
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+
+  std::mt19937 random(7);
+  auto pick = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+  std::map<std::string, std::string> objects;  // key -> YAML document
+  auto pod = [&](int i) {
+    objects["pod/" + std::to_string(i)] =
+        "kind: Pod\nmetadata: {namespace: ns" + std::to_string(i % 3) + ", name: p" +
+        std::to_string(i) + ", labels: {app: a" + std::to_string(pick(4)) + ", tier: t" +
+        std::to_string(pick(2)) + "}}\nspec: {nodeName: " + (pick(4) ? "node" : "other") +
+        ", containers: [{name: c, ports: [{name: http, containerPort: " +
+        std::to_string(8080 + pick(2)) + "}]}]}\nstatus: {podIP: 10.77." + std::to_string(i / 100) +
+        "." + std::to_string(i % 100 + 2) + "}\n";
+  };
+  auto ns = [&](int n) {
+    objects["ns/" + std::to_string(n)] = "kind: Namespace\nmetadata: {name: ns" +
+                                         std::to_string(n) + ", labels: {team: t" +
+                                         std::to_string(pick(2)) + "}}\n";
+  };
+  const char* kRules[] = {
+      "ingress: [{from: [{podSelector: {matchLabels: {tier: t1}}}], ports: [{port: http}]}]",
+      "ingress: [{from: [{namespaceSelector: {matchLabels: {team: t0}}}]}]",
+      "ingress: [{from: [{ipBlock: {cidr: 10.77.0.0/24, except: [10.77.0.16/28]}}]}]",
+      "policyTypes: [Egress], egress: [{to: [{namespaceSelector: {}, podSelector: "
+      "{matchLabels: {app: a1}}}], ports: [{port: http}]}]",
+      "policyTypes: [Ingress, Egress]",
+      "ingress: [{ports: [{protocol: UDP, port: 5000, endPort: 5100}]}]",
+  };
+  auto policy = [&](int n) {
+    objects["policy/" + std::to_string(n)] =
+        "kind: NetworkPolicy\nmetadata: {namespace: ns" + std::to_string(n % 3) + ", name: np" +
+        std::to_string(n) + "}\nspec: {podSelector: {matchLabels: {app: a" +
+        std::to_string(pick(4)) + "}}, " + kRules[pick(6)] + "}\n";
+  };
+  for (int n = 0; n < 3; ++n) ns(n);
+  for (int i = 0; i < 40; ++i) pod(i);
+  for (int n = 0; n < 6; ++n) policy(n);
+
+  for (int step = 0; step < 25; ++step) {
+    for (int change = 0, changes = 1 + pick(4); change < changes; ++change) {
+      switch (pick(5)) {
+        case 0:
+          objects.erase("pod/" + std::to_string(pick(40)));
+          break;
+        case 1:
+          ns(pick(3));
+          break;
+        case 2:
+          if (pick(2))
+            objects.erase("policy/" + std::to_string(pick(8)));
+          else
+            policy(pick(8));
+          break;
+        default:
+          pod(pick(40));
+      }
+    }
+    std::string yaml;
+    for (const auto& [key, doc] : objects) yaml += "---\n" + doc;
+    Ruleset rules = computeRuleset(stateOf(yaml), "node");
+    auto r = table.apply(rules);
+    ASSERT_TRUE(r.ok()) << "step " << step << ": " << r.error().message();
+    auto fullNft = nft::NftSocket::openIn(full->handle());
+    ASSERT_TRUE(fullNft.ok());
+    NetpolTable fresh(std::move(fullNft).value());  // its first apply replaces everything
+    ASSERT_TRUE(fresh.apply(rules).ok());
+    ASSERT_EQ(listing(*incremental), listing(*full)) << "step " << step;
+  }
 }
 
 }  // namespace
