@@ -1,10 +1,10 @@
 // netpol_bench: programming NetworkPolicies into nftables, 100 policies over 1,000 pods.
 //
-//   netpol_bench [--pods N] [--policies N] [--runs N]
+//   netpol_bench [--pods N] [--policies N] [--runs N] [--local N]
 //
 // Runs in a network namespace of its own (unshare at start: root, and the nft program for the
-// baseline). Every pod is on the benchmark's node, the worst case for one node. Figures are
-// medians over --runs:
+// baseline). Every pod is on the benchmark's node, the worst case for one node, unless --local
+// spreads N of them there (a node's usual ~100). Figures are medians over --runs:
 //  (a) compute: computeRuleset over the whole cluster, what every batch of changes costs
 //      before nftables;
 //  (b) full sync: NetpolTable::apply of that ruleset, one libnftnl transaction replacing the
@@ -65,13 +65,23 @@ std::string podKey(int i) {
   return "ns" + std::to_string(i % 10) + "/pod" + std::to_string(i);
 }
 
+// Pods on the benchmark's node: one in `localEvery` (1: all of them), spread over the
+// namespaces and apps.
+int localEvery = 1;
+
+bool isLocal(int i) {
+  return i % localEvery == (i / localEvery) % localEvery;
+}
+
 Json podJson(int i, int app) {
+  std::string node = isLocal(i) ? "node" : "elsewhere";
   std::string ip = "10.42." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 10);
   int http = i % 3 == 0 ? 8081 : 8080;  // named ports that resolve differently across pods
   return parse(R"({"metadata": {"namespace": "ns)" + std::to_string(i % 10) + R"(", "name": "pod)" +
                std::to_string(i) + R"(", "labels": {"app": "a)" + std::to_string(app) +
                R"(", "tier": "t)" + std::to_string(i % 4) + R"("}},
-    "spec": {"nodeName": "node", "containers": [{"name": "c", "ports": [
+    "spec": {"nodeName": ")" +
+               node + R"(", "containers": [{"name": "c", "ports": [
       {"name": "http", "containerPort": )" +
                std::to_string(http) + R"(}, {"name": "metrics", "containerPort": 9100}]}]},
     "status": {"podIP": ")" +
@@ -166,7 +176,7 @@ double nftLoad(const Ruleset& rules) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int pods = 1000, policies = 100, runs = 9;
+  int pods = 1000, policies = 100, runs = 9, local = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--pods"))
       pods = std::atoi(argv[i + 1]);
@@ -174,13 +184,19 @@ int main(int argc, char** argv) {
       policies = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--runs"))
       runs = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--local"))
+      local = std::atoi(argv[i + 1]);
   }
   if (::unshare(CLONE_NEWNET) != 0) {
     std::perror("unshare(CLONE_NEWNET) (run as root)");
     return 1;
   }
 
+  if (local > 0) localEvery = std::max(1, pods / local);
   ClusterState state = makeCluster(pods, policies);
+  std::vector<int> localPods;
+  for (int i = 0; i < pods; ++i)
+    if (isLocal(i)) localPods.push_back(i);
   std::vector<double> compute;
   Ruleset rules;
   for (int r = 0; r < runs; ++r) {
@@ -193,11 +209,12 @@ int main(int argc, char** argv) {
   for (const auto& [name, ranges] : rules.peerSets) peerElements += ranges.size();
   for (const auto& [name, set] : rules.portSets) portElements += set.size();
   std::printf(
-      "%d pods (all on this node), %d policies: %zu ingress- and %zu egress-isolated pods, "
+      "%d pods (%zu on this node), %d policies: %zu ingress- and %zu egress-isolated pods, "
       "%zu pod chains with %zu rules, %zu peer sets (%zu ranges), %zu port sets (%zu "
       "elements)\n",
-      pods, policies, rules.ingressPods.size(), rules.egressPods.size(), rules.chains.size(),
-      ruleCount, rules.peerSets.size(), peerElements, rules.portSets.size(), portElements);
+      pods, localPods.size(), policies, rules.ingressPods.size(), rules.egressPods.size(),
+      rules.chains.size(), ruleCount, rules.peerSets.size(), peerElements, rules.portSets.size(),
+      portElements);
   std::printf("script: %zu bytes\n", renderTable(rules).size());
   std::printf("(a) compute the ruleset:                 %s\n", stats(compute).c_str());
 
@@ -218,7 +235,8 @@ int main(int argc, char** argv) {
   std::vector<double> change, changeCompute, changeNft;
   std::vector<size_t> ops;
   for (int r = 0; r < runs; ++r) {
-    int i = (r * 37) % pods;  // pod i moves from app i%50's policies to the next app's
+    // Pod i (on this node) moves from app i%50's policies to the next app's.
+    int i = localPods[(r * 37) % localPods.size()];
     state.pods[podKey(i)] = parsePod(podJson(i, (i + 1) % 50));
     Ruleset next;
     change.push_back(timeMs([&] {
