@@ -126,19 +126,19 @@ class Computation {
     for (const PolicyPeer& peer : rule.peers) {
       if (peer.isBlock) continue;
       std::vector<int8_t>* memo = peer.pods ? &memoOf(*peer.pods) : nullptr;
-      auto consider = [&](uint32_t pod, const PolicyPeer& peer) {
+      auto consider = [&](uint32_t pod) {
         if (seen_[pod] != generation_ && (!memo || selects(*peer.pods, *memo, pod))) {
           seen_[pod] = generation_;
           out.push_back(pod);
         }
       };
       if (!peer.namespaces) {
-        for (uint32_t pod : podsByNamespace_[policy.ns]) consider(pod, peer);
+        for (uint32_t pod : podsByNamespace_[policy.ns]) consider(pod);
         continue;
       }
       for (const auto& [ns, pods] : podsByNamespace_) {
         if (!peer.namespaces->matches(namespaceLabels(ns))) continue;
-        for (uint32_t pod : pods) consider(pod, peer);
+        for (uint32_t pod : pods) consider(pod);
       }
     }
     return out;
