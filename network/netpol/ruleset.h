@@ -21,6 +21,8 @@
 //   pod's traffic to itself (through a Service). Traffic from pods to the node is not filtered
 //   either: it does not cross the forward hook (kube-router filters it; Kubernetes says traffic
 //   to and from the node is always allowed).
+// - ICMP is filtered as any other protocol: rules without ports allow it (errors about allowed
+//   connections pass as related). kube-router always lets echo and some errors through.
 // - hostNetwork pods are neither selected nor peers; pods without an address yet, or finished,
 //   are left out.
 #pragma once
