@@ -23,6 +23,9 @@ echo "== API ($build/bench/api_bench)"
 ip netns exec "$ns" "$build/bench/api_bench" --nave "$build/nave" --dir "$dir/api"
 echo "== scheduler ($build/bench/scheduler_bench)"
 ip netns exec "$ns" "$build/bench/scheduler_bench" --nave "$build/nave" --dir "$dir/scheduler"
+echo "== NetworkPolicy programming ($build/bench/netpol_bench; its own network namespace)"
+"$build/bench/netpol_bench" --runs 15
+"$build/bench/netpol_bench" --runs 15 --local 100
 echo "== layer unpacking ($build/bench/unpack_bench)"
 "$build/bench/unpack_bench" --dir "$dir"
 echo "== containers ($build/bench/container_bench)"

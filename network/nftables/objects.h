@@ -104,4 +104,10 @@ struct SetElement {
   friend bool operator==(const SetElement&, const SetElement&) = default;
 };
 
+// A range of keys of an interval set, [first, last] inclusive, each in network byte order.
+struct KeyRange {
+  Bytes first, last;
+  friend bool operator==(const KeyRange&, const KeyRange&) = default;
+};
+
 }  // namespace nave::network::nft

@@ -175,6 +175,17 @@ Rule& Rule::verdict(const Verdict& v) {
   return *this;
 }
 
+Rule& Rule::reject() {
+  nftnl_expr* e = newExpr("reject");
+  bool inet = family_ == Family::kInet;
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE,
+                     inet ? NFT_REJECT_ICMPX_UNREACH : NFT_REJECT_ICMP_UNREACH);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE,
+                    inet ? NFT_REJECT_ICMPX_PORT_UNREACH : 3 /* ICMP_PORT_UNREACH */);
+  add(e);
+  return *this;
+}
+
 Rule& Rule::ipPrefix(uint32_t offset, const Ipv4Prefix& prefix, bool negate) {
   // As nft: a byte-aligned prefix loads and compares only the bytes it covers; any other
   // loads the whole address and masks it.

@@ -53,6 +53,8 @@ class Rule {
   // Destination NAT to the IPv4 address in `addrReg` and, when given, the port in `portReg`.
   Rule& dnat(uint32_t addrReg, std::optional<uint32_t> portReg = {});
   Rule& verdict(const Verdict& v);
+  // `reject`: ICMP port unreachable (icmpx in inet tables, so IPv6 gets ICMPv6); ends the rule.
+  Rule& reject();
 
   // --- Matchers (each loads into kReg1) ---
   Rule& ipSaddr(const Ipv4Prefix& prefix, bool negate = false);

@@ -256,4 +256,53 @@ void Transaction::deleteElements(Family family, const std::string& table, const 
       });
 }
 
+void Transaction::addRanges(Family family, const std::string& table, const std::string& set,
+                            const std::vector<KeyRange>& ranges) {
+  appendRanges(NFT_MSG_NEWSETELEM, NLM_F_CREATE, "add", family, table, set, ranges);
+}
+
+void Transaction::deleteRanges(Family family, const std::string& table, const std::string& set,
+                               const std::vector<KeyRange>& ranges) {
+  appendRanges(NFT_MSG_DELSETELEM, 0, "delete", family, table, set, ranges);
+}
+
+void Transaction::appendRanges(uint16_t type, uint16_t flags, const char* verb, Family family,
+                               const std::string& table, const std::string& set,
+                               const std::vector<KeyRange>& ranges) {
+  // Each range as its start element and, unless it runs to the top of the key space, an end
+  // element keyed one past its last key (a big-endian increment) with the interval-end flag:
+  // what nft itself sends for `elements = { a-b }`.
+  struct Element {
+    Bytes key;
+    bool end;
+  };
+  std::vector<Element> elements;
+  for (const KeyRange& r : ranges) {
+    assert(r.first.size() == r.last.size() && !r.first.empty());
+    elements.push_back({r.first, false});
+    Bytes next = r.last;
+    size_t i = next.size();
+    while (i > 0 && ++next[i - 1] == 0) --i;
+    if (i > 0) elements.push_back({std::move(next), true});
+  }
+  chunked(
+      elements.size(), [&](size_t i) { return 48 + elements[i].key.size(); },
+      [&](size_t begin, size_t end) {
+        SetPtr s = setRef(family, table, set);
+        for (size_t i = begin; i < end; ++i) {
+          nftnl_set_elem* el = nftnl_set_elem_alloc();
+          if (!el) std::abort();
+          nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, elements[i].key.data(),
+                             static_cast<uint32_t>(elements[i].key.size()));
+          if (elements[i].end)
+            nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+          nftnl_set_elem_add(s.get(), el);
+        }
+        append(type, family, flags,
+               std::string(verb) + " " + std::to_string(end - begin) + " range element(s) of " +
+                   name(family, table) + " " + set,
+               [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); });
+      });
+}
+
 }  // namespace nave::network::nft

@@ -48,6 +48,15 @@ class Transaction {
   void deleteElements(Family family, const std::string& table, const std::string& set,
                       const std::vector<Bytes>& keys);
 
+  // Ranges of an interval set (SetSpec::interval). The kernel keeps a range as two elements,
+  // its first key and an end mark one past its last (none when `last` is the highest key), so
+  // ranges may neither overlap nor touch one another (merge them first). Deleting names each
+  // range exactly as it was added; a missing one fails the commit (kNotFound).
+  void addRanges(Family family, const std::string& table, const std::string& set,
+                 const std::vector<KeyRange>& ranges);
+  void deleteRanges(Family family, const std::string& table, const std::string& set,
+                    const std::vector<KeyRange>& ranges);
+
   bool empty() const { return descriptions_.empty(); }
   size_t size() const { return descriptions_.size(); }
 
@@ -56,6 +65,10 @@ class Transaction {
   // Appends one message built by `build` into the scratch buffer.
   template <typename Build>
   void append(uint16_t type, Family family, uint16_t flags, std::string description, Build build);
+
+  void appendRanges(uint16_t type, uint16_t flags, const char* verb, Family family,
+                    const std::string& table, const std::string& set,
+                    const std::vector<KeyRange>& ranges);
 
   std::vector<char> messages_;             // netlink messages, sequence numbers unset
   std::vector<std::string> descriptions_;  // one per message, for errors

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "network/flannel/flannel.h"
+#include "network/netpol/network_policy.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -93,6 +94,10 @@ class AgentImpl : public Agent {
       flannel_ = std::make_unique<network::flannel::Flannel>(*ctx_.client, *informers_,
                                                              *flannelBackend_, o.nodeName);
     }
+    if (!o.disableNetworkPolicy) {
+      networkPolicy_ =
+          TRY(network::netpol::NetworkPolicyEnforcer::start(*informers_, {o.nodeName}));
+    }
     informers_->start();
     if (flannel_) flannel_->start();
 
@@ -115,6 +120,7 @@ class AgentImpl : public Agent {
     stopped_ = true;
     if (nodeApi_) nodeApi_->stop();
     if (flannel_) flannel_->stop();
+    if (networkPolicy_) networkPolicy_->stop();
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -167,6 +173,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<controllers::InformerFactory> informers_;
   std::unique_ptr<network::flannel::Backend> flannelBackend_;
   std::unique_ptr<network::flannel::Flannel> flannel_;
+  std::unique_ptr<network::netpol::NetworkPolicyEnforcer> networkPolicy_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };

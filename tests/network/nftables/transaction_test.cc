@@ -283,5 +283,53 @@ TEST_F(NftTest, LargeTransactionsAreSplitAndSent) {
   EXPECT_EQ(rules, 3000u);
 }
 
+TEST_F(NftTest, IntervalSetRangesAndReject) {
+  const TableSpec table{Family::kInet, "nave-test"};
+  auto ip = [](const char* text) { return Concat().ipv4(*Ipv4Address::parse(text)).bytes(); };
+  Transaction tx;
+  tx.addTable(table);
+  tx.addChain({Family::kInet, table.name, "c", std::nullopt});
+  tx.addSet({Family::kInet, table.name, "peers", {DataType::kIpv4Addr}, {}, true});
+  tx.addRanges(Family::kInet, table.name, "peers",
+               {{ip("10.0.0.0"), ip("10.0.255.255")},
+                {ip("10.42.0.5"), ip("10.42.0.5")},
+                {ip("255.255.255.0"), ip("255.255.255.255")}});  // no end element
+  Rule r(Family::kInet, table.name, "c");
+  r.counter().reject();
+  tx.addRule(r);
+  auto c = nft_->commit(tx);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  std::string out = list("table inet nave-test");
+  EXPECT_TRUE(contains(out, "elements = { 10.0.0.0/16, 10.42.0.5,")) << out;
+  EXPECT_TRUE(contains(out, "255.255.255.0/24 }")) << out;
+  EXPECT_TRUE(contains(out, "counter packets 0 bytes 0 reject")) << out;
+  // Lookups see exactly the ranges: nothing before the first, after a range's end or between.
+  for (auto [addr, in] : std::vector<std::pair<std::string, bool>>{{"9.255.255.255", false},
+                                                                   {"10.0.0.0", true},
+                                                                   {"10.0.200.1", true},
+                                                                   {"10.1.0.0", false},
+                                                                   {"10.42.0.4", false},
+                                                                   {"10.42.0.5", true},
+                                                                   {"10.42.0.6", false},
+                                                                   {"255.255.255.255", true}}) {
+    auto [rc, got] = ns_->exec("nft get element inet nave-test peers { " + addr + " }");
+    EXPECT_EQ(rc == 0, in) << addr << ": " << got;
+  }
+
+  // A range is deleted as it was added; ranges that are not there fail the commit.
+  Transaction del;
+  del.deleteRanges(Family::kInet, table.name, "peers", {{ip("10.0.0.0"), ip("10.0.255.255")}});
+  del.addRanges(Family::kInet, table.name, "peers", {{ip("10.0.0.0"), ip("10.0.0.255")}});
+  c = nft_->commit(del);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  out = list("set inet nave-test peers");
+  EXPECT_TRUE(contains(out, "elements = { 10.0.0.0/24, 10.42.0.5,")) << out;
+  Transaction missing;
+  missing.deleteRanges(Family::kInet, table.name, "peers", {{ip("10.9.0.0"), ip("10.9.0.1")}});
+  auto notFound = nft_->commit(missing);
+  ASSERT_FALSE(notFound.ok());
+  EXPECT_TRUE(notFound.error().is(ErrorCode::kNotFound)) << notFound.error().message();
+}
+
 }  // namespace
 }  // namespace nave::network::nft
