@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "network/dns/cluster/cluster_dns.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -91,7 +92,17 @@ class AgentImpl : public Agent {
     // The node's network parts share the cluster-wide informers started below.
     informers_ = std::make_unique<controllers::InformerFactory>(*ctx_.client);
     ctx_.informers = informers_.get();
+    if (!o.disableDns) {
+      dns::ClusterDnsOptions dnso;
+      dnso.nodeName = o.nodeName;
+      dnso.podCidr = o.podCidr;
+      dnso.clusterDns = o.clusterDns;
+      dnso.clusterDomain = o.clusterDomain;
+      dnso.resolvConf = o.resolvConf;
+      dns_ = TRY(dns::ClusterDns::create(*ctx_.client, *informers_, dnso));
+    }
     informers_->start();
+    if (dns_) TRY(dns_->start());
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
     StreamingServerOptions so;
@@ -111,6 +122,7 @@ class AgentImpl : public Agent {
     if (stopped_) return;
     stopped_ = true;
     if (nodeApi_) nodeApi_->stop();
+    if (dns_) dns_->stop();
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -129,6 +141,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<ExitWatcher> exits_;
   std::unique_ptr<PodManager> pods_;
   std::unique_ptr<controllers::InformerFactory> informers_;
+  std::unique_ptr<dns::ClusterDns> dns_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };

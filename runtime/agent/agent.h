@@ -39,6 +39,7 @@ struct AgentOptions {
   bool disableDns = false;
   bool disableIngress = false;
   bool disableNetworkPolicy = false;
+  std::string resolvConf = "/etc/resolv.conf";  // the cluster DNS forwards other names to its nameservers
 
   // The node API (kubelet port): its serving certificate and the CA and identity of the only
   // client it accepts (the API server's kubelet-client certificate).
