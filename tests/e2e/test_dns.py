@@ -236,12 +236,13 @@ spec:
   - {name: main, image: busybox, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}
 """)
         self.wait_ready("first")
-        out = self.wait(lambda: self.k("exec", "first", "--", "nslookup", "kubernetes.default.svc.cluster.local",
-                                       check=False).out, "nslookup through 10.43.0.10")
-        self.assertIn("Address: 10.43.0.1", out)
+        self.wait(lambda: "Address: 10.43.0.1" in self.k(
+            "exec", "first", "--", "nslookup", "kubernetes.default.svc.cluster.local", check=False).out,
+                  "nslookup through 10.43.0.10")
         # A short name through the pod's search path.
         out = self.k("exec", "first", "--", "nslookup", "kubernetes").out
         self.assertIn("Address: 10.43.0.1", out)
+
 
 if __name__ == "__main__":
     unittest.main()
