@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -99,7 +100,20 @@ class DnsServerImpl : public DnsServer {
     const Query& q = *parsed;
     size_t limit = to.udpFd < 0 ? 65535 : q.edns ? std::clamp<size_t>(q.udpSize, kClassicUdpSize, kMaxUdpSize) : kClassicUdpSize;
     if (q.opcode() != 0) return {encodeError(q, kNotImp)};
-    if (auto a = zone_.lookup(q.question)) return {encodeResponse(q, *a, limit)};
+    if (auto a = zone_.lookup(q.question)) {
+      if (!chasesCname(q, *a)) return {encodeResponse(q, *a, limit)};
+      // An ExternalName Service: the target's records too, as CoreDNS adds them (stub
+      // resolvers such as glibc's do not follow a CNAME themselves).
+      std::string target = lowercase(nameFromRdata(a->answer.back().rdata));
+      Question tq{target, target, q.question.type, q.question.cls};
+      std::optional<Answer> t = zone_.lookup(tq);
+      if (!t) t = cache_.get(tq);
+      if (t || !forwarder_) return {encodeResponse(q, withTarget(*a, t ? *t : Answer{}), limit)};
+      forwarder_->resolve(tq, [this, to, q, limit, a = *a](const Answer& t) {
+        replyLater(to, encodeResponse(q, withTarget(a, t), limit));
+      });
+      return {"", true};
+    }
     if (auto a = cache_.get(q.question)) return {encodeResponse(q, *a, limit)};
     if (!forwarder_) return {encodeError(q, kServFail)};
     forwarder_->resolve(q.question, [this, to, q, limit](const Answer& a) {
@@ -108,6 +122,21 @@ class DnsServerImpl : public DnsServer {
       replyLater(to, std::move(reply));
     });
     return {"", true};
+  }
+
+  static bool chasesCname(const Query& q, const Answer& a) {
+    return q.question.type != kTypeCname && q.question.type != kTypeAny && !a.answer.empty() &&
+           a.answer.back().type == kTypeCname;
+  }
+
+  // The CNAME answer `a` followed by its target's answer (RFC 6604: the rcode is the target's;
+  // a target that failed leaves the CNAME alone).
+  static Answer withTarget(Answer a, const Answer& target) {
+    if (target.rcode != kNoError && target.rcode != kNxDomain) return a;
+    a.rcode = target.rcode;
+    a.answer.insert(a.answer.end(), target.answer.begin(), target.answer.end());
+    if (a.answer.size() == 1) a.authority = target.authority;
+    return a;
   }
 
   // From the forwarder's thread.

@@ -150,14 +150,11 @@ std::string encode(const Query& q, uint8_t rcode, bool aa, const std::vector<Rec
   w.out.reserve(512);
   putU16(w.out, q.id);
   putU16(w.out, uint16_t(responseFlags(q, rcode, aa) | (truncated ? kFlagTc : 0)));
-  bool hasQuestion = !q.question.name.empty() || q.question.type != 0;
-  putU16(w.out, hasQuestion ? 1 : 0);
+  putU16(w.out, 1);
   for (int i = 0; i < 3; i++) putU16(w.out, uint16_t(sections[i] ? sections[i]->size() : 0));
-  if (hasQuestion) {
-    w.name(q.question.name);
-    putU16(w.out, q.question.type);
-    putU16(w.out, q.question.cls);
-  }
+  w.name(q.question.name);
+  putU16(w.out, q.question.type);
+  putU16(w.out, q.question.cls);
   for (int i = 0; i < 3; i++)
     if (sections[i])
       for (const Record& r : *sections[i]) w.record(r);
@@ -351,6 +348,12 @@ std::string rdataSoa(std::string_view mname, std::string_view rname, uint32_t se
   std::string out = rdataName(mname) + rdataName(rname);
   for (uint32_t v : {serial, refresh, retry, expire, minimum}) putU32(out, v);
   return out;
+}
+
+std::string nameFromRdata(std::string_view rdata) {
+  Reader r(rdata);
+  auto name = r.name();
+  return name.ok() ? *name : "";
 }
 
 int64_t soaMinimum(std::string_view rdata) {

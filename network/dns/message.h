@@ -80,7 +80,7 @@ Result<Query> parseQuery(std::string_view wire, BadQuery* bad = nullptr);
 // `maxSize`, the additional section is dropped first, then the answer and authority sections,
 // and TC is set (RFC 2181 9: a client retries over TCP).
 std::string encodeResponse(const Query& query, const Answer& answer, size_t maxSize);
-// FORMERR, NOTIMP, SERVFAIL... with no records: the question echoed when there is one.
+// NOTIMP, SERVFAIL... with no records, the question echoed.
 std::string encodeError(const Query& query, uint8_t rcode);
 std::string encodeFormErr(const BadQuery& bad);
 // A query for `question` with `id`, RD set and an EDNS0 OPT offering `udpSize`.
@@ -101,6 +101,8 @@ Result<Response> parseResponse(std::string_view wire);
 // label is empty or longer than 63 bytes, or the name is longer than 255.
 Result<void> appendName(std::string& out, std::string_view name);
 std::string lowercase(std::string_view s);
+// The dotted form of an uncompressed wire name (e.g. a CNAME's RDATA); "" when malformed.
+std::string nameFromRdata(std::string_view rdata);
 
 // RDATA builders.
 std::string rdataA(uint32_t ipv4);  // host byte order

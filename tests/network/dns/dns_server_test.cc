@@ -249,6 +249,31 @@ TEST_F(DnsServerTest, ForwardsOtherNamesAndCachesTheAnswers) {
   EXPECT_EQ(upstream.udpQueries(), 4);
 }
 
+TEST_F(DnsServerTest, ExternalNameAnswersCarryTheTargetsRecords) {
+  Json ext = {{"metadata", {{"namespace", "default"}, {"name", "ext"}}},
+              {"spec", {{"type", "ExternalName"}, {"externalName", "example.com"}}}};
+  zone_.setService("default/ext", &ext);
+  Json local = {{"metadata", {{"namespace", "default"}, {"name", "alias"}}},
+                {"spec", {{"type", "ExternalName"}, {"externalName", "web.default.svc.cluster.local"}}}};
+  zone_.setService("default/alias", &local);
+  FakeUpstream upstream(*ns_, [](const Question& q, bool) {
+    Answer a;
+    a.answer.push_back({q.name, kTypeA, kClassIn, 60, rdataA(0x01020304)});
+    return a;
+  });
+  startServer(true);
+  Response r = udpResponse(plainQuery(1, "ext.default.svc.cluster.local", kTypeA));
+  ASSERT_EQ(r.answer.answer.size(), 2u);
+  EXPECT_EQ(r.answer.answer[0].type, kTypeCname);
+  EXPECT_EQ(r.answer.answer[1].name, "example.com");
+  EXPECT_EQ(r.answer.answer[1].rdata, rdataA(0x01020304));
+  // A target in the zone is answered from it.
+  r = udpResponse(plainQuery(2, "alias.default.svc.cluster.local", kTypeA));
+  ASSERT_EQ(r.answer.answer.size(), 2u);
+  EXPECT_EQ(r.answer.answer[1].rdata, rdataA(0x0a2b0014));
+  EXPECT_EQ(upstream.udpQueries(), 1);
+}
+
 TEST_F(DnsServerTest, RetriesTruncatedUpstreamAnswersOverTcp) {
   FakeUpstream upstream(*ns_, [](const Question& q, bool tcp) {
     Answer a;
