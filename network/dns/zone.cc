@@ -93,8 +93,13 @@ void ClusterZone::setService(const std::string& key, const Json* object) {
 void ClusterZone::setEndpointSlice(const std::string& key, const Json* object) {
   std::unique_lock lock(mu_);
   std::string oldService;
-  if (auto it = slices_.find(key); it != slices_.end()) oldService = it->second.service;
-  slices_.erase(key);
+  if (auto it = slices_.find(key); it != slices_.end()) {
+    oldService = it->second.service;
+    auto& keys = slicesOf_[oldService];
+    keys.erase(key);
+    if (keys.empty()) slicesOf_.erase(oldService);
+    slices_.erase(it);
+  }
   std::string service;
   if (object && getString(*object, "addressType") == "IPv4") {
     const Json& meta = objectMember(*object, "metadata");
@@ -118,6 +123,7 @@ void ClusterZone::setEndpointSlice(const std::string& key, const Json* object) {
         (ready ? s.ready : s.notReady).push_back(std::move(ep));
       }
       slices_[key] = std::move(s);
+      slicesOf_[service].insert(key);
     }
   }
   if (!oldService.empty() && oldService != service) rebuildLocked(oldService);
@@ -137,8 +143,9 @@ void ClusterZone::rebuildLocked(const std::string& serviceKey) {
   if (sit == services_.end()) return;
   Entry e{sit->second, {}};
   if (e.service.headless) {
-    for (const auto& [_, slice] : slices_) {
-      if (slice.service != serviceKey) continue;
+    auto keys = slicesOf_.find(serviceKey);
+    for (const std::string& sliceKey : keys == slicesOf_.end() ? std::set<std::string>{} : keys->second) {
+      const Slice& slice = slices_.at(sliceKey);
       auto add = [&](const std::vector<Endpoint>& list) {
         for (const Endpoint& ep : list)
           if (std::none_of(e.endpoints.begin(), e.endpoints.end(), [&](const Endpoint& x) { return x.ip == ep.ip; }))

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -89,6 +90,7 @@ class ClusterZone {
   mutable std::shared_mutex mu_;
   std::map<std::string, Service> services_;              // guarded by mu_; by namespace/name
   std::map<std::string, Slice> slices_;                  // guarded by mu_; by namespace/name
+  std::unordered_map<std::string, std::set<std::string>> slicesOf_;  // guarded by mu_; service -> slices
   std::unordered_map<std::string, Entry> entries_;       // guarded by mu_; by "name.namespace"
   std::unordered_map<std::string, int> namespaces_;      // guarded by mu_; entries per namespace
   std::unordered_map<uint32_t, std::vector<std::string>> ptrs_;  // guarded by mu_

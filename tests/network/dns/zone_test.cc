@@ -110,6 +110,19 @@ TEST_F(ClusterZoneTest, HeadlessServiceHasItsReadyEndpoints) {
   EXPECT_TRUE(a.answer.empty());
 }
 
+TEST_F(ClusterZoneTest, HeadlessEndpointsComeFromEverySliceOfTheService) {
+  Json second = slice("default", "db", Json::array({endpoint("10.42.1.8", true)}));
+  second["metadata"]["name"] = "db-def";
+  zone_.setEndpointSlice("default/db-def", &second);
+  EXPECT_EQ(look("db.default.svc.cluster.local", kTypeA).answer.size(), 3u);
+  // The slice moves to another Service (its label changed): db loses its endpoint.
+  second["metadata"]["labels"]["kubernetes.io/service-name"] = "web";
+  zone_.setEndpointSlice("default/db-def", &second);
+  EXPECT_EQ(look("db.default.svc.cluster.local", kTypeA).answer.size(), 2u);
+  EXPECT_EQ(look("10-42-1-8.db.default.svc.cluster.local", kTypeA).rcode, kNxDomain);
+  EXPECT_FALSE(zone_.lookup(question("8.1.42.10.in-addr.arpa", kTypePtr)));
+}
+
 TEST_F(ClusterZoneTest, SrvForNamedPorts) {
   Answer a = look("_http._tcp.web.default.svc.cluster.local", kTypeSrv);
   ASSERT_EQ(a.answer.size(), 1u);
