@@ -48,7 +48,17 @@ class ClusterDnsImpl : public ClusterDns {
 
   Result<void> start() override {
     ForwarderOptions fo;
-    fo.upstreams = readResolvConf(options_.resolvConf);
+    // The cluster DNS itself as an upstream would forward queries in a loop (CoreDNS' `loop`
+    // plugin stops with an error then); leave it out.
+    for (const sockaddr_in& sa : readResolvConf(options_.resolvConf)) {
+      std::string ip = ipString(ntohl(sa.sin_addr.s_addr));
+      if (ip == address_ || ip == options_.clusterDns) {
+        log::warning("the resolv.conf file names the cluster DNS itself: not forwarding to it",
+                     {{"path", options_.resolvConf}, {"nameserver", ip}});
+        continue;
+      }
+      fo.upstreams.push_back(sa);
+    }
     auto forwarder = TRY(Forwarder::start(fo, cache_));
     DnsServerOptions so;
     so.address = address_;
