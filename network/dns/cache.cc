@@ -40,6 +40,7 @@ void ResponseCache::store(const Question& q, Answer& a) {
   std::lock_guard lock(s.mu);
   if (s.entries.size() >= perShard_ && !s.entries.count(key)) s.entries.erase(s.entries.begin());
   s.entries[key] = Entry{a, now, now + std::chrono::seconds(ttl)};
+  s.entries[key].answer.authoritative = false;
 }
 
 std::optional<Answer> ResponseCache::get(const Question& q) const {

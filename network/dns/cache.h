@@ -24,6 +24,19 @@ class ResponseCache {
   void store(const Question& q, Answer& a);
   // The answer with each TTL lowered by the time it spent here; nullopt if absent or expired.
   std::optional<Answer> get(const Question& q) const;
+  // Calls `use(answer, age)` with the cached answer (TTLs as stored, `age` the seconds it has
+  // spent here) under the shard's lock, without copying it; false if absent or expired.
+  template <typename Use>
+  bool visit(const Question& q, Use&& use) const {
+    std::string key = keyOf(q);
+    Shard& s = shardOf(key);
+    Clock::time_point now = Clock::now();
+    std::lock_guard lock(s.mu);
+    auto it = s.entries.find(key);
+    if (it == s.entries.end() || now >= it->second.expires) return false;
+    use(it->second.answer, uint32_t(std::chrono::duration_cast<std::chrono::seconds>(now - it->second.stored).count()));
+    return true;
+  }
   size_t size() const;
 
  private:

@@ -114,7 +114,9 @@ class DnsServerImpl : public DnsServer {
       });
       return {"", true};
     }
-    if (auto a = cache_.get(q.question)) return {encodeResponse(q, *a, limit)};
+    std::string cached;
+    if (cache_.visit(q.question, [&](const Answer& a, uint32_t age) { cached = encodeResponse(q, a, limit, age); }))
+      return {std::move(cached)};
     if (!forwarder_) return {encodeError(q, kServFail)};
     forwarder_->resolve(q.question, [this, to, q, limit](const Answer& a) {
       std::string reply = a.rcode == kServFail && a.answer.empty() ? encodeError(q, kServFail)

@@ -118,11 +118,11 @@ class Writer {
     }
     out += '\0';
   }
-  void record(const Record& r) {
+  void record(const Record& r, uint32_t age) {
     name(r.name);
     putU16(out, r.type);
     putU16(out, r.cls);
-    putU32(out, r.ttl);
+    putU32(out, r.ttl > age ? r.ttl - age : 0);
     putU16(out, uint16_t(r.rdata.size()));
     out += r.rdata;
   }
@@ -145,7 +145,7 @@ void writeOpt(Writer& w, const Query& q, uint8_t extendedRcode) {
 }
 
 std::string encode(const Query& q, uint8_t rcode, bool aa, const std::vector<Record>* sections[3],
-                   bool truncated) {
+                   bool truncated, uint32_t age) {
   Writer w;
   w.out.reserve(512);
   putU16(w.out, q.id);
@@ -157,7 +157,7 @@ std::string encode(const Query& q, uint8_t rcode, bool aa, const std::vector<Rec
   putU16(w.out, q.question.cls);
   for (int i = 0; i < 3; i++)
     if (sections[i])
-      for (const Record& r : *sections[i]) w.record(r);
+      for (const Record& r : *sections[i]) w.record(r, age);
   if (q.edns) {
     writeOpt(w, q, rcode >> 4);
     setU16(w.out, 10, uint16_t((sections[2] ? sections[2]->size() : 0) + 1));
@@ -245,21 +245,21 @@ Result<Query> parseQuery(std::string_view wire, BadQuery* bad) {
   return q;
 }
 
-std::string encodeResponse(const Query& query, const Answer& a, size_t maxSize) {
+std::string encodeResponse(const Query& query, const Answer& a, size_t maxSize, uint32_t age) {
   if (query.edns && query.udpSize == 0) return encodeError(query, kBadVersRcode);
   const std::vector<Record>* all[3] = {&a.answer, &a.authority, &a.additional};
-  std::string out = encode(query, a.rcode, a.authoritative, all, false);
+  std::string out = encode(query, a.rcode, a.authoritative, all, false, age);
   if (out.size() <= maxSize) return out;
   const std::vector<Record>* noAdditional[3] = {&a.answer, &a.authority, nullptr};
-  out = encode(query, a.rcode, a.authoritative, noAdditional, false);
+  out = encode(query, a.rcode, a.authoritative, noAdditional, false, age);
   if (out.size() <= maxSize) return out;
   const std::vector<Record>* none[3] = {nullptr, nullptr, nullptr};
-  return encode(query, a.rcode, a.authoritative, none, true);
+  return encode(query, a.rcode, a.authoritative, none, true, age);
 }
 
 std::string encodeError(const Query& query, uint8_t rcode) {
   const std::vector<Record>* none[3] = {nullptr, nullptr, nullptr};
-  return encode(query, rcode, false, none, false);
+  return encode(query, rcode, false, none, false, 0);
 }
 
 std::string encodeFormErr(const BadQuery& bad) {

@@ -78,8 +78,9 @@ Result<Query> parseQuery(std::string_view wire, BadQuery* bad = nullptr);
 // Encodes the response to `query`: the question echoed, `answer`'s sections, an OPT record
 // when the query had one (our payload size, EDNS version 0). When the message exceeds
 // `maxSize`, the additional section is dropped first, then the answer and authority sections,
-// and TC is set (RFC 2181 9: a client retries over TCP).
-std::string encodeResponse(const Query& query, const Answer& answer, size_t maxSize);
+// and TC is set (RFC 2181 9: a client retries over TCP). `age` (seconds) is taken off every
+// TTL, for answers that waited in a cache.
+std::string encodeResponse(const Query& query, const Answer& answer, size_t maxSize, uint32_t age = 0);
 // NOTIMP, SERVFAIL... with no records, the question echoed.
 std::string encodeError(const Query& query, uint8_t rcode);
 std::string encodeFormErr(const BadQuery& bad);
