@@ -14,65 +14,73 @@ constexpr uint8_t kBadVersRcode = 16;   // extended: upper 8 bits in the OPT TTL
 
 Error malformed(std::string_view what) { return Error(ErrorCode::kInvalid, "malformed DNS message: " + std::string(what)); }
 
+// Reads a message; the first failure sticks (error() says what), later reads return zeros and
+// empty values, so parsers check once per record rather than after every field.
 class Reader {
  public:
   explicit Reader(std::string_view wire) : w_(wire) {}
   size_t pos() const { return pos_; }
   size_t left() const { return w_.size() - pos_; }
-  Result<uint16_t> u16() {
-    if (left() < 2) return malformed("truncated");
+  const char* error() const { return error_; }
+  uint16_t u16() {
+    if (left() < 2) return fail("truncated"), 0;
     uint16_t v = uint16_t(uint8_t(w_[pos_]) << 8 | uint8_t(w_[pos_ + 1]));
     pos_ += 2;
     return v;
   }
-  Result<uint32_t> u32() {
-    uint32_t hi = TRY(u16());
-    return hi << 16 | TRY(u16());
+  uint32_t u32() {
+    uint32_t hi = u16();
+    return hi << 16 | u16();
   }
-  Result<std::string_view> bytes(size_t n) {
-    if (left() < n) return malformed("truncated");
+  std::string_view bytes(size_t n) {
+    if (left() < n) return fail("truncated"), std::string_view();
     std::string_view v = w_.substr(pos_, n);
     pos_ += n;
     return v;
   }
   // A possibly compressed name at the current position; the position moves past its first
   // pointer or its root label. Pointers must go strictly backwards, so every chain ends.
-  Result<std::string> name() {
+  std::string name() {
     std::string out;
     size_t p = pos_, wireLength = 1;
     bool jumped = false;
     size_t limit = p;  // a pointer must point before the label that holds it
     for (;;) {
-      if (p >= w_.size()) return malformed("name runs past the end");
+      if (p >= w_.size()) return fail("name runs past the end"), "";
       uint8_t len = uint8_t(w_[p]);
       if ((len & 0xc0) == 0xc0) {
-        if (p + 1 >= w_.size()) return malformed("truncated pointer");
+        if (p + 1 >= w_.size()) return fail("truncated pointer"), "";
         size_t target = size_t(len & 0x3f) << 8 | uint8_t(w_[p + 1]);
-        if (target >= limit) return malformed("compression pointer does not point backwards");
+        if (target >= limit) return fail("compression pointer does not point backwards"), "";
         if (!jumped) pos_ = p + 2;
         jumped = true;
         p = limit = target;
         continue;
       }
-      if (len & 0xc0) return malformed("unknown label type");
+      if (len & 0xc0) return fail("unknown label type"), "";
       if (len == 0) {
         if (!jumped) pos_ = p + 1;
         return out;
       }
-      if (p + 1 + len > w_.size()) return malformed("label runs past the end");
+      if (p + 1 + len > w_.size()) return fail("label runs past the end"), "";
       wireLength += len + 1;
-      if (wireLength > 255) return malformed("name longer than 255 bytes");
+      if (wireLength > 255) return fail("name longer than 255 bytes"), "";
       if (!out.empty()) out += '.';
       out.append(w_.substr(p + 1, len));
       p += 1 + len;
       if (!jumped) limit = p;
     }
   }
-  void skip(size_t n) { pos_ += n; }
+  void skip(size_t n) { pos_ += std::min(n, left()); }
+  void fail(const char* what) {
+    if (!error_) error_ = what;
+    pos_ = w_.size();
+  }
 
  private:
   std::string_view w_;
   size_t pos_ = 0;
+  const char* error_ = nullptr;
 };
 
 void putU16(std::string& out, uint16_t v) {
@@ -166,30 +174,31 @@ std::string encode(const Query& q, uint8_t rcode, bool aa, const std::vector<Rec
 }
 
 // Names inside RDATA that RFC 1035 lets a message compress, expanded so the record stands alone.
-Result<std::string> expandRdata(std::string_view wire, Reader& r, uint16_t type, size_t len) {
+std::string expandRdata(Reader& r, uint16_t type, size_t len) {
   size_t end = r.pos() + len;
-  auto names = [&](int count, size_t fixedBefore, size_t fixedAfter) -> Result<std::string> {
-    std::string out(TRY(r.bytes(fixedBefore)));
-    for (int i = 0; i < count; i++) TRY(appendName(out, TRY(r.name())));
-    out += TRY(r.bytes(fixedAfter));
-    if (r.pos() != end) return malformed("RDATA length does not match its content");
-    return out;
-  };
+  int names = 0;
+  size_t before = 0, after = 0;
   switch (type) {
-    case kTypeCname: case kTypeNs: case kTypePtr: return names(1, 0, 0);
-    case kTypeMx: return names(1, 2, 0);
-    case kTypeSrv: return names(1, 6, 0);
-    case kTypeSoa: return names(2, 0, 20);
-    default: return std::string(TRY(r.bytes(len)));
+    case kTypeCname: case kTypeNs: case kTypePtr: names = 1; break;
+    case kTypeMx: names = 1, before = 2; break;
+    case kTypeSrv: names = 1, before = 6; break;
+    case kTypeSoa: names = 2, after = 20; break;
+    default: return std::string(r.bytes(len));
   }
+  std::string out(r.bytes(before));
+  for (int i = 0; i < names; i++)
+    if (!appendName(out, r.name()).ok()) r.fail("bad name in RDATA");
+  out += r.bytes(after);
+  if (r.pos() != end) r.fail("RDATA length does not match its content");
+  return out;
 }
 
-Result<Question> readQuestion(Reader& r) {
+Question readQuestion(Reader& r) {
   Question q;
-  q.name = TRY(r.name());
+  q.name = r.name();
   q.key = lowercase(q.name);
-  q.type = TRY(r.u16());
-  q.cls = TRY(r.u16());
+  q.type = r.u16();
+  q.cls = r.u16();
   return q;
 }
 
@@ -222,26 +231,27 @@ Result<void> appendName(std::string& out, std::string_view name) {
 Result<Query> parseQuery(std::string_view wire, BadQuery* bad) {
   Reader r(wire);
   Query q;
-  q.id = TRY(r.u16());
-  q.flags = TRY(r.u16());
+  q.id = r.u16();
+  q.flags = r.u16();
+  uint16_t qd = r.u16(), an = r.u16(), ns = r.u16(), ar = r.u16();
+  if (r.error()) return malformed(r.error());
   if (q.flags & kFlagQr) return malformed("a response, not a query");
-  uint16_t qd = TRY(r.u16()), an = TRY(r.u16()), ns = TRY(r.u16()), ar = TRY(r.u16());
   if (bad) *bad = {true, q.id, q.flags};
   if (qd != 1) return malformed("a query has exactly one question");
-  q.question = TRY(readQuestion(r));
-  for (int i = 0; i < an + ns + ar; i++) {
-    std::string owner = TRY(r.name());
-    uint16_t type = TRY(r.u16()), cls = TRY(r.u16());
-    uint32_t ttl = TRY(r.u32());
-    uint16_t len = TRY(r.u16());
-    TRY(r.bytes(len));
-    if (type != kTypeOpt) continue;
-    if (i < an + ns || q.edns || !owner.empty()) return malformed("misplaced OPT record");
+  q.question = readQuestion(r);
+  for (int i = 0; i < an + ns + ar && !r.error(); i++) {
+    bool root = r.name().empty();
+    uint16_t type = r.u16(), cls = r.u16();
+    uint32_t ttl = r.u32();
+    r.bytes(r.u16());
+    if (type != kTypeOpt || r.error()) continue;
+    if (i < an + ns || q.edns || !root) return malformed("misplaced OPT record");
     q.edns = true;
     q.udpSize = std::max<uint16_t>(cls, kClassicUdpSize);
     q.dnssecOk = ttl & 0x8000;
     if ((ttl >> 16 & 0xff) != 0) q.udpSize = 0;  // an EDNS version we do not speak: BADVERS
   }
+  if (r.error()) return malformed(r.error());
   return q;
 }
 
@@ -292,33 +302,35 @@ std::string encodeQuery(uint16_t id, const Question& question, uint16_t udpSize)
 Result<Response> parseResponse(std::string_view wire) {
   Reader r(wire);
   Response resp;
-  resp.id = TRY(r.u16());
-  resp.flags = TRY(r.u16());
+  resp.id = r.u16();
+  resp.flags = r.u16();
+  uint16_t qd = r.u16(), an = r.u16(), ns = r.u16(), ar = r.u16();
+  if (r.error()) return malformed(r.error());
   if (!(resp.flags & kFlagQr)) return malformed("a query, not a response");
-  uint16_t qd = TRY(r.u16()), an = TRY(r.u16()), ns = TRY(r.u16()), ar = TRY(r.u16());
   if (qd != 1) return malformed("a response echoes exactly one question");
-  resp.question = TRY(readQuestion(r));
+  resp.question = readQuestion(r);
+  if (r.error()) return malformed(r.error());
   resp.answer.rcode = resp.flags & 0xf;
   resp.answer.authoritative = resp.flags & kFlagAa;
   if (resp.truncated()) return resp;  // the records that follow may be cut anywhere
-  for (int i = 0; i < an + ns + ar; i++) {
+  for (int i = 0; i < an + ns + ar && !r.error(); i++) {
     Record rec;
-    rec.name = TRY(r.name());
-    rec.type = TRY(r.u16());
-    rec.cls = TRY(r.u16());
-    rec.ttl = TRY(r.u32());
-    uint16_t len = TRY(r.u16());
+    rec.name = r.name();
+    rec.type = r.u16();
+    rec.cls = r.u16();
+    rec.ttl = r.u32();
+    uint16_t len = r.u16();
     if (rec.type == kTypeOpt) {
-      uint32_t ttl = rec.ttl;
-      resp.answer.rcode = uint8_t(resp.answer.rcode | ((ttl >> 24) << 4));
-      TRY(r.bytes(len));
+      resp.answer.rcode = uint8_t(resp.answer.rcode | ((rec.ttl >> 24) << 4));
+      r.bytes(len);
       continue;
     }
-    rec.rdata = TRY(expandRdata(wire, r, rec.type, len));
+    rec.rdata = expandRdata(r, rec.type, len);
     if (rec.ttl & 0x80000000u) rec.ttl = 0;  // RFC 2181 8: treat as zero
     (i < an ? resp.answer.answer : i < an + ns ? resp.answer.authority : resp.answer.additional)
         .push_back(std::move(rec));
   }
+  if (r.error()) return malformed(r.error());
   return resp;
 }
 
@@ -352,17 +364,18 @@ std::string rdataSoa(std::string_view mname, std::string_view rname, uint32_t se
 
 std::string nameFromRdata(std::string_view rdata) {
   Reader r(rdata);
-  auto name = r.name();
-  return name.ok() ? *name : "";
+  std::string name = r.name();
+  return r.error() ? "" : name;
 }
 
 int64_t soaMinimum(std::string_view rdata) {
   Reader r(rdata);
   // The names are uncompressed (expandRdata), so no pointer can appear.
-  if (!r.name().ok() || !r.name().ok() || r.left() != 20) return -1;
+  r.name();
+  r.name();
+  if (r.error() || r.left() != 20) return -1;
   r.skip(16);
-  auto min = r.u32();
-  return min.ok() ? int64_t(*min) : -1;
+  return r.u32();
 }
 
 }  // namespace nave::dns

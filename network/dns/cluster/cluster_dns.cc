@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <cassert>
 
 #include "common/log.h"
 #include "network/dns/dns_server.h"
@@ -106,22 +107,18 @@ class ClusterDnsImpl : public ClusterDns {
 }  // namespace
 
 Json nodeDnsEndpointSlice(const std::string& nodeName, const std::string& nodeUid, const std::string& address) {
-  Json owner = {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", nodeName}, {"uid", nodeUid}};
-  return {{"apiVersion", "discovery.k8s.io/v1"},
-          {"kind", "EndpointSlice"},
-          {"metadata",
-           {{"name", std::string(kDnsServiceName) + "-" + nodeName},
-            {"namespace", kDnsNamespace},
-            {"labels",
-             {{"kubernetes.io/service-name", kDnsServiceName},
-              {"endpointslice.kubernetes.io/managed-by", "nave-agent"}}},
-            {"ownerReferences", Json::array({owner})}}},
-          {"addressType", "IPv4"},
-          {"endpoints", Json::array({{{"addresses", {address}},
-                                      {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}},
-                                      {"nodeName", nodeName}}})},
-          {"ports", Json::array({{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}},
-                                 {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}})}};
+  // As text: nlohmann's initializer lists cost kilobytes of code per object.
+  std::string node = dumpJson(Json(nodeName));
+  std::string text = R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":)" +
+                     dumpJson(Json(std::string(kDnsServiceName) + "-" + nodeName)) + R"(,"namespace":")" +
+                     kDnsNamespace + R"(","labels":{"kubernetes.io/service-name":")" + kDnsServiceName +
+                     R"(","endpointslice.kubernetes.io/managed-by":"nave-agent"},"ownerReferences":[{"apiVersion":"v1","kind":"Node","name":)" +
+                     node + R"(,"uid":)" + dumpJson(Json(nodeUid)) + R"(}]},"addressType":"IPv4","endpoints":[{"addresses":[)" +
+                     dumpJson(Json(address)) + R"(],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":)" +
+                     node + R"(}],"ports":[{"name":"dns","port":53,"protocol":"UDP"},{"name":"dns-tcp","port":53,"protocol":"TCP"}]})";
+  auto parsed = parseJson(text);
+  assert(parsed.ok());
+  return std::move(parsed->value);
 }
 
 Result<std::unique_ptr<ClusterDns>> ClusterDns::create(client::Client& client, controllers::InformerFactory& informers,
