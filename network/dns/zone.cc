@@ -142,7 +142,7 @@ void ClusterZone::rebuildLocked(const std::string& serviceKey) {
   auto sit = services_.find(serviceKey);
   if (sit == services_.end()) return;
   Entry e{sit->second, {}};
-  if (e.service.headless) {
+  if (e.service.externalName.empty()) {
     auto keys = slicesOf_.find(serviceKey);
     for (const std::string& sliceKey : keys == slicesOf_.end() ? std::set<std::string>{} : keys->second) {
       const Slice& slice = slices_.at(sliceKey);
@@ -161,10 +161,23 @@ void ClusterZone::rebuildLocked(const std::string& serviceKey) {
   entries_.emplace(entryKey, std::move(e));
 }
 
+void ClusterZone::setNamespace(const std::string& name, bool exists) {
+  std::unique_lock lock(mu_);
+  if (exists)
+    namespaceObjects_.insert(name);
+  else
+    namespaceObjects_.erase(name);
+}
+
+bool ClusterZone::namespaceExistsLocked(const std::string& ns) const {
+  return namespaceObjects_.count(ns) || namespaces_.count(ns);
+}
+
 void ClusterZone::addPtrsLocked(const Entry& e, const std::string& fqdn) {
   if (!e.service.externalName.empty()) return;
   if (!e.service.headless)
     for (uint32_t ip : e.service.clusterIps) ptrs_[ip].push_back(fqdn);
+  // Endpoints of every Service, headless or not: CoreDNS answers their PTR names too.
   for (const Endpoint& ep : e.endpoints) ptrs_[ep.ip].push_back(ep.hostname + "." + fqdn);
 }
 
@@ -226,14 +239,17 @@ std::optional<Answer> ClusterZone::lookup(const Question& q) const {
   if (kind == "svc") {
     if (n == 1) return nameError(kNoError);
     std::shared_lock lock(mu_);
-    if (n == 2) return nameError(namespaces_.count(labels[0]) ? kNoError : kNxDomain);
+    if (n == 2) return nameError(namespaceExistsLocked(labels[0]) ? kNoError : kNxDomain);
     auto it = entries_.find(labels[n - 3] + "." + labels[n - 2]);
     if (it == entries_.end()) return nameError(kNxDomain);
     labels.resize(n - 3);
     return serviceAnswer(it->second, q, labels);
   }
   if (kind == "pod") {
-    if (n <= 2) return nameError(kNoError);  // any namespace may hold pods
+    if (n == 1) return nameError(kNoError);
+    std::shared_lock lock(mu_);
+    if (!namespaceExistsLocked(labels[n - 2])) return nameError(kNxDomain);
+    if (n == 2) return nameError(kNoError);
     std::string dotted = labels[0];
     std::replace(dotted.begin(), dotted.end(), '-', '.');
     auto ip = n == 3 ? parseIpv4(dotted) : std::nullopt;
@@ -264,7 +280,7 @@ Answer ClusterZone::serviceAnswer(const Entry& e, const Question& q,
   auto srv = [&](auto match) {
     std::vector<const Endpoint*> used;
     for (const Port& p : s.ports) {
-      if (p.name.empty() || !match(p)) continue;
+      if (!match(p)) continue;
       if (!s.headless) {
         a.answer.push_back(record(q.name, kTypeSrv, rdataSrv(0, 100, p.port, fqdn)));
         continue;
@@ -291,7 +307,9 @@ Answer ClusterZone::serviceAnswer(const Entry& e, const Question& q,
       a.answer.push_back(record(q.name, kTypeCname, rdataName(lowercase(s.externalName))));
       return a;
     }
-    if (q.type == kTypeSrv) return srv([](const Port&) { return true; });
+    // CoreDNS: a headless Service without endpoints has no records, so no name.
+    if (s.headless && e.endpoints.empty()) return nameError(kNxDomain);
+    if (q.type == kTypeSrv) return srv([](const Port& p) { return !p.name.empty(); });
     if (!wantsA(q.type)) return noData();
     if (s.headless)
       for (const Endpoint& ep : e.endpoints) a.answer.push_back(record(q.name, kTypeA, rdataA(ep.ip)));
@@ -315,10 +333,14 @@ Answer ClusterZone::serviceAnswer(const Entry& e, const Question& q,
     return nameError(kNxDomain);
   }
   if (prefix.size() == 2 && prefix[0].starts_with("_") && prefix[1].starts_with("_")) {
-    auto match = [&](const Port& p) { return "_" + p.name == prefix[0] && "_" + p.protocol == prefix[1]; };
+    auto match = [&](const Port& p) {
+      return !p.name.empty() && "_" + p.name == prefix[0] && "_" + p.protocol == prefix[1];
+    };
     if (std::none_of(s.ports.begin(), s.ports.end(), match)) return nameError(kNxDomain);
     if (q.type != kTypeSrv && q.type != kTypeAny) return noData();
-    return srv(match);
+    Answer srvs = srv(match);
+    // A headless Service's SRV names need endpoints with the port (CoreDNS: else NXDOMAIN).
+    return s.headless && srvs.answer.empty() ? nameError(kNxDomain) : srvs;
   }
   return nameError(kNxDomain);
 }

@@ -3,15 +3,18 @@
 // `pods insecure`, as k3s configures it) define it, built from Service and EndpointSlice
 // objects:
 //   SVC.NS.svc.ZONE          A: the ClusterIP; headless: the endpoints' addresses (ready ones,
-//                            all with publishNotReadyAddresses); ExternalName: a CNAME
-//   HOST.SVC.NS.svc.ZONE     A: a headless Service's endpoint, HOST being its hostname (a
+//                            all with publishNotReadyAddresses; none: NXDOMAIN, as CoreDNS);
+//                            ExternalName: a CNAME
+//   HOST.SVC.NS.svc.ZONE     A: an endpoint of the Service, HOST being its hostname (a
 //                            StatefulSet pod's) or its address with dashes (10-42-0-5)
 //   _PORT._PROTO.SVC.NS.svc.ZONE  SRV per named port: the Service, or each headless endpoint
-//   A-B-C-D.NS.pod.ZONE      A: the address in the name, whichever pod has it
+//   A-B-C-D.NS.pod.ZONE      A: the address in the name, whichever pod has it, when the
+//                            namespace exists
 //   ZONE                     SOA and NS (ns.dns.ZONE, whose A is the cluster DNS address)
-//   D.C.B.A.in-addr.arpa     PTR for ClusterIPs and headless endpoints
-// Every record has TTL 5. Names that exist only as a prefix of others (NS.svc.ZONE) answer
-// NODATA; names that do not exist NXDOMAIN, with the SOA in the authority section.
+//   D.C.B.A.in-addr.arpa     PTR for ClusterIPs and endpoints (HOST.SVC.NS.svc.ZONE)
+// Every record has TTL 5. Names that exist only as a prefix of others (NS.svc.ZONE for an
+// existing namespace) answer NODATA; names that do not exist NXDOMAIN, with the SOA in the
+// authority section.
 //
 // Thread-safe: the informers' threads update it, query threads look names up concurrently
 // under a shared lock (updates touch one Service's names at a time).
@@ -44,6 +47,9 @@ class ClusterZone {
   // kubernetes.io/service-name.
   void setEndpointSlice(const std::string& key, const Json* object);
 
+  // A Namespace was added (`exists`) or deleted.
+  void setNamespace(const std::string& name, bool exists);
+
   // The answer for `q` when its name is in the zone or is the PTR name of an address the zone
   // knows; nullopt for everything else (forwarded upstream).
   std::optional<Answer> lookup(const Question& q) const;
@@ -75,13 +81,14 @@ class ClusterZone {
   // What a Service's names answer, recomputed when it or one of its slices changes.
   struct Entry {
     Service service;
-    std::vector<Endpoint> endpoints;  // headless: the ones published
+    std::vector<Endpoint> endpoints;  // the ones published (none for ExternalName)
   };
 
   void rebuildLocked(const std::string& serviceKey);
   void addPtrsLocked(const Entry& e, const std::string& fqdn);
   void removePtrsLocked(const Entry& e);
   Answer nameError(uint8_t rcode) const;
+  bool namespaceExistsLocked(const std::string& ns) const;
   Answer serviceAnswer(const Entry& e, const Question& q, const std::vector<std::string>& labels) const;
 
   std::string domain_;
@@ -93,6 +100,7 @@ class ClusterZone {
   std::unordered_map<std::string, std::set<std::string>> slicesOf_;  // guarded by mu_; service -> slices
   std::unordered_map<std::string, Entry> entries_;       // guarded by mu_; by "name.namespace"
   std::unordered_map<std::string, int> namespaces_;      // guarded by mu_; entries per namespace
+  std::set<std::string> namespaceObjects_;               // guarded by mu_; Namespaces that exist
   std::unordered_map<uint32_t, std::vector<std::string>> ptrs_;  // guarded by mu_
 };
 

@@ -189,6 +189,8 @@ class DnsTest(AgentTestCase):
         self.assertIn("status: NXDOMAIN", nx)
         self.assertIn("status: NOERROR", self.dig("default.svc.cluster.local"))  # a prefix of names
         self.assertIn("status: NXDOMAIN", self.dig("nons.svc.cluster.local"))
+        self.assertIn("status: NOERROR", self.dig("kube-public.svc.cluster.local"))  # a namespace, no Services
+        self.assertIn("status: NXDOMAIN", self.dig("10-42-0-77.nons.pod.cluster.local"))
         tcp = self.dig("+tcp", "+short", "kubernetes.default.svc.cluster.local")
         self.assertEqual(tcp.strip(), "10.43.0.1")
         self.assertEqual(self.dig("+short", "10-42-0-77.default.pod.cluster.local").strip(), "10.42.0.77")

@@ -104,10 +104,32 @@ TEST_F(ClusterZoneTest, HeadlessServiceHasItsReadyEndpoints) {
   EXPECT_EQ(look("db.default.svc.cluster.local", kTypeA).answer.size(), 3u);
   EXPECT_EQ(look("db-2.db.default.svc.cluster.local", kTypeA).answer.size(), 1u);
 
+  // Without endpoints a headless Service has no records, and CoreDNS answers NXDOMAIN.
   zone_.setEndpointSlice("default/db-abc", nullptr);
-  a = look("db.default.svc.cluster.local", kTypeA);
-  EXPECT_EQ(a.rcode, kNoError);
-  EXPECT_TRUE(a.answer.empty());
+  EXPECT_EQ(look("db.default.svc.cluster.local", kTypeA).rcode, kNxDomain);
+  EXPECT_EQ(look("_pg._tcp.db.default.svc.cluster.local", kTypeSrv).rcode, kNxDomain);
+}
+
+TEST_F(ClusterZoneTest, EndpointsOfClusterIpServicesHaveNamesAndPtrs) {
+  Json s = slice("default", "web", Json::array({endpoint("10.42.0.30", true)}));
+  s["metadata"]["name"] = "web-abc";
+  zone_.setEndpointSlice("default/web-abc", &s);
+  EXPECT_EQ(rdatas(look("web.default.svc.cluster.local", kTypeA).answer), std::vector<std::string>{rdataA(0x0a2b0014)});
+  EXPECT_EQ(rdatas(look("10-42-0-30.web.default.svc.cluster.local", kTypeA).answer),
+            std::vector<std::string>{rdataA(0x0a2a001e)});
+  EXPECT_EQ(rdatas(look("30.0.42.10.in-addr.arpa", kTypePtr).answer),
+            std::vector<std::string>{rdataName("10-42-0-30.web.default.svc.cluster.local")});
+}
+
+TEST_F(ClusterZoneTest, NamespacesExistWithTheirObjectOrTheirServices) {
+  EXPECT_EQ(look("empty.svc.cluster.local", kTypeA).rcode, kNxDomain);
+  EXPECT_EQ(look("10-42-0-9.empty.pod.cluster.local", kTypeA).rcode, kNxDomain);
+  zone_.setNamespace("empty", true);
+  EXPECT_EQ(look("empty.svc.cluster.local", kTypeA).rcode, kNoError);
+  EXPECT_EQ(look("empty.pod.cluster.local", kTypeA).rcode, kNoError);
+  EXPECT_EQ(look("10-42-0-9.empty.pod.cluster.local", kTypeA).answer.size(), 1u);
+  zone_.setNamespace("empty", false);
+  EXPECT_EQ(look("empty.pod.cluster.local", kTypeA).rcode, kNxDomain);
 }
 
 TEST_F(ClusterZoneTest, HeadlessEndpointsComeFromEverySliceOfTheService) {
@@ -120,7 +142,8 @@ TEST_F(ClusterZoneTest, HeadlessEndpointsComeFromEverySliceOfTheService) {
   zone_.setEndpointSlice("default/db-def", &second);
   EXPECT_EQ(look("db.default.svc.cluster.local", kTypeA).answer.size(), 2u);
   EXPECT_EQ(look("10-42-1-8.db.default.svc.cluster.local", kTypeA).rcode, kNxDomain);
-  EXPECT_FALSE(zone_.lookup(question("8.1.42.10.in-addr.arpa", kTypePtr)));
+  EXPECT_EQ(rdatas(look("8.1.42.10.in-addr.arpa", kTypePtr).answer),
+            std::vector<std::string>{rdataName("10-42-1-8.web.default.svc.cluster.local")});
 }
 
 TEST_F(ClusterZoneTest, SrvForNamedPorts) {
