@@ -101,6 +101,10 @@ class DnsServerImpl : public DnsServer {
     size_t limit = to.udpFd < 0 ? 65535 : q.edns ? std::clamp<size_t>(q.udpSize, kClassicUdpSize, kMaxUdpSize) : kClassicUdpSize;
     if (q.opcode() != 0) return {encodeError(q, kNotImp)};
     if (auto a = zone_.lookup(q.question)) {
+      // CoreDNS' `loadbalance` (k3s' Corefile): the addresses in turn, not always the first.
+      thread_local uint32_t turn = 0;
+      if (a->answer.size() > 1 && a->answer[0].type == kTypeA && a->answer.back().type == kTypeA)
+        std::rotate(a->answer.begin(), a->answer.begin() + (turn++ % a->answer.size()), a->answer.end());
       if (!chasesCname(q, *a)) return {encodeResponse(q, *a, limit)};
       // An ExternalName Service: the target's records too, as CoreDNS adds them (stub
       // resolvers such as glibc's do not follow a CNAME themselves).

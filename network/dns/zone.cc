@@ -169,6 +169,18 @@ void ClusterZone::setNamespace(const std::string& name, bool exists) {
     namespaceObjects_.erase(name);
 }
 
+void ClusterZone::setNode(const std::string& name, const Json* object) {
+  std::optional<uint32_t> ip;
+  if (object)
+    for (const Json& a : arrayMember(objectMember(*object, "status"), "addresses"))
+      if (getString(a, "type") == "InternalIP" && (ip = parseIpv4(getString(a, "address")))) break;
+  std::unique_lock lock(mu_);
+  if (ip)
+    nodes_[lowercase(name)] = *ip;
+  else
+    nodes_.erase(lowercase(name));
+}
+
 bool ClusterZone::namespaceExistsLocked(const std::string& ns) const {
   return namespaceObjects_.count(ns) || namespaces_.count(ns);
 }
@@ -211,13 +223,20 @@ std::optional<Answer> ClusterZone::lookup(const Question& q) const {
     auto ip = parseIpv4(l[3] + "." + l[2] + "." + l[1] + "." + l[0]);
     if (!ip) return std::nullopt;
     std::shared_lock lock(mu_);
-    auto it = ptrs_.find(*ip);
-    if (it == ptrs_.end()) return std::nullopt;  // not ours: CoreDNS' fallthrough in-addr.arpa
     Answer a;
     a.authoritative = true;
-    if (q.type == kTypePtr || q.type == kTypeAny)
-      for (const std::string& target : it->second) a.answer.push_back(record(q.name, kTypePtr, rdataName(target)));
-    return a;
+    bool ptr = q.type == kTypePtr || q.type == kTypeAny;
+    if (auto it = ptrs_.find(*ip); it != ptrs_.end()) {
+      for (const std::string& target : it->second)
+        if (ptr) a.answer.push_back(record(q.name, kTypePtr, rdataName(target)));
+      return a;
+    }
+    for (const auto& [node, nodeIp] : nodes_) {
+      if (nodeIp != *ip) continue;
+      if (ptr) a.answer.push_back(Record{q.name, kTypePtr, kClassIn, kNodeHostTtl, rdataName(node)});
+      return a;
+    }
+    return std::nullopt;  // not ours: CoreDNS' fallthrough in-addr.arpa
   }
   if (name == domain_) {
     Answer a = nameError(kNoError);
@@ -231,8 +250,15 @@ std::optional<Answer> ClusterZone::lookup(const Question& q) const {
     return a;
   }
   if (name.size() <= domain_.size() + 1 || !name.ends_with(domain_) ||
-      name[name.size() - domain_.size() - 1] != '.')
-    return std::nullopt;
+      name[name.size() - domain_.size() - 1] != '.') {
+    std::shared_lock lock(mu_);
+    auto it = nodes_.find(name);
+    if (it == nodes_.end()) return std::nullopt;
+    Answer a;
+    a.authoritative = true;
+    if (wantsA(q.type)) a.answer.push_back(Record{q.name, kTypeA, kClassIn, kNodeHostTtl, rdataA(it->second)});
+    return a;
+  }
   std::vector<std::string> labels = splitLabels(std::string_view(name).substr(0, name.size() - domain_.size() - 1));
   size_t n = labels.size();
   const std::string& kind = labels.back();

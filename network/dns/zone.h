@@ -12,7 +12,9 @@
 //                            namespace exists
 //   ZONE                     SOA and NS (ns.dns.ZONE, whose A is the cluster DNS address)
 //   D.C.B.A.in-addr.arpa     PTR for ClusterIPs and endpoints (HOST.SVC.NS.svc.ZONE)
-// Every record has TTL 5. Names that exist only as a prefix of others (NS.svc.ZONE for an
+// And outside the zone, as k3s' CoreDNS `hosts /etc/coredns/NodeHosts` (TTL 60): each Node's
+// name has its InternalIP, and the address's PTR name the Node's name.
+// Every record of the zone has TTL 5. Names that exist only as a prefix of others (NS.svc.ZONE for an
 // existing namespace) answer NODATA; names that do not exist NXDOMAIN, with the SOA in the
 // authority section.
 //
@@ -35,6 +37,7 @@
 namespace nave::dns {
 
 constexpr uint32_t kRecordTtl = 5;
+constexpr uint32_t kNodeHostTtl = 60;
 
 class ClusterZone {
  public:
@@ -49,6 +52,8 @@ class ClusterZone {
 
   // A Namespace was added (`exists`) or deleted.
   void setNamespace(const std::string& name, bool exists);
+  // A Node was added or changed (`object` set) or deleted (null).
+  void setNode(const std::string& name, const Json* object);
 
   // The answer for `q` when its name is in the zone or is the PTR name of an address the zone
   // knows; nullopt for everything else (forwarded upstream).
@@ -102,6 +107,7 @@ class ClusterZone {
   std::unordered_map<std::string, int> namespaces_;      // guarded by mu_; entries per namespace
   std::set<std::string> namespaceObjects_;               // guarded by mu_; Namespaces that exist
   std::unordered_map<uint32_t, std::vector<std::string>> ptrs_;  // guarded by mu_
+  std::unordered_map<std::string, uint32_t> nodes_;               // guarded by mu_; name -> InternalIP
 };
 
 // "10.43.0.10" -> host byte order; nullopt when it is no dotted IPv4 address.

@@ -194,6 +194,8 @@ class DnsTest(AgentTestCase):
         tcp = self.dig("+tcp", "+short", "kubernetes.default.svc.cluster.local")
         self.assertEqual(tcp.strip(), "10.43.0.1")
         self.assertEqual(self.dig("+short", "10-42-0-77.default.pod.cluster.local").strip(), "10.42.0.77")
+        # The node's name, as k3s' NodeHosts.
+        self.assertEqual(self.dig("+short", self.node_name()).strip(), self.cluster.node_ip)
         # Other names through the upstream (a loopback nameserver of the node), its rcode kept.
         self.assertEqual(self.dig("+short", "outside.example").strip(), "192.0.2.7")
         self.assertIn("status: NXDOMAIN", self.dig("missing.example"))

@@ -32,6 +32,10 @@ class ClusterDnsImpl : public ClusterDns {
       const Json* o = after ? after : before;
       zone_.setService(controllers::Informer::keyOf(*o), after);
     });
+    informers.informer(kNodes).addObjectHandler([this](const Json* before, const Json* after) {
+      const Json* o = after ? after : before;
+      zone_.setNode(getString(objectMember(*o, "metadata"), "name"), after);
+    });
     informers.informer(client::kNamespaces).addObjectHandler([this](const Json* before, const Json* after) {
       const Json* o = after ? after : before;
       zone_.setNamespace(getString(objectMember(*o, "metadata"), "name"), after != nullptr);

@@ -1,7 +1,7 @@
 // ClusterDns: the node's share of the cluster DNS, run by the agent on every node (in place of
 // k3s' CoreDNS Deployment). It keeps a ClusterZone current from the shared Service,
-// EndpointSlice and Namespace informers (no API call per query), serves it with a DnsServer on the node's
-// pod bridge gateway (the first address of its pod CIDR, e.g. 10.42.0.1) port 53 UDP and TCP,
+// EndpointSlice, Namespace and Node informers (no API call per query), serves it with a
+// DnsServer on the node's pod bridge gateway (the first address of its pod CIDR, e.g. 10.42.0.1) port 53 UDP and TCP,
 // forwards other names to the --resolv-conf nameservers, and publishes the EndpointSlice
 // kube-system/kube-dns-NODE: the kube-dns Service (no selector, internalTrafficPolicy Local,
 // created by the server) then has one endpoint per node, and the service proxy sends each

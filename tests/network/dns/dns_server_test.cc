@@ -165,6 +165,27 @@ TEST_F(DnsServerTest, AnswersOverUdp) {
   EXPECT_EQ(udpResponse(plainQuery(79, "example.com", kTypeA)).answer.rcode, kServFail);
 }
 
+TEST_F(DnsServerTest, SeveralAddressesComeInTurn) {
+  startServer(false);
+  // One client socket: SO_REUSEPORT hands all its datagrams to the same thread.
+  UniqueFd fd = ns_->run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  sockaddr_in sa = inetAddress(kServerIp, 53);
+  std::vector<std::string> firsts;
+  for (uint16_t id = 1; id <= 2; id++) {
+    std::string q = encodeQuery(id, question("many.default.svc.cluster.local", kTypeA), 4096);
+    ::sendto(fd.get(), q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    pollfd p{fd.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 5000), 1);
+    char buf[65536];
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    auto r = parseResponse(std::string_view(buf, size_t(n)));
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->answer.answer.size(), 60u);
+    firsts.push_back(r->answer.answer[0].rdata);
+  }
+  EXPECT_NE(firsts[0], firsts[1]);
+}
+
 TEST_F(DnsServerTest, MalformedQueriesGetFormErrAndResponsesNothing) {
   startServer(false);
   std::string two = plainQuery(5, "web.default.svc.cluster.local", kTypeA);

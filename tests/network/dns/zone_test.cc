@@ -198,6 +198,21 @@ TEST_F(ClusterZoneTest, PodRecordsAndTheZoneApex) {
   EXPECT_EQ(rdatas(look("ns.dns.cluster.local", kTypeA).answer), std::vector<std::string>{rdataA(0x0a2b000a)});
 }
 
+TEST_F(ClusterZoneTest, NodeNamesResolveAsK3sNodeHosts) {
+  Json node = {{"metadata", {{"name", "node-a"}}},
+               {"status", {{"addresses", Json::array({{{"type", "Hostname"}, {"address", "node-a"}},
+                                                      {{"type", "InternalIP"}, {"address", "192.168.5.4"}}})}}}};
+  zone_.setNode("node-a", &node);
+  Answer a = look("Node-A", kTypeA);
+  ASSERT_EQ(a.answer.size(), 1u);
+  EXPECT_EQ(a.answer[0].rdata, rdataA(0xc0a80504));
+  EXPECT_EQ(a.answer[0].ttl, 60u);
+  EXPECT_TRUE(look("node-a", kTypeAaaa).answer.empty());
+  EXPECT_EQ(rdatas(look("4.5.168.192.in-addr.arpa", kTypePtr).answer), std::vector<std::string>{rdataName("node-a")});
+  zone_.setNode("node-a", nullptr);
+  EXPECT_FALSE(zone_.lookup(question("node-a", kTypeA)));
+}
+
 TEST(ParseIpv4, AcceptsDottedQuadsOnly) {
   EXPECT_EQ(parseIpv4("10.43.0.10"), 0x0a2b000au);
   for (const char* bad : {"", "10.43.0", "10.43.0.256", "10.43.0.1.2", "a.b.c.d", "01.2.3.4", "1..2.3"})
