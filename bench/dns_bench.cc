@@ -57,7 +57,8 @@ class FixedResponder {
       UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
       int on = 1;
       ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
-      if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) std::perror("bind baseline");
+      if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+        std::perror("bind baseline");
       threads_.emplace_back([this, fd = fd.get()] { loop(fd); });
       fds_.push_back(std::move(fd));
     }
@@ -113,21 +114,25 @@ struct Figures {
   std::string lost;
 };
 
-Figures runDnsperf(const std::string& dir, const std::string& name, const std::vector<std::string>& queries,
-                   uint16_t port, int seconds, int clients) {
+Figures runDnsperf(const std::string& dir, const std::string& name,
+                   const std::vector<std::string>& queries, uint16_t port, int seconds,
+                   int clients) {
   std::string data = dir + "/" + name + ".queries", out = dir + "/" + name + ".out";
   {
     std::ofstream f(data);
     for (const std::string& q : queries) f << q << "\n";
   }
   std::string cmd = "dnsperf -s 127.0.0.1 -p " + std::to_string(port) + " -d " + data + " -l " +
-                    std::to_string(seconds) + " -c " + std::to_string(clients) + " -T 1 -q 200 > " + out + " 2>&1";
+                    std::to_string(seconds) + " -c " + std::to_string(clients) + " -T 1 -q 200 > " +
+                    out + " 2>&1";
   if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "dnsperf failed: see %s\n", out.c_str());
   Figures f;
   std::ifstream in(out);
   std::string line;
   while (std::getline(in, line)) {
-    auto after = [&](const char* key) { return std::strtod(line.c_str() + line.find(key) + std::strlen(key), nullptr); };
+    auto after = [&](const char* key) {
+      return std::strtod(line.c_str() + line.find(key) + std::strlen(key), nullptr);
+    };
     if (line.find("Queries per second:") != std::string::npos) f.qps = after("Queries per second:");
     if (line.find("Average Latency (s):") != std::string::npos) {
       f.avgMs = after("Average Latency (s):") * 1000;
@@ -149,7 +154,9 @@ double microRun(const std::vector<std::string>& wires, Answerer&& answer) {
     if (!q.ok()) std::abort();
     bytes += answer(*q).size();
   }
-  double ns = double(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  double ns = double(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
   if (bytes == 0) std::abort();
   return ns / kRounds;
 }
@@ -168,8 +175,8 @@ std::vector<std::string> wiresOf(const std::vector<std::string>& lines) {
 }
 
 void print(const char* what, const Figures& f) {
-  std::printf("  %-52s %9.0f queries/s  latency avg %.3f ms, max %.1f ms  lost:%s\n", what, f.qps, f.avgMs,
-              f.maxMs, f.lost.c_str());
+  std::printf("  %-52s %9.0f queries/s  latency avg %.3f ms, max %.1f ms  lost:%s\n", what, f.qps,
+              f.avgMs, f.maxMs, f.lost.c_str());
 }
 
 }  // namespace
@@ -189,16 +196,22 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 100; i++) {
     std::string name = "svc" + std::to_string(i);
     Json svc = {{"metadata", {{"namespace", "default"}, {"name", name}}},
-                {"spec", {{"clusterIP", "10.43.1." + std::to_string(i)},
-                          {"ports", {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}}}}};
+                {"spec",
+                 {{"clusterIP", "10.43.1." + std::to_string(i)},
+                  {"ports", {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}}}}};
     zone.setService("default/" + name, &svc);
   }
-  Json headless = {{"metadata", {{"namespace", "default"}, {"name", "db"}}}, {"spec", {{"clusterIP", "None"}}}};
+  Json headless = {{"metadata", {{"namespace", "default"}, {"name", "db"}}},
+                   {"spec", {{"clusterIP", "None"}}}};
   zone.setService("default/db", &headless);
   Json endpoints = Json::array();
   for (int i = 1; i <= 3; i++)
-    endpoints.push_back({{"addresses", {"10.42.0." + std::to_string(i)}}, {"hostname", "db-" + std::to_string(i)}});
-  Json slice = {{"metadata", {{"namespace", "default"}, {"name", "db-x"}, {"labels", {{"kubernetes.io/service-name", "db"}}}}},
+    endpoints.push_back(
+        {{"addresses", {"10.42.0." + std::to_string(i)}}, {"hostname", "db-" + std::to_string(i)}});
+  Json slice = {{"metadata",
+                 {{"namespace", "default"},
+                  {"name", "db-x"},
+                  {"labels", {{"kubernetes.io/service-name", "db"}}}}},
                 {"addressType", "IPv4"},
                 {"endpoints", endpoints}};
   zone.setEndpointSlice("default/db-x", &slice);
@@ -224,30 +237,38 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::string> cluster;
-  for (int i = 0; i < 100; i++) cluster.push_back("svc" + std::to_string(i) + ".default.svc.cluster.local A");
+  for (int i = 0; i < 100; i++)
+    cluster.push_back("svc" + std::to_string(i) + ".default.svc.cluster.local A");
   cluster.push_back("db.default.svc.cluster.local A");
   cluster.push_back("db-1.db.default.svc.cluster.local A");
   cluster.push_back("_http._tcp.svc1.default.svc.cluster.local SRV");
   cluster.push_back("missing.default.svc.cluster.local A");
 
-  std::printf("dnsperf, %d s per run, %d clients, %d server threads, UDP over loopback\n", seconds, clients, threads);
+  std::printf("dnsperf, %d s per run, %d clients, %d server threads, UDP over loopback\n", seconds,
+              clients, threads);
   {
     FixedResponder baseline(threads);
-    print("(a) baseline: fixed answer, same socket design", runDnsperf(dir, "baseline", {"a.example A"}, kBaselinePort, seconds, clients));
+    print("(a) baseline: fixed answer, same socket design",
+          runDnsperf(dir, "baseline", {"a.example A"}, kBaselinePort, seconds, clients));
   }
-  print("(b) nave DNS, cluster zone (A, headless, SRV, NXDOMAIN)", runDnsperf(dir, "zone", cluster, kServerPort, seconds, clients));
-  print("(c) nave DNS, external names from the cache", runDnsperf(dir, "cache", external, kServerPort, seconds, clients));
+  print("(b) nave DNS, cluster zone (A, headless, SRV, NXDOMAIN)",
+        runDnsperf(dir, "zone", cluster, kServerPort, seconds, clients));
+  print("(c) nave DNS, external names from the cache",
+        runDnsperf(dir, "cache", external, kServerPort, seconds, clients));
   (*server)->stop();
   double zoneNs = microRun(wiresOf(cluster), [&](const Query& q) {
     return encodeResponse(q, zone.lookup(q.question).value_or(Answer{}), q.udpSize);
   });
   double cacheNs = microRun(wiresOf(external), [&](const Query& q) {
     std::string out;
-    cache.visit(q.question, [&](const Answer& a, uint32_t age) { out = encodeResponse(q, a, q.udpSize, age); });
+    cache.visit(q.question,
+                [&](const Answer& a, uint32_t age) { out = encodeResponse(q, a, q.udpSize, age); });
     return out;
   });
-  std::printf("  (d) one thread, no sockets: zone %.0f ns/query (%.0f k/s), cache %.0f ns/query (%.0f k/s)\n", zoneNs,
-              1e6 / zoneNs, cacheNs, 1e6 / cacheNs);
+  std::printf(
+      "  (d) one thread, no sockets: zone %.0f ns/query (%.0f k/s), cache %.0f ns/query (%.0f "
+      "k/s)\n",
+      zoneNs, 1e6 / zoneNs, cacheNs, 1e6 / cacheNs);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return 0;

@@ -55,7 +55,8 @@ std::optional<Answer> ResponseCache::get(const Question& q) const {
     return std::nullopt;
   }
   Answer a = it->second.answer;
-  uint32_t age = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(now - it->second.stored).count());
+  uint32_t age =
+      uint32_t(std::chrono::duration_cast<std::chrono::seconds>(now - it->second.stored).count());
   for (auto* section : {&a.answer, &a.authority, &a.additional})
     for (Record& r : *section) r.ttl = r.ttl > age ? r.ttl - age : 0;
   a.authoritative = false;

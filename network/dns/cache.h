@@ -34,7 +34,9 @@ class ResponseCache {
     std::lock_guard lock(s.mu);
     auto it = s.entries.find(key);
     if (it == s.entries.end() || now >= it->second.expires) return false;
-    use(it->second.answer, uint32_t(std::chrono::duration_cast<std::chrono::seconds>(now - it->second.stored).count()));
+    use(it->second.answer,
+        uint32_t(
+            std::chrono::duration_cast<std::chrono::seconds>(now - it->second.stored).count()));
     return true;
   }
   size_t size() const;

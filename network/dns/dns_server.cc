@@ -41,14 +41,16 @@ Result<UniqueFd> bindSocket(int type, const sockaddr_in& sa) {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   if (type == SOCK_DGRAM) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
-    return Error::fromErrno("bind DNS " + std::string(type == SOCK_DGRAM ? "UDP" : "TCP") + " socket", errno);
+    return Error::fromErrno(
+        "bind DNS " + std::string(type == SOCK_DGRAM ? "UDP" : "TCP") + " socket", errno);
   if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) return Error::fromErrno("listen", errno);
   return fd;
 }
 
 class DnsServerImpl : public DnsServer {
  public:
-  DnsServerImpl(const ClusterZone& zone, const ResponseCache& cache, std::unique_ptr<Forwarder> forwarder)
+  DnsServerImpl(const ClusterZone& zone, const ResponseCache& cache,
+                std::unique_ptr<Forwarder> forwarder)
       : zone_(zone), cache_(cache), forwarder_(std::move(forwarder)) {}
   ~DnsServerImpl() override { stop(); }
 
@@ -58,14 +60,17 @@ class DnsServerImpl : public DnsServer {
     sa.sin_port = htons(o.port);
     if (::inet_pton(AF_INET, o.address.c_str(), &sa.sin_addr) != 1)
       return Error(ErrorCode::kInvalid, "bad DNS listen address \"" + o.address + "\"");
-    int threads = o.udpThreads > 0 ? o.udpThreads : std::clamp(int(std::thread::hardware_concurrency()), 1, 4);
+    int threads = o.udpThreads > 0 ? o.udpThreads
+                                   : std::clamp(int(std::thread::hardware_concurrency()), 1, 4);
     stopFd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     tcpWake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!stopFd_ || !tcpWake_ || !epoll_) return Error::fromErrno("eventfd/epoll", errno);
     for (int i = 0; i < threads; i++) udp_.push_back(TRY(bindSocket(SOCK_DGRAM, sa)));
     tcp_ = TRY(bindSocket(SOCK_STREAM, sa));
-    for (auto [fd, id] : {std::pair{tcp_.get(), kListenerId}, {tcpWake_.get(), kWakeId}, {stopFd_.get(), kStopId}}) {
+    for (auto [fd, id] : {std::pair{tcp_.get(), kListenerId},
+                          {tcpWake_.get(), kWakeId},
+                          {stopFd_.get(), kStopId}}) {
       epoll_event ev{EPOLLIN, {.u64 = id}};
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
     }
@@ -98,13 +103,16 @@ class DnsServerImpl : public DnsServer {
     auto parsed = parseQuery(wire, &bad);
     if (!parsed.ok()) return {bad.valid ? encodeFormErr(bad) : std::string()};
     const Query& q = *parsed;
-    size_t limit = to.udpFd < 0 ? 65535 : q.edns ? std::clamp<size_t>(q.udpSize, kClassicUdpSize, kMaxUdpSize) : kClassicUdpSize;
+    size_t limit = to.udpFd < 0 ? 65535
+                   : q.edns     ? std::clamp<size_t>(q.udpSize, kClassicUdpSize, kMaxUdpSize)
+                                : kClassicUdpSize;
     if (q.opcode() != 0) return {encodeError(q, kNotImp)};
     if (auto a = zone_.lookup(q.question)) {
       // CoreDNS' `loadbalance` (k3s' Corefile): the addresses in turn, not always the first.
       thread_local uint32_t turn = 0;
       if (a->answer.size() > 1 && a->answer[0].type == kTypeA && a->answer.back().type == kTypeA)
-        std::rotate(a->answer.begin(), a->answer.begin() + (turn++ % a->answer.size()), a->answer.end());
+        std::rotate(a->answer.begin(), a->answer.begin() + (turn++ % a->answer.size()),
+                    a->answer.end());
       if (!chasesCname(q, *a)) return {encodeResponse(q, *a, limit)};
       // An ExternalName Service: the target's records too, as CoreDNS adds them (stub
       // resolvers such as glibc's do not follow a CNAME themselves).
@@ -119,7 +127,9 @@ class DnsServerImpl : public DnsServer {
       return {"", true};
     }
     std::string cached;
-    if (cache_.visit(q.question, [&](const Answer& a, uint32_t age) { cached = encodeResponse(q, a, limit, age); }))
+    if (cache_.visit(q.question, [&](const Answer& a, uint32_t age) {
+          cached = encodeResponse(q, a, limit, age);
+        }))
       return {std::move(cached)};
     if (!forwarder_) return {encodeError(q, kServFail)};
     forwarder_->resolve(q.question, [this, to, q, limit](const Answer& a) {
@@ -148,7 +158,8 @@ class DnsServerImpl : public DnsServer {
   // From the forwarder's thread.
   void replyLater(const ReplyTo& to, std::string reply) {
     if (to.udpFd >= 0) {
-      ::sendto(to.udpFd, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&to.peer), sizeof to.peer);
+      ::sendto(to.udpFd, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&to.peer),
+               sizeof to.peer);
       return;
     }
     std::lock_guard lock(outboxMu_);
@@ -220,7 +231,9 @@ class DnsServerImpl : public DnsServer {
       Clock::time_point now = Clock::now();
       int timeout = -1;
       for (const auto& [id, c] : conns) {
-        int ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(c.lastActive + kTcpIdle - now).count());
+        int ms =
+            int(std::chrono::duration_cast<std::chrono::milliseconds>(c.lastActive + kTcpIdle - now)
+                    .count());
         timeout = std::max(0, timeout < 0 ? ms : std::min(timeout, ms));
       }
       int n = ::epoll_wait(epoll_.get(), events, 64, timeout);
@@ -314,7 +327,8 @@ class DnsServerImpl : public DnsServer {
       c.out.erase(0, size_t(n));
     }
     // A closed peer stays readable: stop listening for it, or the loop would spin.
-    uint32_t events = (c.peerClosed ? 0u : uint32_t(EPOLLIN)) | (c.out.empty() ? 0u : uint32_t(EPOLLOUT));
+    uint32_t events =
+        (c.peerClosed ? 0u : uint32_t(EPOLLIN)) | (c.out.empty() ? 0u : uint32_t(EPOLLOUT));
     if (events != c.events) {
       c.events = events;
       epoll_event ev{events, {.u64 = id}};
@@ -336,7 +350,8 @@ class DnsServerImpl : public DnsServer {
 
 }  // namespace
 
-Result<std::unique_ptr<DnsServer>> DnsServer::start(const DnsServerOptions& options, const ClusterZone& zone,
+Result<std::unique_ptr<DnsServer>> DnsServer::start(const DnsServerOptions& options,
+                                                    const ClusterZone& zone,
                                                     const ResponseCache& cache,
                                                     std::unique_ptr<Forwarder> forwarder) {
   auto s = std::make_unique<DnsServerImpl>(zone, cache, std::move(forwarder));

@@ -23,7 +23,7 @@ namespace nave::dns {
 struct DnsServerOptions {
   std::string address;  // IPv4 to listen on
   uint16_t port = 53;
-  int udpThreads = 0;   // 0: one per CPU (at most 4)
+  int udpThreads = 0;  // 0: one per CPU (at most 4)
 };
 
 class DnsServer {
@@ -31,7 +31,8 @@ class DnsServer {
   // Binds the sockets (in the calling thread's network namespace) and starts the threads.
   // `zone` and `cache` must outlive the server; `forwarder` may be null (then names outside
   // the zone that are not cached get SERVFAIL). Errors: kInvalid (address), or the bind's.
-  static Result<std::unique_ptr<DnsServer>> start(const DnsServerOptions& options, const ClusterZone& zone,
+  static Result<std::unique_ptr<DnsServer>> start(const DnsServerOptions& options,
+                                                  const ClusterZone& zone,
                                                   const ResponseCache& cache,
                                                   std::unique_ptr<Forwarder> forwarder);
   virtual ~DnsServer() = default;

@@ -38,12 +38,15 @@ Result<std::string> tcpExchange(const sockaddr_in& to, const std::string& wire, 
   if (!fd) return Error::fromErrno("socket", errno);
   Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeoutMs);
   auto wait = [&](short events) -> Result<void> {
-    int ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    int ms =
+        int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
     pollfd p{fd.get(), events, 0};
-    if (ms <= 0 || ::poll(&p, 1, ms) != 1) return Error(ErrorCode::kTimeout, "upstream TCP exchange timed out");
+    if (ms <= 0 || ::poll(&p, 1, ms) != 1)
+      return Error(ErrorCode::kTimeout, "upstream TCP exchange timed out");
     return {};
   };
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS)
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 &&
+      errno != EINPROGRESS)
     return Error::fromErrno("connect", errno);
   std::string out;
   out += char(wire.size() >> 8);
@@ -123,7 +126,9 @@ class ForwarderImpl : public Forwarder {
       int timeout = -1;
       Clock::time_point now = Clock::now();
       for (const auto& [_, p] : pending_) {
-        int ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now).count()) + 1;
+        int ms =
+            int(std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now).count()) +
+            1;
         timeout = timeout < 0 ? std::max(ms, 0) : std::min(timeout, std::max(ms, 0));
       }
       pollfd fds[2] = {{wake_.get(), POLLIN, 0}, {sock_.get(), POLLIN, 0}};
@@ -170,7 +175,8 @@ class ForwarderImpl : public Forwarder {
   void send(Pending& p) {
     const sockaddr_in& to = options_.upstreams[p.upstream];
     p.deadline = Clock::now() + std::chrono::milliseconds(options_.timeoutMs);
-    if (::sendto(sock_.get(), p.wire.data(), p.wire.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+    if (::sendto(sock_.get(), p.wire.data(), p.wire.size(), 0,
+                 reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
       p.deadline = Clock::now();  // unreachable: try the next one now
   }
 
@@ -179,7 +185,8 @@ class ForwarderImpl : public Forwarder {
     for (;;) {
       sockaddr_in from{};
       socklen_t len = sizeof from;
-      ssize_t n = ::recvfrom(sock_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      ssize_t n =
+          ::recvfrom(sock_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
       if (n < 0) return;
       auto resp = parseResponse(std::string_view(buf, size_t(n)));
       if (!resp.ok()) continue;
@@ -247,7 +254,8 @@ class ForwarderImpl : public Forwarder {
 
 }  // namespace
 
-Result<std::unique_ptr<Forwarder>> Forwarder::start(ForwarderOptions options, ResponseCache& cache) {
+Result<std::unique_ptr<Forwarder>> Forwarder::start(ForwarderOptions options,
+                                                    ResponseCache& cache) {
   auto f = std::make_unique<ForwarderImpl>(std::move(options), cache);
   TRY(f->start());
   return std::unique_ptr<Forwarder>(std::move(f));
@@ -276,10 +284,12 @@ std::vector<sockaddr_in> readResolvConf(const std::string& path) {
     std::istringstream words(line);
     std::string keyword, address;
     if (!(words >> keyword >> address) || keyword != "nameserver") continue;
-    if (auto sa = parseUpstream(address); sa.ok() && address.find(':') == std::string::npos) out.push_back(*sa);
+    if (auto sa = parseUpstream(address); sa.ok() && address.find(':') == std::string::npos)
+      out.push_back(*sa);
   }
   if (out.empty()) {
-    log::warning("no IPv4 nameserver in the resolv.conf file: forwarding to 8.8.8.8", {{"path", path}});
+    log::warning("no IPv4 nameserver in the resolv.conf file: forwarding to 8.8.8.8",
+                 {{"path", path}});
     out.push_back(*parseUpstream("8.8.8.8"));
   }
   return out;

@@ -12,7 +12,9 @@ constexpr uint16_t kFlagQr = 0x8000, kFlagAa = 0x0400, kFlagTc = 0x0200, kFlagRd
 constexpr uint16_t kOurUdpSize = 1232;  // what we offer upstreams and clients (DNS flag day 2020)
 constexpr uint8_t kBadVersRcode = 16;   // extended: upper 8 bits in the OPT TTL, lower 4 here
 
-Error malformed(std::string_view what) { return Error(ErrorCode::kInvalid, "malformed DNS message: " + std::string(what)); }
+Error malformed(std::string_view what) {
+  return Error(ErrorCode::kInvalid, "malformed DNS message: " + std::string(what));
+}
 
 // Reads a message; the first failure sticks (error() says what), later reads return zeros and
 // empty values, so parsers check once per record rather than after every field.
@@ -140,8 +142,8 @@ class Writer {
 };
 
 uint16_t responseFlags(const Query& q, uint8_t rcode, bool aa) {
-  return uint16_t(kFlagQr | (q.flags & (0x7800 | kFlagRd | kFlagCd)) | kFlagRa | (aa ? kFlagAa : 0) |
-                  (rcode & 0xf));
+  return uint16_t(kFlagQr | (q.flags & (0x7800 | kFlagRd | kFlagCd)) | kFlagRa |
+                  (aa ? kFlagAa : 0) | (rcode & 0xf));
 }
 
 void writeOpt(Writer& w, const Query& q, uint8_t extendedRcode) {
@@ -179,11 +181,22 @@ std::string expandRdata(Reader& r, uint16_t type, size_t len) {
   int names = 0;
   size_t before = 0, after = 0;
   switch (type) {
-    case kTypeCname: case kTypeNs: case kTypePtr: names = 1; break;
-    case kTypeMx: names = 1, before = 2; break;
-    case kTypeSrv: names = 1, before = 6; break;
-    case kTypeSoa: names = 2, after = 20; break;
-    default: return std::string(r.bytes(len));
+    case kTypeCname:
+    case kTypeNs:
+    case kTypePtr:
+      names = 1;
+      break;
+    case kTypeMx:
+      names = 1, before = 2;
+      break;
+    case kTypeSrv:
+      names = 1, before = 6;
+      break;
+    case kTypeSoa:
+      names = 2, after = 20;
+      break;
+    default:
+      return std::string(r.bytes(len));
   }
   std::string out(r.bytes(before));
   for (int i = 0; i < names; i++)
@@ -327,7 +340,9 @@ Result<Response> parseResponse(std::string_view wire) {
     }
     rec.rdata = expandRdata(r, rec.type, len);
     if (rec.ttl & 0x80000000u) rec.ttl = 0;  // RFC 2181 8: treat as zero
-    (i < an ? resp.answer.answer : i < an + ns ? resp.answer.authority : resp.answer.additional)
+    (i < an        ? resp.answer.answer
+     : i < an + ns ? resp.answer.authority
+                   : resp.answer.additional)
         .push_back(std::move(rec));
   }
   if (r.error()) return malformed(r.error());

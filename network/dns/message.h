@@ -17,11 +17,25 @@
 namespace nave::dns {
 
 enum Type : uint16_t {
-  kTypeA = 1, kTypeNs = 2, kTypeCname = 5, kTypeSoa = 6, kTypePtr = 12, kTypeMx = 15,
-  kTypeTxt = 16, kTypeAaaa = 28, kTypeSrv = 33, kTypeOpt = 41, kTypeAny = 255,
+  kTypeA = 1,
+  kTypeNs = 2,
+  kTypeCname = 5,
+  kTypeSoa = 6,
+  kTypePtr = 12,
+  kTypeMx = 15,
+  kTypeTxt = 16,
+  kTypeAaaa = 28,
+  kTypeSrv = 33,
+  kTypeOpt = 41,
+  kTypeAny = 255,
 };
 enum Rcode : uint8_t {
-  kNoError = 0, kFormErr = 1, kServFail = 2, kNxDomain = 3, kNotImp = 4, kRefused = 5,
+  kNoError = 0,
+  kFormErr = 1,
+  kServFail = 2,
+  kNxDomain = 3,
+  kNotImp = 4,
+  kRefused = 5,
 };
 constexpr uint16_t kClassIn = 1;
 constexpr size_t kHeaderSize = 12;
@@ -39,7 +53,7 @@ struct Query {
   uint16_t id = 0;
   uint16_t flags = 0;  // the request's flags word (opcode, RD, CD)
   Question question;
-  bool edns = false;   // an OPT record was present
+  bool edns = false;                   // an OPT record was present
   uint16_t udpSize = kClassicUdpSize;  // the requestor's payload size (>= 512)
   bool dnssecOk = false;
   uint8_t opcode() const { return (flags >> 11) & 0xf; }
@@ -80,7 +94,8 @@ Result<Query> parseQuery(std::string_view wire, BadQuery* bad = nullptr);
 // `maxSize`, the additional section is dropped first, then the answer and authority sections,
 // and TC is set (RFC 2181 9: a client retries over TCP). `age` (seconds) is taken off every
 // TTL, for answers that waited in a cache.
-std::string encodeResponse(const Query& query, const Answer& answer, size_t maxSize, uint32_t age = 0);
+std::string encodeResponse(const Query& query, const Answer& answer, size_t maxSize,
+                           uint32_t age = 0);
 // NOTIMP, SERVFAIL... with no records, the question echoed.
 std::string encodeError(const Query& query, uint8_t rcode);
 std::string encodeFormErr(const BadQuery& bad);
@@ -106,7 +121,7 @@ std::string lowercase(std::string_view s);
 std::string nameFromRdata(std::string_view rdata);
 
 // RDATA builders.
-std::string rdataA(uint32_t ipv4);  // host byte order
+std::string rdataA(uint32_t ipv4);             // host byte order
 std::string rdataName(std::string_view name);  // CNAME, PTR, NS
 std::string rdataSrv(uint16_t priority, uint16_t weight, uint16_t port, std::string_view target);
 std::string rdataSoa(std::string_view mname, std::string_view rname, uint32_t serial,

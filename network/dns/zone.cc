@@ -34,7 +34,9 @@ Record record(std::string name, uint16_t type, std::string rdata) {
   return Record{std::move(name), type, kClassIn, kRecordTtl, std::move(rdata)};
 }
 
-bool wantsA(uint16_t t) { return t == kTypeA || t == kTypeAny; }
+bool wantsA(uint16_t t) {
+  return t == kTypeA || t == kTypeAny;
+}
 
 }  // namespace
 
@@ -45,7 +47,8 @@ std::optional<uint32_t> parseIpv4(std::string_view s) {
   while (parts < 4) {
     size_t start = i;
     uint32_t v = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) v = v * 10 + uint32_t(s[i++] - '0');
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+      v = v * 10 + uint32_t(s[i++] - '0');
     if (i == start || v > 255 || (i - start > 1 && s[start] == '0')) return std::nullopt;
     ip = ip << 8 | v;
     if (++parts < 4) {
@@ -79,12 +82,13 @@ void ClusterZone::setService(const std::string& key, const Json* object) {
     s.headless = getString(spec, "clusterIP") == "None";
     s.publishNotReady = getBool(spec, "publishNotReadyAddresses");
     for (const Json& ip : arrayMember(spec, "clusterIPs"))
-      if (auto v = ip.is_string() ? parseIpv4(ip.get<std::string>()) : std::nullopt) s.clusterIps.push_back(*v);
+      if (auto v = ip.is_string() ? parseIpv4(ip.get<std::string>()) : std::nullopt)
+        s.clusterIps.push_back(*v);
     if (s.clusterIps.empty())
       if (auto v = parseIpv4(getString(spec, "clusterIP"))) s.clusterIps.push_back(*v);
     for (const Json& p : arrayMember(spec, "ports"))
-      s.ports.push_back({lowercase(getString(p, "name")), lowercase(getString(p, "protocol", "TCP")),
-                         uint16_t(getInt(p, "port"))});
+      s.ports.push_back({lowercase(getString(p, "name")),
+                         lowercase(getString(p, "protocol", "TCP")), uint16_t(getInt(p, "port"))});
     services_[key] = std::move(s);
   }
   rebuildLocked(key);
@@ -109,8 +113,8 @@ void ClusterZone::setEndpointSlice(const std::string& key, const Json* object) {
       s.service = service = getString(meta, "namespace") + "/" + name;
       std::vector<Port> ports;
       for (const Json& p : arrayMember(*object, "ports"))
-        ports.push_back({lowercase(getString(p, "name")), lowercase(getString(p, "protocol", "TCP")),
-                         uint16_t(getInt(p, "port"))});
+        ports.push_back({lowercase(getString(p, "name")),
+                         lowercase(getString(p, "protocol", "TCP")), uint16_t(getInt(p, "port"))});
       for (const Json& e : arrayMember(*object, "endpoints")) {
         const Json& addresses = arrayMember(e, "addresses");
         if (addresses.empty() || !addresses[0].is_string()) continue;
@@ -144,17 +148,20 @@ void ClusterZone::rebuildLocked(const std::string& serviceKey) {
   Entry e{sit->second, {}};
   if (e.service.externalName.empty()) {
     auto keys = slicesOf_.find(serviceKey);
-    for (const std::string& sliceKey : keys == slicesOf_.end() ? std::set<std::string>{} : keys->second) {
+    for (const std::string& sliceKey :
+         keys == slicesOf_.end() ? std::set<std::string>{} : keys->second) {
       const Slice& slice = slices_.at(sliceKey);
       auto add = [&](const std::vector<Endpoint>& list) {
         for (const Endpoint& ep : list)
-          if (std::none_of(e.endpoints.begin(), e.endpoints.end(), [&](const Endpoint& x) { return x.ip == ep.ip; }))
+          if (std::none_of(e.endpoints.begin(), e.endpoints.end(),
+                           [&](const Endpoint& x) { return x.ip == ep.ip; }))
             e.endpoints.push_back(ep);
       };
       add(slice.ready);
       if (e.service.publishNotReady) add(slice.notReady);
     }
-    std::sort(e.endpoints.begin(), e.endpoints.end(), [](const Endpoint& a, const Endpoint& b) { return a.ip < b.ip; });
+    std::sort(e.endpoints.begin(), e.endpoints.end(),
+              [](const Endpoint& a, const Endpoint& b) { return a.ip < b.ip; });
   }
   namespaces_[e.service.ns]++;
   addPtrsLocked(e, entryKey + ".svc." + domain_);
@@ -218,7 +225,8 @@ std::optional<Answer> ClusterZone::lookup(const Question& q) const {
   if (q.cls != kClassIn && q.cls != 255) return std::nullopt;
   constexpr std::string_view kReverse = ".in-addr.arpa";
   if (name.ends_with(kReverse)) {
-    std::vector<std::string> l = splitLabels(std::string_view(name).substr(0, name.size() - kReverse.size()));
+    std::vector<std::string> l =
+        splitLabels(std::string_view(name).substr(0, name.size() - kReverse.size()));
     if (l.size() != 4) return std::nullopt;
     auto ip = parseIpv4(l[3] + "." + l[2] + "." + l[1] + "." + l[0]);
     if (!ip) return std::nullopt;
@@ -233,7 +241,8 @@ std::optional<Answer> ClusterZone::lookup(const Question& q) const {
     }
     for (const auto& [node, nodeIp] : nodes_) {
       if (nodeIp != *ip) continue;
-      if (ptr) a.answer.push_back(Record{q.name, kTypePtr, kClassIn, kNodeHostTtl, rdataName(node)});
+      if (ptr)
+        a.answer.push_back(Record{q.name, kTypePtr, kClassIn, kNodeHostTtl, rdataName(node)});
       return a;
     }
     return std::nullopt;  // not ours: CoreDNS' fallthrough in-addr.arpa
@@ -256,10 +265,12 @@ std::optional<Answer> ClusterZone::lookup(const Question& q) const {
     if (it == nodes_.end()) return std::nullopt;
     Answer a;
     a.authoritative = true;
-    if (wantsA(q.type)) a.answer.push_back(Record{q.name, kTypeA, kClassIn, kNodeHostTtl, rdataA(it->second)});
+    if (wantsA(q.type))
+      a.answer.push_back(Record{q.name, kTypeA, kClassIn, kNodeHostTtl, rdataA(it->second)});
     return a;
   }
-  std::vector<std::string> labels = splitLabels(std::string_view(name).substr(0, name.size() - domain_.size() - 1));
+  std::vector<std::string> labels =
+      splitLabels(std::string_view(name).substr(0, name.size() - domain_.size() - 1));
   size_t n = labels.size();
   const std::string& kind = labels.back();
   if (kind == "svc") {
@@ -314,17 +325,20 @@ Answer ClusterZone::serviceAnswer(const Entry& e, const Question& q,
       std::vector<std::pair<const Endpoint*, uint16_t>> targets;
       for (const Endpoint& ep : e.endpoints)
         for (const Port& epPort : ep.ports)
-          if (epPort.name == p.name && epPort.protocol == p.protocol) targets.push_back({&ep, epPort.port});
+          if (epPort.name == p.name && epPort.protocol == p.protocol)
+            targets.push_back({&ep, epPort.port});
       // CoreDNS' weights: 100 shared among the records of one priority.
       uint16_t weight = uint16_t(std::max<size_t>(1, 100 / std::max<size_t>(1, targets.size())));
       for (const auto& [ep, port] : targets) {
-        a.answer.push_back(record(q.name, kTypeSrv, rdataSrv(0, weight, port, ep->hostname + "." + fqdn)));
+        a.answer.push_back(
+            record(q.name, kTypeSrv, rdataSrv(0, weight, port, ep->hostname + "." + fqdn)));
         if (std::find(used.begin(), used.end(), ep) == used.end()) used.push_back(ep);
       }
     }
     if (!s.headless && !a.answer.empty())
       for (uint32_t ip : s.clusterIps) a.additional.push_back(record(fqdn, kTypeA, rdataA(ip)));
-    for (const Endpoint* ep : used) a.additional.push_back(record(ep->hostname + "." + fqdn, kTypeA, rdataA(ep->ip)));
+    for (const Endpoint* ep : used)
+      a.additional.push_back(record(ep->hostname + "." + fqdn, kTypeA, rdataA(ep->ip)));
     return a.answer.empty() ? noData() : a;
   };
 
@@ -338,7 +352,8 @@ Answer ClusterZone::serviceAnswer(const Entry& e, const Question& q,
     if (q.type == kTypeSrv) return srv([](const Port& p) { return !p.name.empty(); });
     if (!wantsA(q.type)) return noData();
     if (s.headless)
-      for (const Endpoint& ep : e.endpoints) a.answer.push_back(record(q.name, kTypeA, rdataA(ep.ip)));
+      for (const Endpoint& ep : e.endpoints)
+        a.answer.push_back(record(q.name, kTypeA, rdataA(ep.ip)));
     else
       for (uint32_t ip : s.clusterIps) a.answer.push_back(record(q.name, kTypeA, rdataA(ip)));
     return a.answer.empty() ? noData() : a;
@@ -346,8 +361,9 @@ Answer ClusterZone::serviceAnswer(const Entry& e, const Question& q,
   if (prefix.size() == 1) {
     const std::string& l = prefix[0];
     if (l.starts_with("_")) {
-      bool exists = std::any_of(s.ports.begin(), s.ports.end(),
-                                [&](const Port& p) { return !p.name.empty() && "_" + p.protocol == l; });
+      bool exists = std::any_of(s.ports.begin(), s.ports.end(), [&](const Port& p) {
+        return !p.name.empty() && "_" + p.protocol == l;
+      });
       return exists ? noData() : nameError(kNxDomain);
     }
     for (const Endpoint& ep : e.endpoints) {

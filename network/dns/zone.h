@@ -14,8 +14,8 @@
 //   D.C.B.A.in-addr.arpa     PTR for ClusterIPs and endpoints (HOST.SVC.NS.svc.ZONE)
 // And outside the zone, as k3s' CoreDNS `hosts /etc/coredns/NodeHosts` (TTL 60): each Node's
 // name has its InternalIP, and the address's PTR name the Node's name.
-// Every record of the zone has TTL 5. Names that exist only as a prefix of others (NS.svc.ZONE for an
-// existing namespace) answer NODATA; names that do not exist NXDOMAIN, with the SOA in the
+// Every record of the zone has TTL 5. Names that exist only as a prefix of others (NS.svc.ZONE for
+// an existing namespace) answer NODATA; names that do not exist NXDOMAIN, with the SOA in the
 // authority section.
 //
 // Thread-safe: the informers' threads update it, query threads look names up concurrently
@@ -68,7 +68,7 @@ class ClusterZone {
   };
   struct Endpoint {
     uint32_t ip = 0;
-    std::string hostname;  // the endpoint's, or the address with dashes
+    std::string hostname;     // the endpoint's, or the address with dashes
     std::vector<Port> ports;  // its slice's
   };
   struct Service {
@@ -94,20 +94,22 @@ class ClusterZone {
   void removePtrsLocked(const Entry& e);
   Answer nameError(uint8_t rcode) const;
   bool namespaceExistsLocked(const std::string& ns) const;
-  Answer serviceAnswer(const Entry& e, const Question& q, const std::vector<std::string>& labels) const;
+  Answer serviceAnswer(const Entry& e, const Question& q,
+                       const std::vector<std::string>& labels) const;
 
   std::string domain_;
   uint32_t dnsIp_ = 0;
   Record soa_;
   mutable std::shared_mutex mu_;
-  std::map<std::string, Service> services_;              // guarded by mu_; by namespace/name
-  std::map<std::string, Slice> slices_;                  // guarded by mu_; by namespace/name
-  std::unordered_map<std::string, std::set<std::string>> slicesOf_;  // guarded by mu_; service -> slices
-  std::unordered_map<std::string, Entry> entries_;       // guarded by mu_; by "name.namespace"
-  std::unordered_map<std::string, int> namespaces_;      // guarded by mu_; entries per namespace
-  std::set<std::string> namespaceObjects_;               // guarded by mu_; Namespaces that exist
+  std::map<std::string, Service> services_;  // guarded by mu_; by namespace/name
+  std::map<std::string, Slice> slices_;      // guarded by mu_; by namespace/name
+  std::unordered_map<std::string, std::set<std::string>>
+      slicesOf_;                                     // guarded by mu_; service -> slices
+  std::unordered_map<std::string, Entry> entries_;   // guarded by mu_; by "name.namespace"
+  std::unordered_map<std::string, int> namespaces_;  // guarded by mu_; entries per namespace
+  std::set<std::string> namespaceObjects_;           // guarded by mu_; Namespaces that exist
   std::unordered_map<uint32_t, std::vector<std::string>> ptrs_;  // guarded by mu_
-  std::unordered_map<std::string, uint32_t> nodes_;               // guarded by mu_; name -> InternalIP
+  std::unordered_map<std::string, uint32_t> nodes_;  // guarded by mu_; name -> InternalIP
 };
 
 // "10.43.0.10" -> host byte order; nullopt when it is no dotted IPv4 address.

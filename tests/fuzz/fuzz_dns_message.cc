@@ -20,7 +20,10 @@ const ClusterZone& zone() {
     Json svc = {{"metadata", {{"namespace", "default"}, {"name", "db"}}},
                 {"spec", {{"clusterIP", "None"}, {"ports", {{{"name", "pg"}, {"port", 5432}}}}}}};
     z->setService("default/db", &svc);
-    Json slice = {{"metadata", {{"namespace", "default"}, {"name", "db-x"}, {"labels", {{"kubernetes.io/service-name", "db"}}}}},
+    Json slice = {{"metadata",
+                   {{"namespace", "default"},
+                    {"name", "db-x"},
+                    {"labels", {{"kubernetes.io/service-name", "db"}}}}},
                   {"addressType", "IPv4"},
                   {"endpoints", {{{"addresses", {"10.42.0.5"}}, {"hostname", "db-0"}}}},
                   {"ports", {{{"name", "pg"}, {"port", 5432}, {"protocol", "TCP"}}}}};

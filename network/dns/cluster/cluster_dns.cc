@@ -23,9 +23,11 @@ std::string ipString(uint32_t ip) {
 
 class ClusterDnsImpl : public ClusterDns {
  public:
-  ClusterDnsImpl(client::Client& client, controllers::InformerFactory& informers, ClusterDnsOptions o,
-                 std::string address)
-      : client_(client), options_(std::move(o)), address_(std::move(address)),
+  ClusterDnsImpl(client::Client& client, controllers::InformerFactory& informers,
+                 ClusterDnsOptions o, std::string address)
+      : client_(client),
+        options_(std::move(o)),
+        address_(std::move(address)),
         zone_(options_.clusterDomain, options_.clusterDns),
         sliceName_(std::string(kDnsServiceName) + "-" + options_.nodeName) {
     informers.informer(kServices).addObjectHandler([this](const Json* before, const Json* after) {
@@ -36,10 +38,11 @@ class ClusterDnsImpl : public ClusterDns {
       const Json* o = after ? after : before;
       zone_.setNode(getString(objectMember(*o, "metadata"), "name"), after);
     });
-    informers.informer(client::kNamespaces).addObjectHandler([this](const Json* before, const Json* after) {
-      const Json* o = after ? after : before;
-      zone_.setNamespace(getString(objectMember(*o, "metadata"), "name"), after != nullptr);
-    });
+    informers.informer(client::kNamespaces)
+        .addObjectHandler([this](const Json* before, const Json* after) {
+          const Json* o = after ? after : before;
+          zone_.setNamespace(getString(objectMember(*o, "metadata"), "name"), after != nullptr);
+        });
     informers.informer(kSlices).addObjectHandler([this](const Json* before, const Json* after) {
       const Json* o = after ? after : before;
       std::string key = controllers::Informer::keyOf(*o);
@@ -49,7 +52,8 @@ class ClusterDnsImpl : public ClusterDns {
           (!after || after->value("endpoints", Json()) != published_["endpoints"] ||
            after->value("ports", Json()) != published_["ports"])) {
         if (auto r = publish(); !r.ok())
-          log::warning("cannot publish the node's kube-dns EndpointSlice", {{"error", r.error().message()}});
+          log::warning("cannot publish the node's kube-dns EndpointSlice",
+                       {{"error", r.error().message()}});
       }
     });
   }
@@ -86,14 +90,16 @@ class ClusterDnsImpl : public ClusterDns {
  private:
   Result<void> publish() {
     Json node = TRY(client_.get(kNodes, "", options_.nodeName));
-    Json slice = nodeDnsEndpointSlice(options_.nodeName, getString(objectMember(node, "metadata"), "uid"), address_);
+    Json slice = nodeDnsEndpointSlice(options_.nodeName,
+                                      getString(objectMember(node, "metadata"), "uid"), address_);
     auto existing = client_.get(kSlices, kDnsNamespace, sliceName_);
     if (existing.ok()) {
       slice["metadata"]["resourceVersion"] = (*existing)["metadata"]["resourceVersion"];
       TRY(client_.update(kSlices, kDnsNamespace, slice));
     } else if (existing.error().is(ErrorCode::kNotFound)) {
       auto created = client_.create(kSlices, kDnsNamespace, slice);
-      if (!created.ok() && !created.error().is(ErrorCode::kAlreadyExists)) return std::move(created).error();
+      if (!created.ok() && !created.error().is(ErrorCode::kAlreadyExists))
+        return std::move(created).error();
     } else {
       return std::move(existing).error();
     }
@@ -114,29 +120,35 @@ class ClusterDnsImpl : public ClusterDns {
 
 }  // namespace
 
-Json nodeDnsEndpointSlice(const std::string& nodeName, const std::string& nodeUid, const std::string& address) {
+Json nodeDnsEndpointSlice(const std::string& nodeName, const std::string& nodeUid,
+                          const std::string& address) {
   // As text: nlohmann's initializer lists cost kilobytes of code per object.
   std::string node = dumpJson(Json(nodeName));
-  std::string text = R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":)" +
-                     dumpJson(Json(std::string(kDnsServiceName) + "-" + nodeName)) + R"(,"namespace":")" +
-                     kDnsNamespace + R"(","labels":{"kubernetes.io/service-name":")" + kDnsServiceName +
-                     R"(","endpointslice.kubernetes.io/managed-by":"nave-agent"},"ownerReferences":[{"apiVersion":"v1","kind":"Node","name":)" +
-                     node + R"(,"uid":)" + dumpJson(Json(nodeUid)) + R"(}]},"addressType":"IPv4","endpoints":[{"addresses":[)" +
-                     dumpJson(Json(address)) + R"(],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":)" +
-                     node + R"(}],"ports":[{"name":"dns","port":53,"protocol":"UDP"},{"name":"dns-tcp","port":53,"protocol":"TCP"}]})";
+  std::string text =
+      R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":)" +
+      dumpJson(Json(std::string(kDnsServiceName) + "-" + nodeName)) + R"(,"namespace":")" +
+      kDnsNamespace + R"(","labels":{"kubernetes.io/service-name":")" + kDnsServiceName +
+      R"(","endpointslice.kubernetes.io/managed-by":"nave-agent"},"ownerReferences":[{"apiVersion":"v1","kind":"Node","name":)" +
+      node + R"(,"uid":)" + dumpJson(Json(nodeUid)) +
+      R"(}]},"addressType":"IPv4","endpoints":[{"addresses":[)" + dumpJson(Json(address)) +
+      R"(],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":)" + node +
+      R"(}],"ports":[{"name":"dns","port":53,"protocol":"UDP"},{"name":"dns-tcp","port":53,"protocol":"TCP"}]})";
   auto parsed = parseJson(text);
   assert(parsed.ok());
   return std::move(parsed->value);
 }
 
-Result<std::unique_ptr<ClusterDns>> ClusterDns::create(client::Client& client, controllers::InformerFactory& informers,
+Result<std::unique_ptr<ClusterDns>> ClusterDns::create(client::Client& client,
+                                                       controllers::InformerFactory& informers,
                                                        ClusterDnsOptions options) {
   std::string cidr = options.podCidr.substr(0, options.podCidr.find('/'));
   auto base = parseIpv4(cidr);
   if (!base) return Error(ErrorCode::kInvalid, "bad pod CIDR \"" + options.podCidr + "\"");
-  if (!parseIpv4(options.clusterDns)) return Error(ErrorCode::kInvalid, "bad cluster DNS address \"" + options.clusterDns + "\"");
+  if (!parseIpv4(options.clusterDns))
+    return Error(ErrorCode::kInvalid, "bad cluster DNS address \"" + options.clusterDns + "\"");
   std::string gateway = ipString(*base + 1);
-  return std::unique_ptr<ClusterDns>(new ClusterDnsImpl(client, informers, std::move(options), gateway));
+  return std::unique_ptr<ClusterDns>(
+      new ClusterDnsImpl(client, informers, std::move(options), gateway));
 }
 
 }  // namespace nave::dns

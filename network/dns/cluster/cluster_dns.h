@@ -1,10 +1,10 @@
 // ClusterDns: the node's share of the cluster DNS, run by the agent on every node (in place of
 // k3s' CoreDNS Deployment). It keeps a ClusterZone current from the shared Service,
 // EndpointSlice, Namespace and Node informers (no API call per query), serves it with a
-// DnsServer on the node's pod bridge gateway (the first address of its pod CIDR, e.g. 10.42.0.1) port 53 UDP and TCP,
-// forwards other names to the --resolv-conf nameservers, and publishes the EndpointSlice
-// kube-system/kube-dns-NODE: the kube-dns Service (no selector, internalTrafficPolicy Local,
-// created by the server) then has one endpoint per node, and the service proxy sends each
+// DnsServer on the node's pod bridge gateway (the first address of its pod CIDR, e.g. 10.42.0.1)
+// port 53 UDP and TCP, forwards other names to the --resolv-conf nameservers, and publishes the
+// EndpointSlice kube-system/kube-dns-NODE: the kube-dns Service (no selector, internalTrafficPolicy
+// Local, created by the server) then has one endpoint per node, and the service proxy sends each
 // pod's queries for the cluster DNS address to its own node's server.
 #pragma once
 
@@ -33,7 +33,8 @@ class ClusterDns {
  public:
   // Registers with the informers of `informers` (before the factory starts). kInvalid for a
   // pod CIDR or DNS address that does not parse.
-  static Result<std::unique_ptr<ClusterDns>> create(client::Client& client, controllers::InformerFactory& informers,
+  static Result<std::unique_ptr<ClusterDns>> create(client::Client& client,
+                                                    controllers::InformerFactory& informers,
                                                     ClusterDnsOptions options);
   virtual ~ClusterDns() = default;
   // Binds the sockets (the pod bridge must have its address) and publishes the EndpointSlice.
@@ -44,6 +45,7 @@ class ClusterDns {
 
 // The EndpointSlice a node publishes for the kube-dns Service (`nodeUid` for its owner
 // reference, so that the garbage collector removes it with the Node).
-Json nodeDnsEndpointSlice(const std::string& nodeName, const std::string& nodeUid, const std::string& address);
+Json nodeDnsEndpointSlice(const std::string& nodeName, const std::string& nodeUid,
+                          const std::string& address);
 
 }  // namespace nave::dns

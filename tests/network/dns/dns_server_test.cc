@@ -13,13 +13,15 @@
 namespace nave::dns {
 namespace {
 
-using network::testing::TestNetns;
 using network::testing::inetAddress;
+using network::testing::TestNetns;
 
 constexpr const char* kServerIp = "127.0.0.1";
 constexpr const char* kUpstreamIp = "127.0.0.2";
 
-Question question(const std::string& name, uint16_t type) { return Question{name, lowercase(name), type, kClassIn}; }
+Question question(const std::string& name, uint16_t type) {
+  return Question{name, lowercase(name), type, kClassIn};
+}
 
 std::string plainQuery(uint16_t id, const std::string& name, uint16_t type) {
   std::string w = {char(id >> 8), char(id & 0xff), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
@@ -56,7 +58,8 @@ class FakeUpstream {
         char buf[4096];
         sockaddr_in peer{};
         socklen_t len = sizeof peer;
-        ssize_t n = ::recvfrom(udp_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &len);
+        ssize_t n =
+            ::recvfrom(udp_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &len);
         auto q = parseQuery(std::string_view(buf, size_t(n)));
         if (!q.ok()) continue;
         udpQueries_++;
@@ -95,12 +98,17 @@ class DnsServerTest : public ::testing::Test {
                 {"spec", {{"clusterIP", "10.43.0.20"}, {"ports", Json::array()}}}};
     zone_.setService("default/web", &web);
     // A headless Service with 60 endpoints: more than 512 bytes of answer.
-    Json many = {{"metadata", {{"namespace", "default"}, {"name", "many"}}}, {"spec", {{"clusterIP", "None"}}}};
+    Json many = {{"metadata", {{"namespace", "default"}, {"name", "many"}}},
+                 {"spec", {{"clusterIP", "None"}}}};
     zone_.setService("default/many", &many);
     Json endpoints = Json::array();
     for (int i = 1; i <= 60; i++)
-      endpoints.push_back({{"addresses", {"10.42.1." + std::to_string(i)}}, {"conditions", {{"ready", true}}}});
-    Json slice = {{"metadata", {{"namespace", "default"}, {"name", "many-x"}, {"labels", {{"kubernetes.io/service-name", "many"}}}}},
+      endpoints.push_back(
+          {{"addresses", {"10.42.1." + std::to_string(i)}}, {"conditions", {{"ready", true}}}});
+    Json slice = {{"metadata",
+                   {{"namespace", "default"},
+                    {"name", "many-x"},
+                    {"labels", {{"kubernetes.io/service-name", "many"}}}}},
                   {"addressType", "IPv4"},
                   {"endpoints", endpoints}};
     zone_.setEndpointSlice("default/many-x", &slice);
@@ -129,7 +137,8 @@ class DnsServerTest : public ::testing::Test {
 
   // Sends `wire` over UDP; returns the reply ("" when none comes within a second).
   std::string udp(const std::string& wire, int waitMs = 5000) {
-    UniqueFd fd = ns_->run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+    UniqueFd fd =
+        ns_->run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
     sockaddr_in sa = inetAddress(kServerIp, 53);
     ::sendto(fd.get(), wire.data(), wire.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
     pollfd p{fd.get(), POLLIN, 0};
@@ -198,7 +207,8 @@ TEST_F(DnsServerTest, MalformedQueriesGetFormErrAndResponsesNothing) {
   EXPECT_EQ(udp(response, 300), "");
   EXPECT_EQ(udp("xx", 300), "");
   // Still serving.
-  EXPECT_EQ(udpResponse(plainQuery(7, "web.default.svc.cluster.local", kTypeA)).answer.answer.size(), 1u);
+  EXPECT_EQ(
+      udpResponse(plainQuery(7, "web.default.svc.cluster.local", kTypeA)).answer.answer.size(), 1u);
 }
 
 TEST_F(DnsServerTest, TruncatesOverUdpAndAnswersInFullOverTcp) {
@@ -245,7 +255,8 @@ TEST_F(DnsServerTest, ForwardsOtherNamesAndCachesTheAnswers) {
       a.rcode = kRefused;
     } else {
       a.rcode = kNxDomain;
-      a.authority.push_back({"test", kTypeSoa, kClassIn, 60, rdataSoa("ns.test", "h.test", 1, 2, 3, 4, 10)});
+      a.authority.push_back(
+          {"test", kTypeSoa, kClassIn, 60, rdataSoa("ns.test", "h.test", 1, 2, 3, 4, 10)});
     }
     return a;
   });
@@ -274,8 +285,9 @@ TEST_F(DnsServerTest, ExternalNameAnswersCarryTheTargetsRecords) {
   Json ext = {{"metadata", {{"namespace", "default"}, {"name", "ext"}}},
               {"spec", {{"type", "ExternalName"}, {"externalName", "example.com"}}}};
   zone_.setService("default/ext", &ext);
-  Json local = {{"metadata", {{"namespace", "default"}, {"name", "alias"}}},
-                {"spec", {{"type", "ExternalName"}, {"externalName", "web.default.svc.cluster.local"}}}};
+  Json local = {
+      {"metadata", {{"namespace", "default"}, {"name", "alias"}}},
+      {"spec", {{"type", "ExternalName"}, {"externalName", "web.default.svc.cluster.local"}}}};
   zone_.setService("default/alias", &local);
   FakeUpstream upstream(*ns_, [](const Question& q, bool) {
     Answer a;
@@ -298,7 +310,8 @@ TEST_F(DnsServerTest, ExternalNameAnswersCarryTheTargetsRecords) {
 TEST_F(DnsServerTest, RetriesTruncatedUpstreamAnswersOverTcp) {
   FakeUpstream upstream(*ns_, [](const Question& q, bool tcp) {
     Answer a;
-    for (uint32_t i = 0; i < (tcp ? 100u : 1u); i++) a.answer.push_back({q.name, kTypeA, kClassIn, 60, rdataA(0x01000000 + i)});
+    for (uint32_t i = 0; i < (tcp ? 100u : 1u); i++)
+      a.answer.push_back({q.name, kTypeA, kClassIn, 60, rdataA(0x01000000 + i)});
     if (!tcp) a.answer.resize(200, a.answer[0]);  // too big for 1232 bytes: truncated
     return a;
   });

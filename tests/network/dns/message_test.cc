@@ -57,10 +57,12 @@ TEST(DnsMessage, RefusesMalformedQueriesWithoutReadingPastTheEnd) {
   // A compression pointer to itself, and one pointing forwards.
   std::string loop = good.substr(0, kHeaderSize) + "\xc0\x0c" + std::string("\x00\x01\x00\x01", 4);
   EXPECT_FALSE(parseQuery(loop).ok());
-  std::string forward = good.substr(0, kHeaderSize) + "\xc0\x20" + std::string("\x00\x01\x00\x01", 4);
+  std::string forward =
+      good.substr(0, kHeaderSize) + "\xc0\x20" + std::string("\x00\x01\x00\x01", 4);
   EXPECT_FALSE(parseQuery(forward).ok());
   // A label type that does not exist (0x40), and a response.
-  std::string ext = good.substr(0, kHeaderSize) + "\x41" + std::string(65, 'a') + std::string("\x00\x00\x01\x00\x01", 5);
+  std::string ext = good.substr(0, kHeaderSize) + "\x41" + std::string(65, 'a') +
+                    std::string("\x00\x00\x01\x00\x01", 5);
   EXPECT_FALSE(parseQuery(ext).ok());
   std::string response = good;
   response[2] = char(0x81);
@@ -110,7 +112,8 @@ TEST(DnsMessage, CompressesOwnerNamesAgainstTheQuestionCaseInsensitively) {
 TEST(DnsMessage, TruncatesOver512BytesWithoutEdnsAndHonoursEdnsPayloadSize) {
   Answer a;
   for (uint32_t i = 0; i < 40; i++)
-    a.answer.push_back({"h.default.svc.cluster.local", kTypeA, kClassIn, 5, rdataA(0x0a2a0000 + i)});
+    a.answer.push_back(
+        {"h.default.svc.cluster.local", kTypeA, kClassIn, 5, rdataA(0x0a2a0000 + i)});
   auto plain = parseQuery(plainQuery(1, "h.default.svc.cluster.local", kTypeA));
   std::string w = encodeResponse(*plain, a, 512);
   EXPECT_LE(w.size(), 512u);
@@ -140,8 +143,8 @@ TEST(DnsMessage, ExpandsCompressedNamesInUpstreamRdata) {
   EXPECT_EQ(soaMinimum(r->answer.authority[0].rdata), 30);
   // A message whose CNAME target is a pointer to the question name.
   std::string compressed = w.substr(0, kHeaderSize);
-  compressed[7] = 1;  // one answer
-  compressed[9] = 0;  // no authority
+  compressed[7] = 1;                            // one answer
+  compressed[9] = 0;                            // no authority
   compressed += w.substr(kHeaderSize, 17 + 4);  // "www.example.com" + type/class
   compressed += std::string("\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x02\xc0\x10", 14);
   r = parseResponse(compressed);

@@ -5,15 +5,22 @@
 namespace nave::dns {
 namespace {
 
-Question question(const std::string& name, uint16_t type) { return Question{name, lowercase(name), type, kClassIn}; }
+Question question(const std::string& name, uint16_t type) {
+  return Question{name, lowercase(name), type, kClassIn};
+}
 
-Json service(const std::string& ns, const std::string& name, const std::string& clusterIp, Json ports = Json::array()) {
+Json service(const std::string& ns, const std::string& name, const std::string& clusterIp,
+             Json ports = Json::array()) {
   return {{"metadata", {{"namespace", ns}, {"name", name}}},
           {"spec", {{"clusterIP", clusterIp}, {"clusterIPs", {clusterIp}}, {"ports", ports}}}};
 }
 
-Json slice(const std::string& ns, const std::string& svc, Json endpoints, Json ports = Json::array()) {
-  return {{"metadata", {{"namespace", ns}, {"name", svc + "-abc"}, {"labels", {{"kubernetes.io/service-name", svc}}}}},
+Json slice(const std::string& ns, const std::string& svc, Json endpoints,
+           Json ports = Json::array()) {
+  return {{"metadata",
+           {{"namespace", ns},
+            {"name", svc + "-abc"},
+            {"labels", {{"kubernetes.io/service-name", svc}}}}},
           {"addressType", "IPv4"},
           {"endpoints", endpoints},
           {"ports", ports}};
@@ -34,7 +41,8 @@ std::vector<std::string> rdatas(const std::vector<Record>& records) {
 class ClusterZoneTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Json web = service("default", "web", "10.43.0.20", Json::array({{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}));
+    Json web = service("default", "web", "10.43.0.20",
+                       Json::array({{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}));
     zone_.setService("default/web", &web);
     Json db = service("default", "db", "None", Json::array({{{"name", "pg"}, {"port", 5432}}}));
     zone_.setService("default/db", &db);
@@ -114,7 +122,8 @@ TEST_F(ClusterZoneTest, EndpointsOfClusterIpServicesHaveNamesAndPtrs) {
   Json s = slice("default", "web", Json::array({endpoint("10.42.0.30", true)}));
   s["metadata"]["name"] = "web-abc";
   zone_.setEndpointSlice("default/web-abc", &s);
-  EXPECT_EQ(rdatas(look("web.default.svc.cluster.local", kTypeA).answer), std::vector<std::string>{rdataA(0x0a2b0014)});
+  EXPECT_EQ(rdatas(look("web.default.svc.cluster.local", kTypeA).answer),
+            std::vector<std::string>{rdataA(0x0a2b0014)});
   EXPECT_EQ(rdatas(look("10-42-0-30.web.default.svc.cluster.local", kTypeA).answer),
             std::vector<std::string>{rdataA(0x0a2a001e)});
   EXPECT_EQ(rdatas(look("30.0.42.10.in-addr.arpa", kTypePtr).answer),
@@ -157,9 +166,10 @@ TEST_F(ClusterZoneTest, SrvForNamedPorts) {
 
   // Headless: one per endpoint, its own port, its name as target.
   a = look("_pg._tcp.db.default.svc.cluster.local", kTypeSrv);
-  EXPECT_EQ(rdatas(a.answer),
-            (std::vector<std::string>{rdataSrv(0, 50, 5433, "db-0.db.default.svc.cluster.local"),
-                                      rdataSrv(0, 50, 5433, "10-42-0-6.db.default.svc.cluster.local")}));
+  EXPECT_EQ(
+      rdatas(a.answer),
+      (std::vector<std::string>{rdataSrv(0, 50, 5433, "db-0.db.default.svc.cluster.local"),
+                                rdataSrv(0, 50, 5433, "10-42-0-6.db.default.svc.cluster.local")}));
   EXPECT_EQ(a.additional.size(), 2u);
   // SRV at the service's own name: every named port.
   EXPECT_EQ(look("web.default.svc.cluster.local", kTypeSrv).answer.size(), 1u);
@@ -169,7 +179,8 @@ TEST_F(ClusterZoneTest, PtrForClusterIpsAndHeadlessEndpoints) {
   Answer a = look("20.0.43.10.in-addr.arpa", kTypePtr);
   EXPECT_EQ(rdatas(a.answer), std::vector<std::string>{rdataName("web.default.svc.cluster.local")});
   a = look("5.0.42.10.in-addr.arpa", kTypePtr);
-  EXPECT_EQ(rdatas(a.answer), std::vector<std::string>{rdataName("db-0.db.default.svc.cluster.local")});
+  EXPECT_EQ(rdatas(a.answer),
+            std::vector<std::string>{rdataName("db-0.db.default.svc.cluster.local")});
   EXPECT_FALSE(zone_.lookup(question("9.9.9.9.in-addr.arpa", kTypePtr)));  // forwarded
   zone_.setService("default/web", nullptr);
   EXPECT_FALSE(zone_.lookup(question("20.0.43.10.in-addr.arpa", kTypePtr)));
@@ -195,27 +206,32 @@ TEST_F(ClusterZoneTest, PodRecordsAndTheZoneApex) {
   a = look("cluster.local", kTypeNs);
   EXPECT_EQ(rdatas(a.answer), std::vector<std::string>{rdataName("ns.dns.cluster.local")});
   EXPECT_EQ(rdatas(a.additional), std::vector<std::string>{rdataA(0x0a2b000a)});
-  EXPECT_EQ(rdatas(look("ns.dns.cluster.local", kTypeA).answer), std::vector<std::string>{rdataA(0x0a2b000a)});
+  EXPECT_EQ(rdatas(look("ns.dns.cluster.local", kTypeA).answer),
+            std::vector<std::string>{rdataA(0x0a2b000a)});
 }
 
 TEST_F(ClusterZoneTest, NodeNamesResolveAsK3sNodeHosts) {
-  Json node = {{"metadata", {{"name", "node-a"}}},
-               {"status", {{"addresses", Json::array({{{"type", "Hostname"}, {"address", "node-a"}},
-                                                      {{"type", "InternalIP"}, {"address", "192.168.5.4"}}})}}}};
+  Json node = {
+      {"metadata", {{"name", "node-a"}}},
+      {"status",
+       {{"addresses", Json::array({{{"type", "Hostname"}, {"address", "node-a"}},
+                                   {{"type", "InternalIP"}, {"address", "192.168.5.4"}}})}}}};
   zone_.setNode("node-a", &node);
   Answer a = look("Node-A", kTypeA);
   ASSERT_EQ(a.answer.size(), 1u);
   EXPECT_EQ(a.answer[0].rdata, rdataA(0xc0a80504));
   EXPECT_EQ(a.answer[0].ttl, 60u);
   EXPECT_TRUE(look("node-a", kTypeAaaa).answer.empty());
-  EXPECT_EQ(rdatas(look("4.5.168.192.in-addr.arpa", kTypePtr).answer), std::vector<std::string>{rdataName("node-a")});
+  EXPECT_EQ(rdatas(look("4.5.168.192.in-addr.arpa", kTypePtr).answer),
+            std::vector<std::string>{rdataName("node-a")});
   zone_.setNode("node-a", nullptr);
   EXPECT_FALSE(zone_.lookup(question("node-a", kTypeA)));
 }
 
 TEST(ParseIpv4, AcceptsDottedQuadsOnly) {
   EXPECT_EQ(parseIpv4("10.43.0.10"), 0x0a2b000au);
-  for (const char* bad : {"", "10.43.0", "10.43.0.256", "10.43.0.1.2", "a.b.c.d", "01.2.3.4", "1..2.3"})
+  for (const char* bad :
+       {"", "10.43.0", "10.43.0.256", "10.43.0.1.2", "a.b.c.d", "01.2.3.4", "1..2.3"})
     EXPECT_FALSE(parseIpv4(bad)) << bad;
 }
 
