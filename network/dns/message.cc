@@ -276,8 +276,25 @@ std::string encodeResponse(const Query& query, const Answer& a, size_t maxSize, 
   const std::vector<Record>* noAdditional[3] = {&a.answer, &a.authority, nullptr};
   out = encode(query, a.rcode, a.authoritative, noAdditional, false, age);
   if (out.size() <= maxSize) return out;
-  const std::vector<Record>* none[3] = {nullptr, nullptr, nullptr};
-  return encode(query, a.rcode, a.authoritative, none, true, age);
+  // As many answer records as fit, with TC: clients that do not retry over TCP (musl before
+  // 1.2.4) still get addresses, as from CoreDNS.
+  size_t lo = 0, hi = a.answer.size();
+  std::string best;
+  while (lo <= hi) {
+    size_t mid = (lo + hi) / 2;
+    std::vector<Record> part(a.answer.begin(), a.answer.begin() + long(mid));
+    const std::vector<Record>* some[3] = {&part, nullptr, nullptr};
+    std::string candidate = encode(query, a.rcode, a.authoritative, some, true, age);
+    if (candidate.size() <= maxSize) {
+      best = std::move(candidate);
+      lo = mid + 1;
+    } else if (mid == 0) {
+      break;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return best;
 }
 
 std::string encodeError(const Query& query, uint8_t rcode) {

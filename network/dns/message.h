@@ -91,8 +91,8 @@ Result<Query> parseQuery(std::string_view wire, BadQuery* bad = nullptr);
 
 // Encodes the response to `query`: the question echoed, `answer`'s sections, an OPT record
 // when the query had one (our payload size, EDNS version 0). When the message exceeds
-// `maxSize`, the additional section is dropped first, then the answer and authority sections,
-// and TC is set (RFC 2181 9: a client retries over TCP). `age` (seconds) is taken off every
+// `maxSize`, the additional section is dropped first, then the authority section and the
+// answer records that do not fit, and TC is set (RFC 2181 9: a client retries over TCP). `age` (seconds) is taken off every
 // TTL, for answers that waited in a cache.
 std::string encodeResponse(const Query& query, const Answer& answer, size_t maxSize,
                            uint32_t age = 0);
