@@ -240,6 +240,22 @@ class DnsTest(AgentTestCase):
         self.assertNotEqual(r.rc, 0)
         self.assertIn("NXDOMAIN", r.out + r.err)
 
+    def test_default_policy_pods_get_the_resolv_conf_file(self):
+        self.apply("""
+apiVersion: v1
+kind: Pod
+metadata: {name: default-policy}
+spec:
+  terminationGracePeriodSeconds: 1
+  dnsPolicy: Default
+  containers:
+  - {name: main, image: busybox, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}
+""")
+        self.wait_ready("default-policy")
+        out = self.k("exec", "default-policy", "--", "cat", "/etc/resolv.conf").out
+        self.assertIn("nameserver 127.0.0.1", out)  # --resolv-conf's, not the cluster DNS
+        self.assertNotIn("10.43.0.10", out)
+
     def test_cluster_first_pods_use_the_service_address(self):
         tables = self.cluster.run(["nft", "list", "tables"], check=False).out.split("\n")
         if not [t for t in tables if t.strip() and "nave-podnet" not in t]:
