@@ -285,5 +285,22 @@ spec:
         self.assertEqual(tcp.strip(), "10.43.0.1")
 
 
+
+class DnsDisabledTest(AgentTestCase):
+    """`--disable coredns`: no kube-dns Service, no EndpointSlice, nothing on port 53."""
+    server_args = ("--disable", "coredns")
+
+    def test_no_cluster_dns(self):
+        self.wait(lambda: self.k("get", "node", self.node_name(), check=False).rc == 0, "the node")
+        self.assertNotEqual(self.k("get", "svc", "kube-dns", "-n", "kube-system", check=False).rc, 0)
+        self.assertEqual(self.k("get", "endpointslices", "-n", "kube-system", "-o", "name").out.strip(), "")
+        out = self.cluster.run(["dig", f"@{GATEWAY}", "+time=1", "+tries=1", "kubernetes.default.svc.cluster.local"],
+                               check=False)
+        self.assertNotEqual(out.rc, 0)
+        self.assertNotIn("ANSWER SECTION", out.out)
+
+    wait = DnsTest.wait
+
+
 if __name__ == "__main__":
     unittest.main()
