@@ -26,6 +26,8 @@ ip netns exec "$ns" "$build/bench/scheduler_bench" --nave "$build/nave" --dir "$
 echo "== NetworkPolicy programming ($build/bench/netpol_bench; its own network namespace)"
 "$build/bench/netpol_bench" --runs 15
 "$build/bench/netpol_bench" --runs 15 --local 100
+echo "== cluster DNS ($build/bench/dns_bench)"
+ip netns exec "$ns" "$build/bench/dns_bench"
 echo "== layer unpacking ($build/bench/unpack_bench)"
 "$build/bench/unpack_bench" --dir "$dir"
 echo "== containers ($build/bench/container_bench)"

@@ -33,6 +33,7 @@ struct AgentFlags {
   std::string dataDir = "/var/lib/nave";
   std::vector<std::string> nodeLabels;
   std::string privateRegistry = "/etc/nave/registries.yaml";
+  std::string resolvConf = "/etc/resolv.conf";
   int maxPods = 110;
   int verbosity = 0;
 };
@@ -49,6 +50,8 @@ void addAgentFlags(cli::FlagSet& flags, AgentFlags& a, std::string& configFile) 
   flags.addStringList("node-label", &a.nodeLabels, "Labels of the node (key=value), at registration");
   flags.addString("private-registry", &a.privateRegistry, "Private registry configuration file");
   flags.addInt("max-pods", &a.maxPods, "Number of pods the node can run");
+  flags.addString("resolv-conf", &a.resolvConf,
+                  "Resolver file: the cluster DNS forwards other names to its nameservers");
 }
 
 // Sleeps up to `ms`; true when SIGINT/SIGTERM arrived meanwhile.
@@ -178,6 +181,7 @@ int agentCommand(const std::vector<std::string>& args) {
   o.disableIngress = listed(disabled, "ingress");
   o.maxPods = a.maxPods;
   o.registriesFile = a.privateRegistry;
+  o.resolvConf = a.resolvConf;
   o.nodeLabels = a.nodeLabels;
   o.servingCertPem = creds.serving.certPem;
   o.servingKeyPem = creds.serving.keyPem;

@@ -63,6 +63,8 @@ void addServerFlags(cli::FlagSet& flags, ServerConfig& c, std::string& configFil
                 "Disable the network policy controller");
   flags.addString("flannel-backend", &c.flannelBackend,
                   "Backend for pod routes across nodes ('host-gw', 'vxlan' or 'none')");
+  flags.addString("resolv-conf", &c.resolvConf,
+                  "Resolver file whose nameservers the cluster DNS forwards other names to");
 }
 
 // The first node's pod network: the first /24 of the cluster CIDR (10.42.0.0/16 ->
@@ -183,6 +185,7 @@ int serverCommand(const std::vector<std::string>& args) {
     o.disableKubeProxy = c.disableKubeProxy;
     o.disableNetworkPolicy = c.disableNetworkPolicy;
     o.disableDns = disabled(c, "coredns");
+    o.resolvConf = c.resolvConf;
     o.disableIngress = disabled(c, "ingress");
     // Without the controller manager no node IPAM assigns it.
     if (c.disableControllerManager) o.podCidr = firstNodeCidr(c.clusterCidr);

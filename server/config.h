@@ -35,6 +35,7 @@ struct ServerConfig {
   bool disableKubeProxy = false;      // no nftables service proxy on the nodes
   bool disableNetworkPolicy = false;  // no NetworkPolicy enforcement on the nodes
   std::string flannelBackend = "host-gw";  // host-gw, vxlan or none: pod routes across nodes
+  std::string resolvConf = "/etc/resolv.conf";  // k3s' --resolv-conf: the cluster DNS's upstreams
   // What runs under the kube-controller-manager and kube-scheduler Leases (filled by cmd/,
   // which links the controller modules).
   std::vector<controllers::NamedControllerFactory> controllers;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 
@@ -218,6 +219,7 @@ class ServerImpl : public Server {
       auto r = systemClient_->create(services, "default", svc);
       if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error();
     }
+    TRY(createDnsService());
     // Endpoints may not point at loopback: without a node address, the Service has none.
     if (config_.advertiseAddress.starts_with("127.")) return {};
     client::Resource endpoints{"", "v1", "endpoints"};
@@ -248,6 +250,29 @@ class ServerImpl : public Server {
       auto c = systemClient_->create(slices, "default", slice);
       if (!c.ok() && !c.error().is(ErrorCode::kAlreadyExists)) return std::move(c).error();
     }
+    return {};
+  }
+
+  // kube-system/kube-dns at --cluster-dns (k3s' CoreDNS manifest's names and ports), unless
+  // `--disable coredns`. No selector: every node's agent serves DNS on its pod bridge and
+  // publishes its own EndpointSlice; internalTrafficPolicy Local keeps queries on the node.
+  Result<void> createDnsService() {
+    if (std::find(config_.disable.begin(), config_.disable.end(), "coredns") != config_.disable.end()) return {};
+    client::Resource services{"", "v1", "services"};
+    if (systemClient_->get(services, "kube-system", "kube-dns").ok()) return {};
+    Json svc = {{"apiVersion", "v1"},
+                {"kind", "Service"},
+                {"metadata", {{"name", "kube-dns"}, {"namespace", "kube-system"},
+                              {"labels", {{"k8s-app", "kube-dns"}, {"kubernetes.io/cluster-service", "true"},
+                                          {"kubernetes.io/name", "nave-dns"}}}}},
+                {"spec", {{"type", "ClusterIP"},
+                          {"clusterIP", config_.clusterDns},
+                          {"clusterIPs", {config_.clusterDns}},
+                          {"internalTrafficPolicy", "Local"},
+                          {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}, {"targetPort", 53}},
+                                     {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}, {"targetPort", 53}}}}}}};
+    auto r = systemClient_->create(services, "kube-system", svc);
+    if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error().context("kube-dns Service");
     return {};
   }
 

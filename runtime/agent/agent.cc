@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "network/flannel/flannel.h"
 #include "network/netpol/network_policy.h"
+#include "network/dns/cluster/cluster_dns.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -98,8 +99,18 @@ class AgentImpl : public Agent {
       networkPolicy_ =
           TRY(network::netpol::NetworkPolicyEnforcer::start(*informers_, {o.nodeName}));
     }
+    if (!o.disableDns) {
+      dns::ClusterDnsOptions dnso;
+      dnso.nodeName = o.nodeName;
+      dnso.podCidr = o.podCidr;
+      dnso.clusterDns = o.clusterDns;
+      dnso.clusterDomain = o.clusterDomain;
+      dnso.resolvConf = o.resolvConf;
+      dns_ = TRY(dns::ClusterDns::create(*ctx_.client, *informers_, dnso));
+    }
     informers_->start();
     if (flannel_) flannel_->start();
+    if (dns_) TRY(dns_->start());
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
     StreamingServerOptions so;
@@ -121,6 +132,7 @@ class AgentImpl : public Agent {
     if (nodeApi_) nodeApi_->stop();
     if (flannel_) flannel_->stop();
     if (networkPolicy_) networkPolicy_->stop();
+    if (dns_) dns_->stop();
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -174,6 +186,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<network::flannel::Backend> flannelBackend_;
   std::unique_ptr<network::flannel::Flannel> flannel_;
   std::unique_ptr<network::netpol::NetworkPolicyEnforcer> networkPolicy_;
+  std::unique_ptr<dns::ClusterDns> dns_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };

@@ -42,6 +42,9 @@ struct AgentOptions {
   bool disableDns = false;
   bool disableIngress = false;
   bool disableNetworkPolicy = false;
+  // The kubelet's --resolv-conf: the cluster DNS forwards other names to its nameservers, and
+  // pods with dnsPolicy Default (or host networking) get it.
+  std::string resolvConf = "/etc/resolv.conf";
 
   // The node API (kubelet port): its serving certificate and the CA and identity of the only
   // client it accepts (the API server's kubelet-client certificate).

@@ -418,6 +418,7 @@ bool PodWorker::ensureSandbox() {
     DnsSettings dns;
     dns.clusterDns = ctx_.options.clusterDns;
     dns.clusterDomain = ctx_.options.clusterDomain;
+    dns.hostResolvConf = ctx_.options.resolvConf;
     StepTimer timer(uid_, "writePodFiles");
     auto files = writePodFiles(ctx_.podsDir, current_, facts, dns);
     if (!files.ok()) {
