@@ -36,6 +36,11 @@ class Transaction {
                   uint64_t handle);
 
   void addSet(const SetSpec& set);
+  // An anonymous constant map or set with its elements (what nft makes of `vmap { 0 : goto
+  // a, 1 : goto b }`), bound to the rule that looks it up and deleted with it. Returns the
+  // batch-local ID to pass to Rule::lookupAnonymous in a rule added later in this transaction.
+  // `set.name` is ignored.
+  uint32_t addAnonymousSet(const SetSpec& set, const std::vector<SetElement>& elements);
   void flushSet(Family family, const std::string& table, const std::string& set);
   void deleteSet(Family family, const std::string& table, const std::string& set);
 
@@ -56,6 +61,10 @@ class Transaction {
   // Appends one message built by `build` into the scratch buffer.
   template <typename Build>
   void append(uint16_t type, Family family, uint16_t flags, std::string description, Build build);
+
+  void addSetMessage(const SetSpec& set, const std::string& name, uint32_t extraFlags);
+  void addElementMessages(Family family, const std::string& table, const std::string& set,
+                          uint32_t setId, const std::vector<SetElement>& elements, bool excl);
 
   std::vector<char> messages_;             // netlink messages, sequence numbers unset
   std::vector<std::string> descriptions_;  // one per message, for errors
