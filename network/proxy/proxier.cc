@@ -1,0 +1,484 @@
+#include "network/proxy/proxier.h"
+
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter_ipv4.h>
+
+#include <cstring>
+#include <functional>
+
+#include "common/log.h"
+#include "network/nftables/rule.h"
+#include "network/nftables/transaction.h"
+
+namespace nave::network::proxy {
+
+namespace {
+
+using nft::Concat;
+using nft::DataType;
+using nft::reg32;
+using nft::Rule;
+using nft::Verdict;
+
+constexpr nft::Family kIp = nft::Family::kIp;
+constexpr char kServiceIps[] = "service-ips";
+constexpr char kServiceNodePorts[] = "service-nodeports";
+constexpr char kNoEndpointServices[] = "no-endpoint-services";
+constexpr char kNoEndpointNodePorts[] = "no-endpoint-nodeports";
+constexpr char kServices[] = "services";
+constexpr char kServiceCheck[] = "service-endpoints-check";
+constexpr char kNodePortCheck[] = "nodeport-endpoints-check";
+constexpr char kReject[] = "reject-chain";
+constexpr char kMarkMasq[] = "mark-for-masquerade";
+constexpr char kMasquerading[] = "masquerading";
+
+nft::Bytes u32Bytes(uint32_t v) {  // host byte order, as meta mark and numgen results
+  nft::Bytes b(4);
+  std::memcpy(b.data(), &v, 4);
+  return b;
+}
+
+const char* protocolName(uint8_t p) {
+  return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+// Loads `ip daddr . meta l4proto . th dport` (or without the address) into reg32(0...).
+Rule& loadServiceKey(Rule& r, bool withAddress) {
+  int i = 0;
+  if (withAddress) r.payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg32(i++));
+  r.meta(NFT_META_L4PROTO, reg32(i++));
+  return r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(i));
+}
+
+}  // namespace
+
+using Emit = std::function<void(nft::Transaction&, const std::string& chain)>;
+
+// A chain's rules: `text` (what nft would print, roughly) is compared between syncs to leave
+// unchanged chains alone; `rules` add them.
+struct Proxier::ChainRules {
+  std::string text;
+  std::vector<Emit> rules;
+  void add(std::string line, Emit e) {
+    text += line + "\n";
+    rules.push_back(std::move(e));
+  }
+};
+
+struct Proxier::Desired {
+  Programmed programmed;
+  std::map<std::string, ChainRules> chains;
+};
+
+Proxier::Desired Proxier::build(const Service& s) const {
+  Desired d;
+  auto& elements = d.programmed.elements;
+  const Ipv4Prefix clusterCidr = options_.clusterCidr;
+  for (const ServicePort& sp : s.ports) {
+    const std::string p = s.key() + "/" + protocolName(sp.protocol) + "/" +
+                          (sp.name.empty() ? std::to_string(sp.port) : sp.name);
+    const std::vector<Endpoint> cluster = usableEndpoints(sp.endpoints);
+    const std::vector<Endpoint> local = usableEndpoints(sp.endpoints, &options_.nodeName);
+    const uint8_t proto = sp.protocol;
+
+    // One chain per endpoint, and chains choosing among endpoints.
+    auto endpointChain = [&](const Endpoint& e) {
+      std::string id = e.ip.toString() + "/" + std::to_string(e.port);
+      std::string name = "endpoint-" + p + "__" + id;
+      if (d.chains.count(name)) return name;
+      ChainRules& c = d.chains[name];
+      Ipv4Address ip = e.ip;
+      c.add("ip saddr " + ip.toString() + " jump mark-for-masquerade", [ip](auto& tx, auto& chain) {
+        Rule r(kIp, kTable, chain);
+        r.ipSaddr({ip, 32}).verdict(Verdict::jump(kMarkMasq));
+        tx.addRule(r);
+      });
+      if (s.affinitySeconds) {
+        std::string set = "affinity-" + p + "__" + id;
+        d.programmed.sets[set] = s.affinitySeconds * 1000;
+        c.add("update @" + set + " { ip saddr }", [set](auto& tx, auto& chain) {
+          Rule r(kIp, kTable, chain);
+          r.payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, nft::kReg1).dynsetUpdate(set, nft::kReg1);
+          tx.addRule(r);
+        });
+      }
+      uint16_t port = e.port;
+      c.add("meta l4proto " + std::string(protocolName(proto)) + " dnat to " + id,
+            [ip, port, proto](auto& tx, auto& chain) {
+              Rule r(kIp, kTable, chain);
+              r.l4proto(proto)
+                  .immediate(nft::kReg1, Concat().ipv4(ip).bytes())
+                  .immediate(NFT_REG_2, Concat().inetService(port).bytes())
+                  .dnat(nft::kReg1, NFT_REG_2);
+              tx.addRule(r);
+            });
+      return name;
+    };
+    auto selectChain = [&](const std::string& name, const std::vector<Endpoint>& eps,
+                           bool clusterIpMasquerade) {
+      if (d.chains.count(name)) return name;
+      std::vector<std::string> targets;
+      for (const Endpoint& e : eps) targets.push_back(endpointChain(e));
+      ChainRules& c = d.chains[name];
+      if (clusterIpMasquerade && s.hasClusterIp) {
+        Ipv4Address vip = s.clusterIp;
+        c.add("ip daddr " + vip.toString() + " ip saddr != " + clusterCidr.toString() +
+                  " jump mark-for-masquerade",
+              [vip, clusterCidr](auto& tx, auto& chain) {
+                Rule r(kIp, kTable, chain);
+                r.ipDaddr({vip, 32}).ipSaddr(clusterCidr, true).verdict(Verdict::jump(kMarkMasq));
+                tx.addRule(r);
+              });
+      }
+      if (s.affinitySeconds) {
+        for (const std::string& t : targets) {
+          std::string set = "affinity-" + t.substr(std::strlen("endpoint-"));
+          c.add("ip saddr @" + set + " goto " + t, [set, t](auto& tx, auto& chain) {
+            Rule r(kIp, kTable, chain);
+            r.payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, nft::kReg1)
+                .lookup(set, nft::kReg1)
+                .verdict(Verdict::goTo(t));
+            tx.addRule(r);
+          });
+        }
+      }
+      if (targets.size() == 1) {
+        std::string t = targets[0];
+        c.add("goto " + t, [t](auto& tx, auto& chain) {
+          Rule r(kIp, kTable, chain);
+          r.verdict(Verdict::goTo(t));
+          tx.addRule(r);
+        });
+      } else {
+        std::string text = "numgen random mod " + std::to_string(targets.size()) + " vmap {";
+        for (size_t i = 0; i < targets.size(); ++i)
+          text += " " + std::to_string(i) + " : goto " + targets[i] + ",";
+        c.add(text + " }", [targets](auto& tx, auto& chain) {
+          std::vector<nft::SetElement> vmap;
+          for (uint32_t i = 0; i < targets.size(); ++i)
+            vmap.push_back({u32Bytes(i), {}, Verdict::goTo(targets[i])});
+          uint32_t id = tx.addAnonymousSet({kIp, kTable, "", {DataType::kInteger}, {DataType::kVerdict}},
+                                           vmap);
+          Rule r(kIp, kTable, chain);
+          r.numgenRandom(static_cast<uint32_t>(targets.size()), nft::kReg1)
+              .lookupAnonymous(id, nft::kReg1, nft::kRegVerdict);
+          tx.addRule(r);
+        });
+      }
+      return name;
+    };
+
+    const Verdict reject = Verdict::goTo(kReject);
+    // Internal traffic: the ClusterIP.
+    if (s.hasClusterIp) {
+      nft::Bytes key = Concat().ipv4(s.clusterIp).inetProto(proto).inetService(sp.port).bytes();
+      const auto& eps = s.internalLocal ? local : cluster;
+      if (!eps.empty()) {
+        std::string chain = selectChain((s.internalLocal ? "local-" : "service-") + p, eps, true);
+        elements.insert({kServiceIps, key, Verdict::goTo(chain)});
+      } else {
+        elements.insert({kNoEndpointServices, key, cluster.empty() ? reject : Verdict::drop()});
+      }
+    }
+    // External traffic: NodePort, external IPs, LoadBalancer ingress IPs.
+    std::vector<Ipv4Address> externalIps = s.externalIps;
+    externalIps.insert(externalIps.end(), s.loadBalancerIps.begin(), s.loadBalancerIps.end());
+    if (!sp.nodePort && externalIps.empty()) continue;
+    std::optional<std::string> external;
+    if (!cluster.empty()) {
+      std::string name = "external-" + p;
+      std::string clusterChain = selectChain("service-" + p, cluster, !s.internalLocal);
+      ChainRules c;
+      auto gotoRule = [](std::string target) {
+        return [target](auto& tx, auto& chain) {
+          Rule r(kIp, kTable, chain);
+          r.verdict(Verdict::goTo(target));
+          tx.addRule(r);
+        };
+      };
+      if (!s.externalLocal) {
+        c.add("jump mark-for-masquerade", [](auto& tx, auto& chain) {
+          Rule r(kIp, kTable, chain);
+          r.verdict(Verdict::jump(kMarkMasq));
+          tx.addRule(r);
+        });
+        c.add("goto " + clusterChain, gotoRule(clusterChain));
+      } else {
+        // Pods, and the node itself, reach external addresses as if inside the cluster
+        // (kube-proxy's short-circuit); only traffic from outside keeps its source and needs
+        // an endpoint on this node.
+        c.add("ip saddr " + clusterCidr.toString() + " goto " + clusterChain,
+              [clusterCidr, clusterChain](auto& tx, auto& chain) {
+                Rule r(kIp, kTable, chain);
+                r.ipSaddr(clusterCidr).verdict(Verdict::goTo(clusterChain));
+                tx.addRule(r);
+              });
+        c.add("fib saddr type local jump mark-for-masquerade", [](auto& tx, auto& chain) {
+          Rule r(kIp, kTable, chain);
+          r.fibSaddrLocal().verdict(Verdict::jump(kMarkMasq));
+          tx.addRule(r);
+        });
+        c.add("fib saddr type local goto " + clusterChain, [clusterChain](auto& tx, auto& chain) {
+          Rule r(kIp, kTable, chain);
+          r.fibSaddrLocal().verdict(Verdict::goTo(clusterChain));
+          tx.addRule(r);
+        });
+        if (!local.empty()) {
+          std::string localChain = selectChain("local-" + p, local, s.internalLocal);
+          c.add("goto " + localChain, gotoRule(localChain));
+        } else {
+          c.add("drop", [](auto& tx, auto& chain) {
+            Rule r(kIp, kTable, chain);
+            r.verdict(Verdict::drop());
+            tx.addRule(r);
+          });
+        }
+      }
+      d.chains[name] = std::move(c);
+      external = name;
+    }
+    for (Ipv4Address ip : externalIps) {
+      nft::Bytes key = Concat().ipv4(ip).inetProto(proto).inetService(sp.port).bytes();
+      if (external) elements.insert({kServiceIps, key, Verdict::goTo(*external)});
+      else elements.insert({kNoEndpointServices, key, reject});
+    }
+    if (sp.nodePort) {
+      nft::Bytes key = Concat().inetProto(proto).inetService(sp.nodePort).bytes();
+      if (external) elements.insert({kServiceNodePorts, key, Verdict::goTo(*external)});
+      else elements.insert({kNoEndpointNodePorts, key, reject});
+    }
+  }
+  for (const auto& [name, c] : d.chains) d.programmed.chains[name] = c.text;
+  return d;
+}
+
+void Proxier::addBase(nft::Transaction& tx) const {
+  tx.addTable({kIp, kTable});
+  auto base = [&](const char* name, const char* type, uint32_t hook, int32_t prio) {
+    tx.addChain({kIp, kTable, name, nft::BaseChainSpec{type, hook, prio, NF_ACCEPT}});
+    tx.flushChain(kIp, kTable, name);
+  };
+  base("nat-prerouting", "nat", NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST);
+  base("nat-output", "nat", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST);
+  base("nat-postrouting", "nat", NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC);
+  // Before DNAT (priority -100), as kube-proxy's filter chains.
+  base("filter-input", "filter", NF_INET_LOCAL_IN, NF_IP_PRI_NAT_DST - 10);
+  base("filter-forward", "filter", NF_INET_FORWARD, NF_IP_PRI_NAT_DST - 10);
+  base("filter-output", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST - 10);
+  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kReject, kMarkMasq, kMasquerading}) {
+    tx.addChain({kIp, kTable, c, std::nullopt});
+    tx.flushChain(kIp, kTable, c);
+  }
+  const std::vector<DataType> addrKey{DataType::kIpv4Addr, DataType::kInetProto, DataType::kInetService};
+  const std::vector<DataType> portKey{DataType::kInetProto, DataType::kInetService};
+  const std::vector<DataType> verdict{DataType::kVerdict};
+  tx.addSet({kIp, kTable, kServiceIps, addrKey, verdict});
+  tx.addSet({kIp, kTable, kServiceNodePorts, portKey, verdict});
+  tx.addSet({kIp, kTable, kNoEndpointServices, addrKey, verdict});
+  tx.addSet({kIp, kTable, kNoEndpointNodePorts, portKey, verdict});
+
+  auto jump = [&](const char* from, const char* to, bool newOnly) {
+    Rule r(kIp, kTable, from);
+    if (newOnly) r.ctState(NF_CT_STATE_BIT(IP_CT_NEW));
+    r.verdict(Verdict::jump(to));
+    tx.addRule(r);
+  };
+  jump("nat-prerouting", kServices, false);
+  jump("nat-output", kServices, false);
+  jump("nat-postrouting", kMasquerading, false);
+  jump("filter-input", kNodePortCheck, true);
+  jump("filter-input", kServiceCheck, true);
+  jump("filter-forward", kServiceCheck, true);
+  jump("filter-output", kServiceCheck, true);
+  jump("filter-output", kNodePortCheck, true);
+
+  Rule byIp(kIp, kTable, kServices);
+  loadServiceKey(byIp, true).lookup(kServiceIps, reg32(0), nft::kRegVerdict);
+  tx.addRule(byIp);
+  Rule byPort(kIp, kTable, kServices);
+  byPort.fibDaddrLocal().ipDaddr({Ipv4Address{0x7f000000}, 8}, true);
+  loadServiceKey(byPort, false).lookup(kServiceNodePorts, reg32(0), nft::kRegVerdict);
+  tx.addRule(byPort);
+  Rule checkIp(kIp, kTable, kServiceCheck);
+  loadServiceKey(checkIp, true).lookup(kNoEndpointServices, reg32(0), nft::kRegVerdict);
+  tx.addRule(checkIp);
+  Rule checkPort(kIp, kTable, kNodePortCheck);
+  checkPort.fibDaddrLocal();
+  loadServiceKey(checkPort, false).lookup(kNoEndpointNodePorts, reg32(0), nft::kRegVerdict);
+  tx.addRule(checkPort);
+  Rule reject(kIp, kTable, kReject);
+  reject.reject();
+  tx.addRule(reject);
+
+  const uint32_t m = kMasqueradeMark;
+  Rule mark(kIp, kTable, kMarkMasq);  // meta mark set meta mark | 0x4000
+  mark.meta(NFT_META_MARK, nft::kReg1).bitwise(nft::kReg1, nft::kReg1, u32Bytes(~m), u32Bytes(m));
+  mark.metaSet(NFT_META_MARK, nft::kReg1);
+  tx.addRule(mark);
+  Rule unmarked(kIp, kTable, kMasquerading);
+  unmarked.markBits(m, true).verdict(Verdict::ret());
+  tx.addRule(unmarked);
+  Rule clear(kIp, kTable, kMasquerading);  // meta mark set meta mark ^ 0x4000
+  clear.meta(NFT_META_MARK, nft::kReg1).bitwise(nft::kReg1, nft::kReg1, u32Bytes(~0u), u32Bytes(m));
+  clear.metaSet(NFT_META_MARK, nft::kReg1);
+  tx.addRule(clear);
+  Rule masq(kIp, kTable, kMasquerading);
+  masq.masquerade(NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+  tx.addRule(masq);
+}
+
+namespace {
+
+// The phases of one transaction changing several services: references are dropped before
+// what they name is deleted, and created after what they name exists.
+struct Change {
+  const Proxier::Programmed* before;
+  const Proxier::Programmed* after;
+  const std::map<std::string, Proxier::ChainRules>* chains;
+};
+
+using Slot = std::pair<std::string, nft::Bytes>;  // a map (by meaning) and a key
+
+Slot slotOf(const Proxier::Element& e) {
+  std::string map = e.map == kNoEndpointServices    ? kServiceIps
+                    : e.map == kNoEndpointNodePorts ? kServiceNodePorts
+                                                    : e.map;
+  return {map, e.key};
+}
+
+// Drops from `elements` the addresses and ports other services hold (`owners`, or `claimed`
+// earlier in this sync), logged; claims the others.
+void claim(const std::string& service, std::set<Proxier::Element>& elements,
+           const std::map<Slot, std::string>& owners,
+           const std::map<std::string, std::optional<Service>>* changing,
+           std::set<Slot>& claimed) {
+  for (auto it = elements.begin(); it != elements.end();) {
+    Slot slot = slotOf(*it);
+    auto owner = owners.find(slot);
+    bool heldElsewhere = owner != owners.end() && owner->second != service &&
+                         !(changing && changing->count(owner->second));
+    if (!heldElsewhere && claimed.insert(slot).second) {
+      ++it;
+      continue;
+    }
+    log::warning("service proxy: another service has this address and port already",
+                 {{"service", service}, {"map", it->map}});
+    it = elements.erase(it);
+  }
+}
+
+void applyChanges(nft::Transaction& tx, const std::vector<Change>& changes) {
+  using C = Change;
+  static const Proxier::Programmed kNone;
+  auto before = [](const C& c) -> const Proxier::Programmed& { return c.before ? *c.before : kNone; };
+  // 1. Elements that go or change.
+  for (const C& c : changes) {
+    std::map<std::string, std::vector<nft::Bytes>> gone;
+    for (const auto& e : before(c).elements)
+      if (!c.after->elements.count(e)) gone[e.map].push_back(e.key);
+    for (const auto& [map, keys] : gone) tx.deleteElements(kIp, Proxier::kTable, map, keys);
+  }
+  // 2. New chains and sets, then the rules of new and changed chains.
+  for (const C& c : changes) {
+    for (const auto& [name, timeout] : c.after->sets)
+      if (!before(c).sets.count(name)) {
+        nft::SetSpec set{kIp, Proxier::kTable, name, {DataType::kIpv4Addr}, {}};
+        set.timeoutMs = timeout;
+        tx.addSet(set);
+      }
+    for (const auto& [name, text] : c.after->chains)
+      if (!before(c).chains.count(name)) tx.addChain({kIp, Proxier::kTable, name, std::nullopt});
+  }
+  for (const C& c : changes) {
+    for (const auto& [name, rules] : *c.chains) {
+      auto old = before(c).chains.find(name);
+      if (old != before(c).chains.end()) {
+        if (old->second == rules.text) continue;
+        tx.flushChain(kIp, Proxier::kTable, name);
+      }
+      for (const Emit& e : rules.rules) e(tx, name);
+    }
+  }
+  // 3. Elements that come or change.
+  for (const C& c : changes) {
+    std::map<std::string, std::vector<nft::SetElement>> added;
+    for (const auto& e : c.after->elements)
+      if (!before(c).elements.count(e)) added[e.map].push_back({e.key, {}, e.verdict});
+    for (const auto& [map, elements] : added) tx.addElements(kIp, Proxier::kTable, map, elements);
+  }
+  // 4. Chains and sets nothing refers to any more.
+  for (const C& c : changes)
+    for (const auto& [name, text] : before(c).chains)
+      if (!c.after->chains.count(name)) tx.flushChain(kIp, Proxier::kTable, name);
+  for (const C& c : changes)
+    for (const auto& [name, text] : before(c).chains)
+      if (!c.after->chains.count(name)) tx.deleteChain(kIp, Proxier::kTable, name);
+  for (const C& c : changes)
+    for (const auto& [name, timeout] : before(c).sets)
+      if (!c.after->sets.count(name)) tx.deleteSet(kIp, Proxier::kTable, name);
+}
+}  // namespace
+
+Result<void> Proxier::syncAll(const std::vector<Service>& services) {
+  nft::Transaction tx;
+  tx.addTable({kIp, kTable});
+  tx.deleteTable({kIp, kTable});
+  addBase(tx);
+  std::map<std::string, Desired> desired;
+  for (const Service& s : services) desired[s.key()] = build(s);
+  // An address, protocol and port belongs to one service: the first by key.
+  std::set<Slot> claimed;
+  for (auto& [key, d] : desired) claim(key, d.programmed.elements, {}, nullptr, claimed);
+  std::vector<Change> changes;
+  for (const auto& [key, d] : desired) changes.push_back({nullptr, &d.programmed, &d.chains});
+  applyChanges(tx, changes);
+  auto r = nft_.commit(tx);
+  applied_.clear();
+  owners_.clear();
+  if (!r.ok()) return std::move(r).error().context("sync the service proxy's table ip nave");
+  for (auto& [key, d] : desired) {
+    for (const Element& e : d.programmed.elements) owners_[slotOf(e)] = key;
+    applied_[key] = std::move(d.programmed);
+  }
+  return {};
+}
+
+Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Service>>& changed) {
+  std::map<std::string, Desired> desired;
+  for (const auto& [key, s] : changed) desired[key] = s ? build(*s) : Desired{};
+  // Keys held by services not in this change keep their owner.
+  std::set<Slot> claimed;
+  for (auto& [key, d] : desired) claim(key, d.programmed.elements, owners_, &changed, claimed);
+  std::vector<Change> changes;
+  for (const auto& [key, d] : desired) {
+    auto old = applied_.find(key);
+    changes.push_back({old == applied_.end() ? nullptr : &old->second, &d.programmed, &d.chains});
+  }
+  nft::Transaction tx;
+  applyChanges(tx, changes);
+  if (tx.empty()) return {};
+  TRY(nft_.commit(tx));
+  for (auto& [key, d] : desired)
+    if (auto old = applied_.find(key); old != applied_.end())
+      for (const Element& e : old->second.elements) owners_.erase(slotOf(e));
+  for (auto& [key, d] : desired) {
+    for (const Element& e : d.programmed.elements) owners_[slotOf(e)] = key;
+    if (changed.at(key)) applied_[key] = std::move(d.programmed);
+    else applied_.erase(key);
+  }
+  return {};
+}
+
+Result<void> Proxier::uninstall() {
+  applied_.clear();
+  owners_.clear();
+  if (!TRY(nft_.hasTable({kIp, kTable}))) return {};
+  nft::Transaction tx;
+  tx.deleteTable({kIp, kTable});
+  auto r = nft_.commit(tx);
+  if (!r.ok() && !r.error().is(ErrorCode::kNotFound)) return r;
+  return {};
+}
+
+}  // namespace nave::network::proxy

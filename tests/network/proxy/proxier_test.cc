@@ -1,0 +1,222 @@
+// The Proxier against the real kernel: rules programmed into a test namespace's `ip nave`
+// table, and TCP/UDP traffic through them.
+#include "network/proxy/proxier.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/network/proxy/proxy_world.h"
+
+namespace nave::network::proxy::testing {
+namespace {
+
+using ProxierTest = ProxyWorld;
+
+std::map<std::string, std::optional<Service>> change(const Service& s) {
+  return {{s.key(), s}};
+}
+
+TEST_F(ProxierTest, ClusterIpFromOutsideThePodsAndTheNodeIsDnatedAndMasqueraded) {
+  UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
+  ASSERT_TRUE(proxier->syncAll({service("web", "10.43.0.10", 80, {endpoint("10.42.0.5", 8080)})}).ok());
+
+  auto seen = probe(*client, "10.43.0.10", 80, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  EXPECT_EQ(*seen, "10.42.0.1");  // from outside the cluster CIDR: masqueraded
+  seen = probe(*host, "10.43.0.10", 80, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+
+  std::string t = table();
+  EXPECT_NE(t.find("map service-ips"), std::string::npos) << t;
+  EXPECT_NE(t.find("ip daddr . meta l4proto . th dport vmap @service-ips"), std::string::npos) << t;
+  EXPECT_NE(t.find("chain service-default/web/tcp/http"), std::string::npos) << t;
+  EXPECT_NE(t.find("dnat to 10.42.0.5:8080"), std::string::npos) << t;
+}
+
+TEST_F(ProxierTest, PodToServiceKeepsItsSourceAcrossTheBridgeAndHairpinIsMasqueraded) {
+  UniqueFd server2 = listenIn(*pod2, "0.0.0.0", 8080);
+  UniqueFd server1 = listenIn(*pod1, "0.0.0.0", 8080);
+  ASSERT_TRUE(proxier
+                  ->syncAll({service("to-pod2", "10.43.0.20", 80, {endpoint("10.42.0.6", 8080)}),
+                             service("to-pod1", "10.43.0.21", 80, {endpoint("10.42.0.5", 8080)})})
+                  .ok());
+  // pod1 -> service -> pod2 on the same bridge: the reply is bridged, and conntrack
+  // (br_netfilter) undoes the DNAT.
+  auto seen = probe(*pod1, "10.43.0.20", 80, server2.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+  EXPECT_EQ(*seen, "10.42.0.5");
+  // pod1 -> service -> pod1 itself: masqueraded so that the reply returns through the node.
+  seen = probe(*pod1, "10.43.0.21", 80, server1.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+  EXPECT_EQ(*seen, "10.42.0.1");
+}
+
+TEST_F(ProxierTest, NodePortAndLoadBalancerAddressReachTheService) {
+  UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
+  Service s = service("np", "10.43.0.30", 80, {endpoint("10.42.0.5", 8080)});
+  s.ports[0].nodePort = 30080;
+  s.loadBalancerIps = {*Ipv4Address::parse("192.168.50.1")};
+  ASSERT_TRUE(proxier->syncAll({s}).ok());
+  auto seen = probe(*client, "192.168.50.1", 30080, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  EXPECT_EQ(*seen, "10.42.0.1");  // externalTrafficPolicy Cluster: masqueraded
+  seen = probe(*client, "192.168.50.1", 80, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+  seen = probe(*host, "192.168.50.1", 30080, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+  EXPECT_NE(table().find("map service-nodeports"), std::string::npos);
+}
+
+TEST_F(ProxierTest, ExternalTrafficPolicyLocalKeepsTheClientAddressAndDropsWithoutLocalEndpoints) {
+  UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
+  Service s = service("local", "10.43.0.31", 80, {endpoint("10.42.0.5", 8080)});
+  s.ports[0].nodePort = 30081;
+  s.externalLocal = true;
+  ASSERT_TRUE(proxier->syncAll({s}).ok());
+  auto seen = probe(*client, "192.168.50.1", 30081, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  EXPECT_EQ(*seen, "192.168.50.2");
+
+  s.ports[0].endpoints = {endpoint("10.42.0.5", 8080, "node-b")};  // on another node
+  ASSERT_TRUE(proxier->syncChanged(change(s)).ok());
+  EXPECT_EQ(connectErrno(*client, "192.168.50.1", 30081), ETIMEDOUT) << table();
+  // The ClusterIP still reaches it (internalTrafficPolicy Cluster).
+  seen = probe(*host, "10.43.0.31", 80, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+}
+
+TEST_F(ProxierTest, InternalTrafficPolicyLocalUsesOnlyThisNodesEndpoints) {
+  UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
+  Service s = service("dns", "10.43.0.10", 53,
+                      {endpoint("10.42.0.5", 8080, "node-a"), endpoint("10.42.1.7", 8080, "node-b")});
+  s.internalLocal = true;
+  ASSERT_TRUE(proxier->syncAll({s}).ok());
+  for (int i = 0; i < 8; ++i) {  // never the other node's endpoint
+    auto seen = probe(*pod2, "10.43.0.10", 53, server.get());
+    ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  }
+  s.ports[0].endpoints = {endpoint("10.42.1.7", 8080, "node-b")};
+  ASSERT_TRUE(proxier->syncChanged(change(s)).ok());
+  EXPECT_NE(table().find("map no-endpoint-services"), std::string::npos);
+  EXPECT_EQ(connectErrno(*pod2, "10.43.0.10", 53), ETIMEDOUT) << table();  // dropped
+}
+
+TEST_F(ProxierTest, ServicesWithoutEndpointsAreRefused) {
+  Service s = service("empty", "10.43.0.40", 80, {});
+  s.ports[0].nodePort = 30040;
+  ASSERT_TRUE(proxier->syncAll({s}).ok());
+  EXPECT_EQ(connectErrno(*client, "10.43.0.40", 80), ECONNREFUSED) << table();
+  EXPECT_EQ(connectErrno(*host, "10.43.0.40", 80), ECONNREFUSED);
+  EXPECT_EQ(connectErrno(*pod1, "10.43.0.40", 80), ECONNREFUSED);
+  EXPECT_EQ(connectErrno(*client, "192.168.50.1", 30040), ECONNREFUSED);
+}
+
+TEST_F(ProxierTest, NotReadyEndpointsAreSkippedAndTerminatingOnesServeWhenNoneIsReady) {
+  UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
+  Endpoint notReady = endpoint("10.42.0.6", 8080);
+  notReady.ready = notReady.serving = false;
+  Endpoint draining = endpoint("10.42.0.5", 8080);
+  draining.ready = false;
+  draining.terminating = true;
+  ASSERT_TRUE(proxier->syncAll({service("roll", "10.43.0.50", 80, {notReady, draining})}).ok());
+  for (int i = 0; i < 4; ++i) {
+    auto seen = probe(*client, "10.43.0.50", 80, server.get());
+    ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  }
+  EXPECT_EQ(table().find("10.42.0.6"), std::string::npos);
+}
+
+TEST_F(ProxierTest, IncrementalChangesReplaceEndpointsAndDeletedServicesStopAnswering) {
+  UniqueFd server1 = listenIn(*pod1, "0.0.0.0", 8080);
+  UniqueFd server2 = listenIn(*pod2, "0.0.0.0", 9090);
+  Service a = service("a", "10.43.0.60", 80, {endpoint("10.42.0.5", 8080)});
+  Service b = service("b", "10.43.0.61", 80, {endpoint("10.42.0.5", 8080)});
+  ASSERT_TRUE(proxier->syncAll({a, b}).ok());
+  ASSERT_TRUE(probe(*client, "10.43.0.60", 80, server1.get()).ok());
+
+  a.ports[0].endpoints = {endpoint("10.42.0.6", 9090)};
+  ASSERT_TRUE(proxier->syncChanged(change(a)).ok());
+  auto seen = probe(*client, "10.43.0.60", 80, server2.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  std::string t = table();
+  EXPECT_EQ(t.find("endpoint-default/a/tcp/http__10.42.0.5/8080"), std::string::npos) << t;
+  EXPECT_NE(t.find("endpoint-default/b/tcp/http__10.42.0.5/8080"), std::string::npos) << t;
+
+  ASSERT_TRUE(proxier->syncChanged({{a.key(), std::nullopt}}).ok());
+  EXPECT_NE(connectErrno(*client, "10.43.0.60", 80), 0);
+  t = table();
+  EXPECT_EQ(t.find("default/a/"), std::string::npos) << t;
+  EXPECT_TRUE(probe(*client, "10.43.0.61", 80, server1.get()).ok());
+  EXPECT_EQ(proxier->serviceCount(), 1u);
+
+  // A full sync of a different set replaces everything.
+  ASSERT_TRUE(proxier->syncAll({a}).ok());
+  EXPECT_TRUE(probe(*client, "10.43.0.60", 80, server2.get()).ok());
+  EXPECT_NE(connectErrno(*client, "10.43.0.61", 80), 0);
+}
+
+TEST_F(ProxierTest, ConnectionsSpreadOverEndpointsUnlessSessionAffinityPinsThem) {
+  UniqueFd server1 = listenIn(*pod1, "0.0.0.0", 8080);
+  UniqueFd server2 = listenIn(*pod2, "0.0.0.0", 8080);
+  Service s = service("lb", "10.43.0.70", 80, {endpoint("10.42.0.5", 8080), endpoint("10.42.0.6", 8080)});
+  ASSERT_TRUE(proxier->syncAll({s}).ok());
+  EXPECT_NE(table().find("numgen random mod 2 vmap"), std::string::npos) << table();
+  // Accepts on whichever server got the connection.
+  auto spread = [&](int n) {
+    std::set<int> hit;
+    for (int i = 0; i < n; ++i) {
+      UniqueFd c = client->run(
+          [] { return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+      sockaddr_in sa = inetAddress("10.43.0.70", 80);
+      EXPECT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << strerror(errno);
+      pollfd p[2] = {{server1.get(), POLLIN, 0}, {server2.get(), POLLIN, 0}};
+      EXPECT_GT(::poll(p, 2, kProbeWaitMs), 0);
+      for (int k = 0; k < 2; ++k) {
+        if (!(p[k].revents & POLLIN)) continue;
+        hit.insert(k);
+        UniqueFd(::accept4(p[k].fd, nullptr, nullptr, SOCK_CLOEXEC));
+      }
+    }
+    return hit.size();
+  };
+  EXPECT_EQ(spread(24), 2u);  // all on one endpoint: 2^-23
+  s.affinitySeconds = 60;
+  ASSERT_TRUE(proxier->syncChanged(change(s)).ok());
+  EXPECT_NE(table().find("update @affinity-default/lb/tcp/http__"), std::string::npos) << table();
+  EXPECT_EQ(spread(12), 1u);
+}
+
+TEST_F(ProxierTest, UdpServicesAndExternalIps) {
+  UniqueFd server = udpIn(*pod1, "0.0.0.0", 5353);
+  Service s = service("udp", "10.43.0.80", 53, {endpoint("10.42.0.5", 5353)}, IPPROTO_UDP);
+  s.externalIps = {*Ipv4Address::parse("192.168.50.1")};
+  ASSERT_TRUE(proxier->syncAll({s}).ok());
+  auto seen = probeUdp(*pod2, "10.43.0.80", 53, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  EXPECT_EQ(*seen, "10.42.0.6");
+  seen = probeUdp(*client, "192.168.50.1", 53, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+}
+
+TEST_F(ProxierTest, AnAddressAndPortTakenByAnotherServiceIsLeftToIt) {
+  UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
+  Service a = service("first", "10.43.0.90", 80, {endpoint("10.42.0.5", 8080)});
+  Service b = service("second", "10.43.0.91", 80, {endpoint("10.42.0.6", 8080)});
+  a.externalIps = b.externalIps = {*Ipv4Address::parse("192.168.50.1")};
+  ASSERT_TRUE(proxier->syncAll({a}).ok());
+  ASSERT_TRUE(proxier->syncChanged(change(b)).ok());  // not refused: the duplicate is skipped
+  EXPECT_TRUE(probe(*client, "192.168.50.1", 80, server.get()).ok());
+  ASSERT_TRUE(proxier->syncChanged({{a.key(), std::nullopt}, {b.key(), b}}).ok());
+  EXPECT_NE(table().find("192.168.50.1 . tcp . 80 : goto external-default/second/tcp/http"),
+            std::string::npos)
+      << table();
+}
+
+TEST_F(ProxierTest, UninstallRemovesTheTable) {
+  ASSERT_TRUE(proxier->syncAll({service("x", "10.43.0.99", 80, {})}).ok());
+  ASSERT_TRUE(proxier->uninstall().ok());
+  EXPECT_NE(host->exec("nft list table ip nave").first, 0);
+  proxier.reset();
+}
+
+}  // namespace
+}  // namespace nave::network::proxy::testing
