@@ -19,7 +19,7 @@ TEST_F(ProxierTest, ClusterIpFromOutsideThePodsAndTheNodeIsDnatedAndMasqueraded)
   UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
   ASSERT_TRUE(proxier->syncAll({service("web", "10.43.0.10", 80, {endpoint("10.42.0.5", 8080)})}).ok());
 
-  auto seen = probe(*client, "10.43.0.10", 80, server.get());
+  auto seen = probe(*outside, "10.43.0.10", 80, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
   EXPECT_EQ(*seen, "10.42.0.1");  // from outside the cluster CIDR: masqueraded
   seen = probe(*host, "10.43.0.10", 80, server.get());
@@ -56,10 +56,10 @@ TEST_F(ProxierTest, NodePortAndLoadBalancerAddressReachTheService) {
   s.ports[0].nodePort = 30080;
   s.loadBalancerIps = {*Ipv4Address::parse("192.168.50.1")};
   ASSERT_TRUE(proxier->syncAll({s}).ok());
-  auto seen = probe(*client, "192.168.50.1", 30080, server.get());
+  auto seen = probe(*outside, "192.168.50.1", 30080, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
   EXPECT_EQ(*seen, "10.42.0.1");  // externalTrafficPolicy Cluster: masqueraded
-  seen = probe(*client, "192.168.50.1", 80, server.get());
+  seen = probe(*outside, "192.168.50.1", 80, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message();
   seen = probe(*host, "192.168.50.1", 30080, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message();
@@ -72,13 +72,13 @@ TEST_F(ProxierTest, ExternalTrafficPolicyLocalKeepsTheClientAddressAndDropsWitho
   s.ports[0].nodePort = 30081;
   s.externalLocal = true;
   ASSERT_TRUE(proxier->syncAll({s}).ok());
-  auto seen = probe(*client, "192.168.50.1", 30081, server.get());
+  auto seen = probe(*outside, "192.168.50.1", 30081, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
   EXPECT_EQ(*seen, "192.168.50.2");
 
   s.ports[0].endpoints = {endpoint("10.42.0.5", 8080, "node-b")};  // on another node
   ASSERT_TRUE(proxier->syncChanged(change(s)).ok());
-  EXPECT_EQ(connectErrno(*client, "192.168.50.1", 30081), ETIMEDOUT) << table();
+  EXPECT_EQ(connectErrno(*outside, "192.168.50.1", 30081), ETIMEDOUT) << table();
   // The ClusterIP still reaches it (internalTrafficPolicy Cluster).
   seen = probe(*host, "10.43.0.31", 80, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message();
@@ -104,10 +104,10 @@ TEST_F(ProxierTest, ServicesWithoutEndpointsAreRefused) {
   Service s = service("empty", "10.43.0.40", 80, {});
   s.ports[0].nodePort = 30040;
   ASSERT_TRUE(proxier->syncAll({s}).ok());
-  EXPECT_EQ(connectErrno(*client, "10.43.0.40", 80), ECONNREFUSED) << table();
+  EXPECT_EQ(connectErrno(*outside, "10.43.0.40", 80), ECONNREFUSED) << table();
   EXPECT_EQ(connectErrno(*host, "10.43.0.40", 80), ECONNREFUSED);
   EXPECT_EQ(connectErrno(*pod1, "10.43.0.40", 80), ECONNREFUSED);
-  EXPECT_EQ(connectErrno(*client, "192.168.50.1", 30040), ECONNREFUSED);
+  EXPECT_EQ(connectErrno(*outside, "192.168.50.1", 30040), ECONNREFUSED);
 }
 
 TEST_F(ProxierTest, NotReadyEndpointsAreSkippedAndTerminatingOnesServeWhenNoneIsReady) {
@@ -119,7 +119,7 @@ TEST_F(ProxierTest, NotReadyEndpointsAreSkippedAndTerminatingOnesServeWhenNoneIs
   draining.terminating = true;
   ASSERT_TRUE(proxier->syncAll({service("roll", "10.43.0.50", 80, {notReady, draining})}).ok());
   for (int i = 0; i < 4; ++i) {
-    auto seen = probe(*client, "10.43.0.50", 80, server.get());
+    auto seen = probe(*outside, "10.43.0.50", 80, server.get());
     ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
   }
   EXPECT_EQ(table().find("10.42.0.6"), std::string::npos);
@@ -131,27 +131,27 @@ TEST_F(ProxierTest, IncrementalChangesReplaceEndpointsAndDeletedServicesStopAnsw
   Service a = service("a", "10.43.0.60", 80, {endpoint("10.42.0.5", 8080)});
   Service b = service("b", "10.43.0.61", 80, {endpoint("10.42.0.5", 8080)});
   ASSERT_TRUE(proxier->syncAll({a, b}).ok());
-  ASSERT_TRUE(probe(*client, "10.43.0.60", 80, server1.get()).ok());
+  ASSERT_TRUE(probe(*outside, "10.43.0.60", 80, server1.get()).ok());
 
   a.ports[0].endpoints = {endpoint("10.42.0.6", 9090)};
   ASSERT_TRUE(proxier->syncChanged(change(a)).ok());
-  auto seen = probe(*client, "10.43.0.60", 80, server2.get());
+  auto seen = probe(*outside, "10.43.0.60", 80, server2.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
   std::string t = table();
   EXPECT_EQ(t.find("endpoint-default/a/tcp/http__10.42.0.5/8080"), std::string::npos) << t;
   EXPECT_NE(t.find("endpoint-default/b/tcp/http__10.42.0.5/8080"), std::string::npos) << t;
 
   ASSERT_TRUE(proxier->syncChanged({{a.key(), std::nullopt}}).ok());
-  EXPECT_NE(connectErrno(*client, "10.43.0.60", 80), 0);
+  EXPECT_NE(connectErrno(*outside, "10.43.0.60", 80), 0);
   t = table();
   EXPECT_EQ(t.find("default/a/"), std::string::npos) << t;
-  EXPECT_TRUE(probe(*client, "10.43.0.61", 80, server1.get()).ok());
+  EXPECT_TRUE(probe(*outside, "10.43.0.61", 80, server1.get()).ok());
   EXPECT_EQ(proxier->serviceCount(), 1u);
 
   // A full sync of a different set replaces everything.
   ASSERT_TRUE(proxier->syncAll({a}).ok());
-  EXPECT_TRUE(probe(*client, "10.43.0.60", 80, server2.get()).ok());
-  EXPECT_NE(connectErrno(*client, "10.43.0.61", 80), 0);
+  EXPECT_TRUE(probe(*outside, "10.43.0.60", 80, server2.get()).ok());
+  EXPECT_NE(connectErrno(*outside, "10.43.0.61", 80), 0);
 }
 
 TEST_F(ProxierTest, ConnectionsSpreadOverEndpointsUnlessSessionAffinityPinsThem) {
@@ -164,7 +164,7 @@ TEST_F(ProxierTest, ConnectionsSpreadOverEndpointsUnlessSessionAffinityPinsThem)
   auto spread = [&](int n) {
     std::set<int> hit;
     for (int i = 0; i < n; ++i) {
-      UniqueFd c = client->run(
+      UniqueFd c = outside->run(
           [] { return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
       sockaddr_in sa = inetAddress("10.43.0.70", 80);
       EXPECT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << strerror(errno);
@@ -193,7 +193,7 @@ TEST_F(ProxierTest, UdpServicesAndExternalIps) {
   auto seen = probeUdp(*pod2, "10.43.0.80", 53, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
   EXPECT_EQ(*seen, "10.42.0.6");
-  seen = probeUdp(*client, "192.168.50.1", 53, server.get());
+  seen = probeUdp(*outside, "192.168.50.1", 53, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message();
 }
 
@@ -204,7 +204,7 @@ TEST_F(ProxierTest, AnAddressAndPortTakenByAnotherServiceIsLeftToIt) {
   a.externalIps = b.externalIps = {*Ipv4Address::parse("192.168.50.1")};
   ASSERT_TRUE(proxier->syncAll({a}).ok());
   ASSERT_TRUE(proxier->syncChanged(change(b)).ok());  // not refused: the duplicate is skipped
-  EXPECT_TRUE(probe(*client, "192.168.50.1", 80, server.get()).ok());
+  EXPECT_TRUE(probe(*outside, "192.168.50.1", 80, server.get()).ok());
   ASSERT_TRUE(proxier->syncChanged({{a.key(), std::nullopt}, {b.key(), b}}).ok());
   EXPECT_NE(table().find("192.168.50.1 . tcp . 80 : goto external-default/second/tcp/http"),
             std::string::npos)

@@ -1,11 +1,11 @@
 // A node for the service proxy's tests, built of network namespaces:
 //
-//   client (192.168.50.2) ── veth ── host (node IP 192.168.50.1)
+//   outside (192.168.50.2) ── veth ── host (node IP 192.168.50.1)
 //                                     bridge nave0 (10.42.0.1/24)
 //                                     ├─ veth ── pod1 (10.42.0.5)
 //                                     └─ veth ── pod2 (10.42.0.6)
 //
-// The host forwards, and its default route leads to a link whose far end (in the client, which
+// The host forwards, and its default route leads to a link whose far end (outside, which
 // does not forward) drops everything: the host can send to ClusterIPs, and packets to
 // addresses no rule handles go nowhere. The proxier programs the host.
 #pragma once
@@ -22,11 +22,11 @@ class ProxyWorld : public ::testing::Test {
   void SetUp() override {
     NAVE_REQUIRE_NETNS();
     host = TestNetns::create("node");
-    client = TestNetns::create("client");
+    outside = TestNetns::create("client");
     pod1 = TestNetns::create("pod1");
     pod2 = TestNetns::create("pod2");
-    ASSERT_TRUE(host && client && pod1 && pod2);
-    connectNamespaces(*host, "eth0", "192.168.50.1/24", *client, "eth0", "192.168.50.2/24");
+    ASSERT_TRUE(host && outside && pod1 && pod2);
+    connectNamespaces(*host, "eth0", "192.168.50.1/24", *outside, "eth0", "192.168.50.2/24");
     const std::string h = "ip -n " + host->name() + " ";
     for (const std::string& cmd : {
              h + "link add nave0 type bridge",
@@ -43,12 +43,12 @@ class ProxyWorld : public ::testing::Test {
              "ip -n " + pod2->name() + " addr add 10.42.0.6/24 dev eth0",
              "ip -n " + pod1->name() + " link set eth0 up",
              "ip -n " + pod2->name() + " link set eth0 up",
-             "ip -n " + client->name() + " route add default via 192.168.50.1",
+             "ip -n " + outside->name() + " route add default via 192.168.50.1",
              "ip -n " + pod1->name() + " route add default via 10.42.0.1",
              "ip -n " + pod2->name() + " route add default via 10.42.0.1",
-             h + "link add nowhere type veth peer name sink netns " + client->name(),
+             h + "link add nowhere type veth peer name sink netns " + outside->name(),
              h + "link set nowhere up",
-             "ip -n " + client->name() + " link set sink up",
+             "ip -n " + outside->name() + " link set sink up",
              "ip -n " + host->name() + " route add default dev nowhere",
              "ip netns exec " + host->name() + " sysctl -qw net.ipv4.ip_forward=1",
              "ip netns exec " + host->name() + " sysctl -qw net.bridge.bridge-nf-call-iptables=1",
@@ -69,7 +69,7 @@ class ProxyWorld : public ::testing::Test {
 
   std::string table() { return host->exec("nft list table ip nave").second; }
 
-  std::unique_ptr<TestNetns> host, client, pod1, pod2;
+  std::unique_ptr<TestNetns> host, outside, pod1, pod2;
   std::optional<Proxier> proxier;
 };
 
