@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "network/proxy/service_proxy.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -91,7 +92,12 @@ class AgentImpl : public Agent {
     // The node's network parts share the cluster-wide informers started below.
     informers_ = std::make_unique<controllers::InformerFactory>(*ctx_.client);
     ctx_.informers = informers_.get();
+    if (!o.disableKubeProxy) {
+      proxy_ = TRY(network::proxy::ServiceProxy::create(
+          *informers_, {.nodeName = o.nodeName, .clusterCidr = o.clusterCidr}));
+    }
     informers_->start();
+    if (proxy_) TRY(proxy_->start());
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
     StreamingServerOptions so;
@@ -111,6 +117,7 @@ class AgentImpl : public Agent {
     if (stopped_) return;
     stopped_ = true;
     if (nodeApi_) nodeApi_->stop();
+    if (proxy_) proxy_->stop();  // its rules stay: services keep working meanwhile
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -129,6 +136,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<ExitWatcher> exits_;
   std::unique_ptr<PodManager> pods_;
   std::unique_ptr<controllers::InformerFactory> informers_;
+  std::unique_ptr<network::proxy::ServiceProxy> proxy_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };
