@@ -6,6 +6,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter/nfnetlink.h>
 
 #include <cassert>
@@ -175,6 +176,16 @@ void Transaction::addSetMessage(const SetSpec& set, const std::string& setName,
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, ++setIds_);
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, concatType(set.key));
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, set.keyLength());
+  if (set.key.size() == 1 && set.key[0] == DataType::kInteger) {
+    // Tells `nft list` the keys are in host byte order (numgen's results), as nft records it.
+    constexpr uint32_t kNftHostByteOrder = 1;
+    std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(
+        nftnl_udata_buf_alloc(16), nftnl_udata_buf_free);
+    if (!udata) std::abort();
+    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kNftHostByteOrder);
+    nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()),
+                       nftnl_udata_buf_len(udata.get()));
+  }
   if (set.data.size() == 1 && set.data[0] == DataType::kVerdict) {
     nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
   } else if (!set.data.empty()) {

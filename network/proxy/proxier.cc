@@ -26,11 +26,11 @@ constexpr char kServiceIps[] = "service-ips";
 constexpr char kServiceNodePorts[] = "service-nodeports";
 constexpr char kNoEndpointServices[] = "no-endpoint-services";
 constexpr char kNoEndpointNodePorts[] = "no-endpoint-nodeports";
+constexpr char kNoLocalEndpointServices[] = "no-local-endpoint-services";
+constexpr char kHairpin[] = "hairpin";
 constexpr char kServices[] = "services";
 constexpr char kServiceCheck[] = "service-endpoints-check";
 constexpr char kNodePortCheck[] = "nodeport-endpoints-check";
-constexpr char kReject[] = "reject-chain";
-constexpr char kMarkMasq[] = "mark-for-masquerade";
 constexpr char kMasquerading[] = "masquerading";
 
 nft::Bytes u32Bytes(uint32_t v) {  // host byte order, as meta mark and numgen results
@@ -41,6 +41,19 @@ nft::Bytes u32Bytes(uint32_t v) {  // host byte order, as meta mark and numgen r
 
 const char* protocolName(uint8_t p) {
   return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+bool isPlainSet(const std::string& name) {
+  return name == kNoEndpointServices || name == kNoLocalEndpointServices ||
+         name == kNoEndpointNodePorts;
+}
+
+// `meta mark set meta mark | 0x4000`: masquerade in postrouting. Set inline rather than with
+// a jump (see selectChain).
+Rule& markForMasquerade(Rule& r) {
+  const uint32_t m = Proxier::kMasqueradeMark;
+  r.meta(NFT_META_MARK, nft::kReg1).bitwise(nft::kReg1, nft::kReg1, u32Bytes(~m), u32Bytes(m));
+  return r.metaSet(NFT_META_MARK, nft::kReg1);
 }
 
 // Loads `ip daddr . meta l4proto . th dport` (or without the address) into reg32(0...).
@@ -81,28 +94,22 @@ Proxier::Desired Proxier::build(const Service& s) const {
     const std::vector<Endpoint> cluster = usableEndpoints(sp.endpoints);
     const std::vector<Endpoint> local = usableEndpoints(sp.endpoints, &options_.nodeName);
     const uint8_t proto = sp.protocol;
+    for (const Endpoint& e : sp.endpoints) d.programmed.hairpin.insert(e.ip);
 
-    // One chain per endpoint, and chains choosing among endpoints.
+    // With session affinity, an endpoint chain per endpoint records the client.
     auto endpointChain = [&](const Endpoint& e) {
       std::string id = e.ip.toString() + "/" + std::to_string(e.port);
       std::string name = "endpoint-" + p + "__" + id;
       if (d.chains.count(name)) return name;
       ChainRules& c = d.chains[name];
-      Ipv4Address ip = e.ip;
-      c.add("ip saddr " + ip.toString() + " jump mark-for-masquerade", [ip](auto& tx, auto& chain) {
+      std::string set = "affinity-" + p + "__" + id;
+      d.programmed.sets[set] = s.affinitySeconds * 1000;
+      c.add("update @" + set + " { ip saddr }", [set](auto& tx, auto& chain) {
         Rule r(kIp, kTable, chain);
-        r.ipSaddr({ip, 32}).verdict(Verdict::jump(kMarkMasq));
+        r.payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, nft::kReg1).dynsetUpdate(set, nft::kReg1);
         tx.addRule(r);
       });
-      if (s.affinitySeconds) {
-        std::string set = "affinity-" + p + "__" + id;
-        d.programmed.sets[set] = s.affinitySeconds * 1000;
-        c.add("update @" + set + " { ip saddr }", [set](auto& tx, auto& chain) {
-          Rule r(kIp, kTable, chain);
-          r.payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, nft::kReg1).dynsetUpdate(set, nft::kReg1);
-          tx.addRule(r);
-        });
-      }
+      Ipv4Address ip = e.ip;
       uint16_t port = e.port;
       c.add("meta l4proto " + std::string(protocolName(proto)) + " dnat to " + id,
             [ip, port, proto](auto& tx, auto& chain) {
@@ -115,23 +122,28 @@ Proxier::Desired Proxier::build(const Service& s) const {
             });
       return name;
     };
+    // A chain choosing among endpoints. Without affinity its rules DNAT straight away, with
+    // no jump or goto: rewriting it as endpoints come and go then spares the kernel a
+    // validation of every chain of the table (which any new jump costs: ~30 ms with 5,000
+    // services).
     auto selectChain = [&](const std::string& name, const std::vector<Endpoint>& eps,
                            bool clusterIpMasquerade) {
       if (d.chains.count(name)) return name;
-      std::vector<std::string> targets;
-      for (const Endpoint& e : eps) targets.push_back(endpointChain(e));
-      ChainRules& c = d.chains[name];
+      ChainRules c;
       if (clusterIpMasquerade && s.hasClusterIp) {
         Ipv4Address vip = s.clusterIp;
         c.add("ip daddr " + vip.toString() + " ip saddr != " + clusterCidr.toString() +
-                  " jump mark-for-masquerade",
+                  " meta mark set meta mark | 0x4000",
               [vip, clusterCidr](auto& tx, auto& chain) {
                 Rule r(kIp, kTable, chain);
-                r.ipDaddr({vip, 32}).ipSaddr(clusterCidr, true).verdict(Verdict::jump(kMarkMasq));
+                r.ipDaddr({vip, 32}).ipSaddr(clusterCidr, true);
+                markForMasquerade(r);
                 tx.addRule(r);
               });
       }
       if (s.affinitySeconds) {
+        std::vector<std::string> targets;
+        for (const Endpoint& e : eps) targets.push_back(endpointChain(e));
         for (const std::string& t : targets) {
           std::string set = "affinity-" + t.substr(std::strlen("endpoint-"));
           c.add("ip saddr @" + set + " goto " + t, [set, t](auto& tx, auto& chain) {
@@ -142,15 +154,6 @@ Proxier::Desired Proxier::build(const Service& s) const {
             tx.addRule(r);
           });
         }
-      }
-      if (targets.size() == 1) {
-        std::string t = targets[0];
-        c.add("goto " + t, [t](auto& tx, auto& chain) {
-          Rule r(kIp, kTable, chain);
-          r.verdict(Verdict::goTo(t));
-          tx.addRule(r);
-        });
-      } else {
         std::string text = "numgen random mod " + std::to_string(targets.size()) + " vmap {";
         for (size_t i = 0; i < targets.size(); ++i)
           text += " " + std::to_string(i) + " : goto " + targets[i] + ",";
@@ -158,18 +161,53 @@ Proxier::Desired Proxier::build(const Service& s) const {
           std::vector<nft::SetElement> vmap;
           for (uint32_t i = 0; i < targets.size(); ++i)
             vmap.push_back({u32Bytes(i), {}, Verdict::goTo(targets[i])});
-          uint32_t id = tx.addAnonymousSet({kIp, kTable, "", {DataType::kInteger}, {DataType::kVerdict}},
-                                           vmap);
+          uint32_t id = tx.addAnonymousSet(
+              {kIp, kTable, "", {DataType::kInteger}, {DataType::kVerdict}}, vmap);
           Rule r(kIp, kTable, chain);
           r.numgenRandom(static_cast<uint32_t>(targets.size()), nft::kReg1)
               .lookupAnonymous(id, nft::kReg1, nft::kRegVerdict);
           tx.addRule(r);
         });
+      } else if (eps.size() == 1) {
+        Ipv4Address ip = eps[0].ip;
+        uint16_t port = eps[0].port;
+        c.add("meta l4proto " + std::string(protocolName(proto)) + " dnat to " + ip.toString() +
+                  ":" + std::to_string(port),
+              [ip, port, proto](auto& tx, auto& chain) {
+                Rule r(kIp, kTable, chain);
+                r.l4proto(proto)
+                    .immediate(nft::kReg1, Concat().ipv4(ip).bytes())
+                    .immediate(NFT_REG_2, Concat().inetService(port).bytes())
+                    .dnat(nft::kReg1, NFT_REG_2);
+                tx.addRule(r);
+              });
+      } else {
+        std::vector<nft::SetElement> choices;
+        std::string text = "meta l4proto " + std::string(protocolName(proto)) +
+                           " dnat to numgen random mod " + std::to_string(eps.size()) + " map {";
+        for (uint32_t i = 0; i < eps.size(); ++i) {
+          choices.push_back({u32Bytes(i), Concat().ipv4(eps[i].ip).inetService(eps[i].port).bytes(), {}});
+          text += " " + std::to_string(i) + " : " + eps[i].ip.toString() + " . " +
+                  std::to_string(eps[i].port) + ",";
+        }
+        c.add(text + " }", [choices, proto](auto& tx, auto& chain) {
+          uint32_t id = tx.addAnonymousSet({kIp, kTable, "", {DataType::kInteger},
+                                            {DataType::kIpv4Addr, DataType::kInetService}},
+                                           choices);
+          // The address and port land in the first two 32-bit registers, as nft compiles
+          // `dnat to numgen random mod N map { ... }`.
+          Rule r(kIp, kTable, chain);
+          r.l4proto(proto)
+              .numgenRandom(static_cast<uint32_t>(choices.size()), nft::kReg1)
+              .lookupAnonymous(id, nft::kReg1, nft::kReg1)
+              .dnat(nft::kReg1, reg32(1));
+          tx.addRule(r);
+        });
       }
+      d.chains[name] = std::move(c);
       return name;
     };
 
-    const Verdict reject = Verdict::goTo(kReject);
     // Internal traffic: the ClusterIP.
     if (s.hasClusterIp) {
       nft::Bytes key = Concat().ipv4(s.clusterIp).inetProto(proto).inetService(sp.port).bytes();
@@ -178,7 +216,7 @@ Proxier::Desired Proxier::build(const Service& s) const {
         std::string chain = selectChain((s.internalLocal ? "local-" : "service-") + p, eps, true);
         elements.insert({kServiceIps, key, Verdict::goTo(chain)});
       } else {
-        elements.insert({kNoEndpointServices, key, cluster.empty() ? reject : Verdict::drop()});
+        elements.insert({cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}});
       }
     }
     // External traffic: NodePort, external IPs, LoadBalancer ingress IPs.
@@ -198,9 +236,9 @@ Proxier::Desired Proxier::build(const Service& s) const {
         };
       };
       if (!s.externalLocal) {
-        c.add("jump mark-for-masquerade", [](auto& tx, auto& chain) {
+        c.add("meta mark set meta mark | 0x4000", [](auto& tx, auto& chain) {
           Rule r(kIp, kTable, chain);
-          r.verdict(Verdict::jump(kMarkMasq));
+          markForMasquerade(r);
           tx.addRule(r);
         });
         c.add("goto " + clusterChain, gotoRule(clusterChain));
@@ -214,9 +252,9 @@ Proxier::Desired Proxier::build(const Service& s) const {
                 r.ipSaddr(clusterCidr).verdict(Verdict::goTo(clusterChain));
                 tx.addRule(r);
               });
-        c.add("fib saddr type local jump mark-for-masquerade", [](auto& tx, auto& chain) {
+        c.add("fib saddr type local meta mark set meta mark | 0x4000", [](auto& tx, auto& chain) {
           Rule r(kIp, kTable, chain);
-          r.fibSaddrLocal().verdict(Verdict::jump(kMarkMasq));
+          markForMasquerade(r.fibSaddrLocal());
           tx.addRule(r);
         });
         c.add("fib saddr type local goto " + clusterChain, [clusterChain](auto& tx, auto& chain) {
@@ -241,12 +279,12 @@ Proxier::Desired Proxier::build(const Service& s) const {
     for (Ipv4Address ip : externalIps) {
       nft::Bytes key = Concat().ipv4(ip).inetProto(proto).inetService(sp.port).bytes();
       if (external) elements.insert({kServiceIps, key, Verdict::goTo(*external)});
-      else elements.insert({kNoEndpointServices, key, reject});
+      else elements.insert({kNoEndpointServices, key, {}});
     }
     if (sp.nodePort) {
       nft::Bytes key = Concat().inetProto(proto).inetService(sp.nodePort).bytes();
       if (external) elements.insert({kServiceNodePorts, key, Verdict::goTo(*external)});
-      else elements.insert({kNoEndpointNodePorts, key, reject});
+      else elements.insert({kNoEndpointNodePorts, key, {}});
     }
   }
   for (const auto& [name, c] : d.chains) d.programmed.chains[name] = c.text;
@@ -266,7 +304,7 @@ void Proxier::addBase(nft::Transaction& tx) const {
   base("filter-input", "filter", NF_INET_LOCAL_IN, NF_IP_PRI_NAT_DST - 10);
   base("filter-forward", "filter", NF_INET_FORWARD, NF_IP_PRI_NAT_DST - 10);
   base("filter-output", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST - 10);
-  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kReject, kMarkMasq, kMasquerading}) {
+  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kMasquerading}) {
     tx.addChain({kIp, kTable, c, std::nullopt});
     tx.flushChain(kIp, kTable, c);
   }
@@ -275,8 +313,12 @@ void Proxier::addBase(nft::Transaction& tx) const {
   const std::vector<DataType> verdict{DataType::kVerdict};
   tx.addSet({kIp, kTable, kServiceIps, addrKey, verdict});
   tx.addSet({kIp, kTable, kServiceNodePorts, portKey, verdict});
-  tx.addSet({kIp, kTable, kNoEndpointServices, addrKey, verdict});
-  tx.addSet({kIp, kTable, kNoEndpointNodePorts, portKey, verdict});
+  // Plain sets, not verdict maps: a service's element moving in or out of them then adds no
+  // jump (see selectChain).
+  tx.addSet({kIp, kTable, kNoEndpointServices, addrKey, {}});
+  tx.addSet({kIp, kTable, kNoLocalEndpointServices, addrKey, {}});
+  tx.addSet({kIp, kTable, kNoEndpointNodePorts, portKey, {}});
+  tx.addSet({kIp, kTable, kHairpin, {DataType::kIpv4Addr, DataType::kIpv4Addr}, {}});
 
   auto jump = [&](const char* from, const char* to, bool newOnly) {
     Rule r(kIp, kTable, from);
@@ -286,7 +328,6 @@ void Proxier::addBase(nft::Transaction& tx) const {
   };
   jump("nat-prerouting", kServices, false);
   jump("nat-output", kServices, false);
-  jump("nat-postrouting", kMasquerading, false);
   jump("filter-input", kNodePortCheck, true);
   jump("filter-input", kServiceCheck, true);
   jump("filter-forward", kServiceCheck, true);
@@ -300,22 +341,30 @@ void Proxier::addBase(nft::Transaction& tx) const {
   byPort.fibDaddrLocal().ipDaddr({Ipv4Address{0x7f000000}, 8}, true);
   loadServiceKey(byPort, false).lookup(kServiceNodePorts, reg32(0), nft::kRegVerdict);
   tx.addRule(byPort);
-  Rule checkIp(kIp, kTable, kServiceCheck);
-  loadServiceKey(checkIp, true).lookup(kNoEndpointServices, reg32(0), nft::kRegVerdict);
-  tx.addRule(checkIp);
-  Rule checkPort(kIp, kTable, kNodePortCheck);
-  checkPort.fibDaddrLocal();
-  loadServiceKey(checkPort, false).lookup(kNoEndpointNodePorts, reg32(0), nft::kRegVerdict);
-  tx.addRule(checkPort);
-  Rule reject(kIp, kTable, kReject);
-  reject.reject();
-  tx.addRule(reject);
+  // No usable endpoint: refused (ICMP port unreachable, as kube-proxy), or dropped when only
+  // a Local traffic policy found none here.
+  Rule noEndpoints(kIp, kTable, kServiceCheck);
+  loadServiceKey(noEndpoints, true).lookup(kNoEndpointServices, reg32(0)).reject();
+  tx.addRule(noEndpoints);
+  Rule noLocal(kIp, kTable, kServiceCheck);
+  loadServiceKey(noLocal, true).lookup(kNoLocalEndpointServices, reg32(0)).verdict(Verdict::drop());
+  tx.addRule(noLocal);
+  Rule noNodePort(kIp, kTable, kNodePortCheck);
+  noNodePort.fibDaddrLocal();
+  loadServiceKey(noNodePort, false).lookup(kNoEndpointNodePorts, reg32(0)).reject();
+  tx.addRule(noNodePort);
 
+  // A pod reaching itself through a service: masqueraded, so that its reply comes back
+  // through the node (where conntrack undoes the DNAT) instead of to itself.
+  Rule hairpin(kIp, kTable, "nat-postrouting");
+  hairpin.ctStatus(IPS_DST_NAT)
+      .payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, reg32(0))
+      .payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg32(1))
+      .lookup(kHairpin, reg32(0))
+      .masquerade(NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+  tx.addRule(hairpin);
+  jump("nat-postrouting", kMasquerading, false);
   const uint32_t m = kMasqueradeMark;
-  Rule mark(kIp, kTable, kMarkMasq);  // meta mark set meta mark | 0x4000
-  mark.meta(NFT_META_MARK, nft::kReg1).bitwise(nft::kReg1, nft::kReg1, u32Bytes(~m), u32Bytes(m));
-  mark.metaSet(NFT_META_MARK, nft::kReg1);
-  tx.addRule(mark);
   Rule unmarked(kIp, kTable, kMasquerading);
   unmarked.markBits(m, true).verdict(Verdict::ret());
   tx.addRule(unmarked);
@@ -341,7 +390,8 @@ struct Change {
 using Slot = std::pair<std::string, nft::Bytes>;  // a map (by meaning) and a key
 
 Slot slotOf(const Proxier::Element& e) {
-  std::string map = e.map == kNoEndpointServices    ? kServiceIps
+  std::string map = e.map == kNoEndpointServices || e.map == kNoLocalEndpointServices
+                        ? kServiceIps
                     : e.map == kNoEndpointNodePorts ? kServiceNodePorts
                                                     : e.map;
   return {map, e.key};
@@ -404,7 +454,9 @@ void applyChanges(nft::Transaction& tx, const std::vector<Change>& changes) {
   for (const C& c : changes) {
     std::map<std::string, std::vector<nft::SetElement>> added;
     for (const auto& e : c.after->elements)
-      if (!before(c).elements.count(e)) added[e.map].push_back({e.key, {}, e.verdict});
+      if (!before(c).elements.count(e))
+        added[e.map].push_back(isPlainSet(e.map) ? nft::SetElement{e.key, {}, {}}
+                                                 : nft::SetElement{e.key, {}, e.verdict});
     for (const auto& [map, elements] : added) tx.addElements(kIp, Proxier::kTable, map, elements);
   }
   // 4. Chains and sets nothing refers to any more.
@@ -420,6 +472,23 @@ void applyChanges(nft::Transaction& tx, const std::vector<Change>& changes) {
 }
 }  // namespace
 
+void Proxier::changeHairpin(nft::Transaction& tx, const Programmed* before,
+                            const Programmed& after, std::map<Ipv4Address, int>& refs) {
+  std::vector<nft::SetElement> added;
+  std::vector<nft::Bytes> removed;
+  auto pair = [](Ipv4Address ip) { return Concat().ipv4(ip).ipv4(ip).bytes(); };
+  for (Ipv4Address ip : after.hairpin)
+    if ((!before || !before->hairpin.count(ip)) && refs[ip]++ == 0) added.push_back({pair(ip), {}, {}});
+  if (before)
+    for (Ipv4Address ip : before->hairpin)
+      if (!after.hairpin.count(ip) && --refs[ip] == 0) {
+        refs.erase(ip);
+        removed.push_back(pair(ip));
+      }
+  if (!removed.empty()) tx.deleteElements(kIp, kTable, kHairpin, removed);
+  if (!added.empty()) tx.addElements(kIp, kTable, kHairpin, added);
+}
+
 Result<void> Proxier::syncAll(const std::vector<Service>& services) {
   nft::Transaction tx;
   tx.addTable({kIp, kTable});
@@ -433,14 +502,18 @@ Result<void> Proxier::syncAll(const std::vector<Service>& services) {
   std::vector<Change> changes;
   for (const auto& [key, d] : desired) changes.push_back({nullptr, &d.programmed, &d.chains});
   applyChanges(tx, changes);
+  std::map<Ipv4Address, int> refs;
+  for (const auto& [key, d] : desired) changeHairpin(tx, nullptr, d.programmed, refs);
   auto r = nft_.commit(tx);
   applied_.clear();
   owners_.clear();
+  hairpinRefs_.clear();
   if (!r.ok()) return std::move(r).error().context("sync the service proxy's table ip nave");
   for (auto& [key, d] : desired) {
     for (const Element& e : d.programmed.elements) owners_[slotOf(e)] = key;
     applied_[key] = std::move(d.programmed);
   }
+  hairpinRefs_ = std::move(refs);
   return {};
 }
 
@@ -457,8 +530,11 @@ Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Serv
   }
   nft::Transaction tx;
   applyChanges(tx, changes);
+  std::map<Ipv4Address, int> refs = hairpinRefs_;
+  for (const Change& c : changes) changeHairpin(tx, c.before, *c.after, refs);
   if (tx.empty()) return {};
   TRY(nft_.commit(tx));
+  hairpinRefs_ = std::move(refs);
   for (auto& [key, d] : desired)
     if (auto old = applied_.find(key); old != applied_.end())
       for (const Element& e : old->second.elements) owners_.erase(slotOf(e));
@@ -473,6 +549,7 @@ Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Serv
 Result<void> Proxier::uninstall() {
   applied_.clear();
   owners_.clear();
+  hairpinRefs_.clear();
   if (!TRY(nft_.hasTable({kIp, kTable}))) return {};
   nft::Transaction tx;
   tx.deleteTable({kIp, kTable});

@@ -8,18 +8,24 @@
 //   services                  ip daddr . meta l4proto . th dport vmap @service-ips
 //                             fib daddr type local ip daddr != 127/8 meta l4proto . th dport
 //                                 vmap @service-nodeports
-//   service-endpoints-check   ip daddr . meta l4proto . th dport vmap @no-endpoint-services
-//   nodeport-endpoints-check  fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports
-//   reject-chain              reject (ICMP port unreachable)
-//   mark-for-masquerade       meta mark |= 0x4000;  masquerading: marked -> masquerade
+//   service-endpoints-check   ip daddr . meta l4proto . th dport @no-endpoint-services reject
+//                             ... @no-local-endpoint-services drop
+//   nodeport-endpoints-check  fib daddr type local meta l4proto . th dport @no-endpoint-nodeports
+//                                 reject
+//   nat-postrouting           ct status dnat ip saddr . ip daddr @hairpin masquerade;
+//                             jump masquerading: marked (0x4000) -> masquerade
 //
-// Per service port P ("ns/name/tcp/http"): `service-P` picks among the endpoints with
-// `numgen random mod N vmap { ... }` (only the node's endpoints in `local-P` for a Local
-// traffic policy); `external-P` is where NodePort, LoadBalancer and external IPs arrive
-// (masquerade, or for externalTrafficPolicy Local the source kept and only local endpoints);
-// `endpoint-P__IP/PORT` DNATs (hairpin traffic masqueraded). The maps make the first packet's
-// cost independent of the number of services; a port without usable endpoints is in the
-// no-endpoint maps instead (reject, or drop when only a Local policy finds none).
+// Per service port P ("ns/name/tcp/http"): `service-P` DNATs to one of the endpoints with
+// `dnat to numgen random mod N map { ... }` (only the node's endpoints in `local-P` for a
+// Local traffic policy; traffic from outside the cluster CIDR to the ClusterIP is marked);
+// `external-P` is where NodePort, LoadBalancer and external IPs arrive (marked, or for
+// externalTrafficPolicy Local the source kept and only local endpoints). With session
+// affinity, `service-P` goes to an `endpoint-P__IP/PORT` chain per endpoint that records the
+// client in a set with a timeout (kube-proxy's layout). The maps make the first packet's cost
+// independent of the number of services; a port without usable endpoints is in the
+// no-endpoint sets instead (ICMP port unreachable, or drop when only a Local policy finds
+// none). Changing a service's endpoints rewrites its chains without any jump, which keeps the
+// kernel from re-validating the whole table.
 //
 // Not thread-safe: one sync thread owns it.
 #pragma once
@@ -76,18 +82,25 @@ class Proxier {
     std::set<Element> elements;
     std::map<std::string, std::string> chains;  // name -> text of its rules
     std::map<std::string, uint32_t> sets;       // affinity sets -> timeout (ms)
+    std::set<Ipv4Address> hairpin;              // endpoint addresses
   };
 
  private:
   struct Desired;
   Desired build(const Service& s) const;
   void addBase(nft::Transaction& tx) const;
+  // Adds to `tx` the hairpin set's changes for services going from `before` to `after`,
+  // counting references in `refs` (a copy of hairpinRefs_ to keep once committed).
+  static void changeHairpin(nft::Transaction& tx, const Programmed* before,
+                            const Programmed& after, std::map<Ipv4Address, int>& refs);
 
   nft::NftSocket nft_;
   ProxierOptions options_;
   std::map<std::string, Programmed> applied_;  // by service key, as in the kernel
   // Which service holds each map key (a map, an address, protocol and port).
   std::map<std::pair<std::string, nft::Bytes>, std::string> owners_;
+  // How many services have each endpoint address (the hairpin set holds those above 0).
+  std::map<Ipv4Address, int> hairpinRefs_;
 };
 
 }  // namespace nave::network::proxy

@@ -68,6 +68,12 @@ class ProxyWorld : public ::testing::Test {
   }
 
   std::string table() { return host->exec("nft list table ip nave").second; }
+  std::string chain(const std::string& name) {
+    return host->exec("nft list chain ip nave '" + name + "'").second;
+  }
+  std::string set(const std::string& name) {
+    return host->exec("nft list set ip nave " + name).second;
+  }
 
   std::unique_ptr<TestNetns> host, outside, pod1, pod2;
   std::optional<Proxier> proxier;
