@@ -4,7 +4,8 @@
 //
 // A "node" namespace holds the table `ip nave`; a "pod" namespace, joined by a veth pair,
 // runs a TCP server on 10.42.0.5:8080 that every service's single endpoint points at.
-// Measured, for 1,000 and 5,000 services (one TCP port each):
+// Measured, for 1,000 and 5,000 services (one TCP port and a NodePort each), and again for
+// 5,000 services with externalTrafficPolicy Local (which take chains of their own):
 // - the full sync (one transaction: table, base chains, maps, every service's chains);
 // - one incremental change (one service's endpoint moves: its chain only), one service
 //   added, one deleted: the median and p99 of --changes changes each; and the kernel's floor,
@@ -153,10 +154,13 @@ std::string clusterIp(int i) {  // 10.43.0.10 upwards
   return "10.43." + std::to_string(n / 256) + "." + std::to_string(n % 256);
 }
 
-std::vector<Service> services(int count) {
+// `chains`: with externalTrafficPolicy Local, which the proxier programs as chains rather
+// than map elements (so does session affinity).
+std::vector<Service> services(int count, bool chains = false) {
   std::vector<Service> out;
   for (int i = 0; i < count; ++i) {
     Service s;
+    s.externalLocal = chains;
     s.ns = "bench";
     s.name = "svc-" + std::to_string(i);
     s.hasClusterIp = true;
@@ -177,7 +181,7 @@ std::vector<Service> services(int count) {
 }
 
 void report(const char* what, const std::vector<double>& v, const char* unit) {
-  std::printf("  %-58s median %8.1f %s   p99 %8.1f %s   (n=%zu)\n", what, percentile(v, 0.5), unit,
+  std::printf("  %-58s median %8.2f %s   p99 %8.2f %s   (n=%zu)\n", what, percentile(v, 0.5), unit,
               percentile(v, 0.99), unit, v.size());
 }
 
@@ -203,13 +207,16 @@ int main(int argc, char** argv) {
   connects(node, "10.42.0.5", 8080, 100);
   std::vector<double> base = connects(node, "10.42.0.5", 8080, connectCount);
 
-  for (int count : {10, 1000, 5000}) {
-    std::vector<Service> all = services(count);
+  for (int round : {10, 1000, 5000, -5000}) {
+    const int count = std::abs(round);
+    const bool chains = round < 0;
+    std::vector<Service> all = services(count, chains);
     auto t0 = Clock::now();
     if (auto r = proxier.syncAll(all); !r.ok()) die(r.error().message());
     double full = ms(Clock::now() - t0);
-    std::printf("%d services\n", count);
-    std::printf("  %-58s %8.1f ms\n", "full sync (one transaction)", full);
+    std::printf("%d services%s\n", count,
+                chains ? ", externalTrafficPolicy Local (programmed as chains)" : "");
+    std::printf("  %-58s %8.2f ms\n", "full sync (one transaction)", full);
     if (count >= 1000) {
       std::vector<double> one;
       for (int i = 0; i < changes; ++i) {
@@ -224,7 +231,7 @@ int main(int argc, char** argv) {
       report("one changed service (endpoint moved)", one, "ms");
       // A new service and its deletion (the new one's map elements jump to its chains).
       std::vector<double> added, removed;
-      const Service extra = services(count + 1).back();
+      const Service extra = services(count + 1, chains).back();
       for (int i = 0; i < changes; ++i) {
         auto c0 = Clock::now();
         if (auto r = proxier.syncChanged({{extra.key(), extra}}); !r.ok()) die(r.error().message());
@@ -257,7 +264,7 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (count == 10 || count == 5000) {
+    if (round == 10 || round == 5000) {
       std::string target = clusterIp(count - 1);
       connects(node, target, 80, 100);
       std::vector<double> viaService = connects(node, target, 80, connectCount);

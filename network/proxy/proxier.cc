@@ -28,6 +28,12 @@ constexpr char kNoEndpointServices[] = "no-endpoint-services";
 constexpr char kNoEndpointNodePorts[] = "no-endpoint-nodeports";
 constexpr char kNoLocalEndpointServices[] = "no-local-endpoint-services";
 constexpr char kHairpin[] = "hairpin";
+constexpr char kMasqOffCluster[] = "masquerade-off-cluster";
+constexpr char kMasqExternal[] = "masquerade-external";
+constexpr char kMasqNodePorts[] = "masquerade-nodeports";
+constexpr char kDnatByCount[] = "dnat-by-endpoint-count";
+constexpr char kIpsPrefix[] = "ips-";
+constexpr char kNodePortsPrefix[] = "nodeports-";
 constexpr char kServices[] = "services";
 constexpr char kServiceCheck[] = "service-endpoints-check";
 constexpr char kNodePortCheck[] = "nodeport-endpoints-check";
@@ -45,7 +51,12 @@ const char* protocolName(uint8_t p) {
 
 bool isPlainSet(const std::string& name) {
   return name == kNoEndpointServices || name == kNoLocalEndpointServices ||
-         name == kNoEndpointNodePorts;
+         name == kNoEndpointNodePorts || name == kMasqOffCluster || name == kMasqExternal ||
+         name == kMasqNodePorts;
+}
+
+bool startsWith(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
 }
 
 // `meta mark set meta mark | 0x4000`: masquerade in postrouting. Set inline rather than with
@@ -208,6 +219,57 @@ Proxier::Desired Proxier::build(const Service& s) const {
       return name;
     };
 
+    // Most ports need no chain of their own: their destinations (ClusterIP, external and
+    // LoadBalancer addresses as address . protocol . port, NodePorts as protocol . port) are
+    // keys of data maps, one per endpoint count N, with the slot `numgen random mod N` as the
+    // last key field and the endpoint as the value, looked up by one rule per N; masquerading
+    // is by set membership. Programming such a service, or changing its endpoints, changes map
+    // elements only: no rule, so the kernel has no chains to re-validate. Session affinity
+    // and externalTrafficPolicy Local need chains (below).
+    if (!s.affinitySeconds && !s.externalLocal) {
+      auto slots = [&](const std::string& prefix, const nft::Bytes& key,
+                       const std::vector<Endpoint>& eps) {
+        std::string map = prefix + std::to_string(eps.size());
+        for (uint32_t i = 0; i < eps.size(); ++i) {
+          nft::Bytes k = key;
+          nft::Bytes slot = u32Bytes(i);
+          k.insert(k.end(), slot.begin(), slot.end());
+          elements.insert({map, k, {}, Concat().ipv4(eps[i].ip).inetService(eps[i].port).bytes()});
+        }
+      };
+      if (s.hasClusterIp) {
+        nft::Bytes key = Concat().ipv4(s.clusterIp).inetProto(proto).inetService(sp.port).bytes();
+        const auto& eps = s.internalLocal ? local : cluster;
+        if (!eps.empty()) {
+          slots(kIpsPrefix, key, eps);
+          elements.insert({kMasqOffCluster, key, {}, {}});
+        } else {
+          elements.insert({cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}, {}});
+        }
+      }
+      std::vector<Ipv4Address> externalIps = s.externalIps;
+      externalIps.insert(externalIps.end(), s.loadBalancerIps.begin(), s.loadBalancerIps.end());
+      for (Ipv4Address ip : externalIps) {
+        nft::Bytes key = Concat().ipv4(ip).inetProto(proto).inetService(sp.port).bytes();
+        if (cluster.empty()) {
+          elements.insert({kNoEndpointServices, key, {}, {}});
+          continue;
+        }
+        slots(kIpsPrefix, key, cluster);
+        elements.insert({kMasqExternal, key, {}, {}});
+      }
+      if (sp.nodePort) {
+        nft::Bytes key = Concat().inetProto(proto).inetService(sp.nodePort).bytes();
+        if (cluster.empty()) {
+          elements.insert({kNoEndpointNodePorts, key, {}, {}});
+        } else {
+          slots(kNodePortsPrefix, key, cluster);
+          elements.insert({kMasqNodePorts, key, {}, {}});
+        }
+      }
+      continue;
+    }
+
     // Internal traffic: the ClusterIP.
     if (s.hasClusterIp) {
       nft::Bytes key = Concat().ipv4(s.clusterIp).inetProto(proto).inetService(sp.port).bytes();
@@ -216,7 +278,7 @@ Proxier::Desired Proxier::build(const Service& s) const {
         std::string chain = selectChain((s.internalLocal ? "local-" : "service-") + p, eps, true);
         elements.insert({kServiceIps, key, Verdict::goTo(chain)});
       } else {
-        elements.insert({cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}});
+        elements.insert({cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}, {}});
       }
     }
     // External traffic: NodePort, external IPs, LoadBalancer ingress IPs.
@@ -279,12 +341,12 @@ Proxier::Desired Proxier::build(const Service& s) const {
     for (Ipv4Address ip : externalIps) {
       nft::Bytes key = Concat().ipv4(ip).inetProto(proto).inetService(sp.port).bytes();
       if (external) elements.insert({kServiceIps, key, Verdict::goTo(*external)});
-      else elements.insert({kNoEndpointServices, key, {}});
+      else elements.insert({kNoEndpointServices, key, {}, {}});
     }
     if (sp.nodePort) {
       nft::Bytes key = Concat().inetProto(proto).inetService(sp.nodePort).bytes();
       if (external) elements.insert({kServiceNodePorts, key, Verdict::goTo(*external)});
-      else elements.insert({kNoEndpointNodePorts, key, {}});
+      else elements.insert({kNoEndpointNodePorts, key, {}, {}});
     }
   }
   for (const auto& [name, c] : d.chains) d.programmed.chains[name] = c.text;
@@ -304,7 +366,7 @@ void Proxier::addBase(nft::Transaction& tx) const {
   base("filter-input", "filter", NF_INET_LOCAL_IN, NF_IP_PRI_NAT_DST - 10);
   base("filter-forward", "filter", NF_INET_FORWARD, NF_IP_PRI_NAT_DST - 10);
   base("filter-output", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST - 10);
-  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kMasquerading}) {
+  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kMasquerading, kDnatByCount}) {
     tx.addChain({kIp, kTable, c, std::nullopt});
     tx.flushChain(kIp, kTable, c);
   }
@@ -319,6 +381,9 @@ void Proxier::addBase(nft::Transaction& tx) const {
   tx.addSet({kIp, kTable, kNoLocalEndpointServices, addrKey, {}});
   tx.addSet({kIp, kTable, kNoEndpointNodePorts, portKey, {}});
   tx.addSet({kIp, kTable, kHairpin, {DataType::kIpv4Addr, DataType::kIpv4Addr}, {}});
+  tx.addSet({kIp, kTable, kMasqOffCluster, addrKey, {}});
+  tx.addSet({kIp, kTable, kMasqExternal, addrKey, {}});
+  tx.addSet({kIp, kTable, kMasqNodePorts, portKey, {}});
 
   auto jump = [&](const char* from, const char* to, bool newOnly) {
     Rule r(kIp, kTable, from);
@@ -334,6 +399,19 @@ void Proxier::addBase(nft::Transaction& tx) const {
   jump("filter-output", kServiceCheck, true);
   jump("filter-output", kNodePortCheck, true);
 
+  // Marks for masquerading of the ports programmed as map elements: traffic from outside the
+  // cluster to a ClusterIP, and every external destination.
+  Rule offCluster(kIp, kTable, kServices);
+  offCluster.ipSaddr(options_.clusterCidr, true);
+  markForMasquerade(loadServiceKey(offCluster, true).lookup(kMasqOffCluster, reg32(0)));
+  tx.addRule(offCluster);
+  Rule external(kIp, kTable, kServices);
+  markForMasquerade(loadServiceKey(external, true).lookup(kMasqExternal, reg32(0)));
+  tx.addRule(external);
+  Rule nodePorts(kIp, kTable, kServices);
+  nodePorts.fibDaddrLocal().ipDaddr({Ipv4Address{0x7f000000}, 8}, true);
+  markForMasquerade(loadServiceKey(nodePorts, false).lookup(kMasqNodePorts, reg32(0)));
+  tx.addRule(nodePorts);
   Rule byIp(kIp, kTable, kServices);
   loadServiceKey(byIp, true).lookup(kServiceIps, reg32(0), nft::kRegVerdict);
   tx.addRule(byIp);
@@ -341,6 +419,7 @@ void Proxier::addBase(nft::Transaction& tx) const {
   byPort.fibDaddrLocal().ipDaddr({Ipv4Address{0x7f000000}, 8}, true);
   loadServiceKey(byPort, false).lookup(kServiceNodePorts, reg32(0), nft::kRegVerdict);
   tx.addRule(byPort);
+  jump(kServices, kDnatByCount, false);
   // No usable endpoint: refused (ICMP port unreachable, as kube-proxy), or dropped when only
   // a Local traffic policy found none here.
   Rule noEndpoints(kIp, kTable, kServiceCheck);
@@ -390,11 +469,14 @@ struct Change {
 using Slot = std::pair<std::string, nft::Bytes>;  // a map (by meaning) and a key
 
 Slot slotOf(const Proxier::Element& e) {
-  std::string map = e.map == kNoEndpointServices || e.map == kNoLocalEndpointServices
-                        ? kServiceIps
-                    : e.map == kNoEndpointNodePorts ? kServiceNodePorts
-                                                    : e.map;
-  return {map, e.key};
+  // Every element about one address, protocol and port names the same slot, whichever map
+  // holds it (a per-count map's key ends with the endpoint slot).
+  if (startsWith(e.map, kIpsPrefix)) return {kServiceIps, nft::Bytes(e.key.begin(), e.key.end() - 4)};
+  if (startsWith(e.map, kNodePortsPrefix))
+    return {kServiceNodePorts, nft::Bytes(e.key.begin(), e.key.end() - 4)};
+  bool byAddress = e.map == kNoEndpointServices || e.map == kNoLocalEndpointServices ||
+                   e.map == kMasqOffCluster || e.map == kMasqExternal || e.map == kServiceIps;
+  return {byAddress ? kServiceIps : kServiceNodePorts, e.key};
 }
 
 // Drops from `elements` the addresses and ports other services hold (`owners`, or `claimed`
@@ -402,13 +484,14 @@ Slot slotOf(const Proxier::Element& e) {
 void claim(const std::string& service, std::set<Proxier::Element>& elements,
            const std::map<Slot, std::string>& owners,
            const std::map<std::string, std::optional<Service>>* changing,
-           std::set<Slot>& claimed) {
+           std::map<Slot, std::string>& claimed) {
   for (auto it = elements.begin(); it != elements.end();) {
     Slot slot = slotOf(*it);
     auto owner = owners.find(slot);
     bool heldElsewhere = owner != owners.end() && owner->second != service &&
                          !(changing && changing->count(owner->second));
-    if (!heldElsewhere && claimed.insert(slot).second) {
+    auto [mine, fresh] = claimed.emplace(slot, service);
+    if (!heldElsewhere && (fresh || mine->second == service)) {
       ++it;
       continue;
     }
@@ -455,7 +538,8 @@ void applyChanges(nft::Transaction& tx, const std::vector<Change>& changes) {
     std::map<std::string, std::vector<nft::SetElement>> added;
     for (const auto& e : c.after->elements)
       if (!before(c).elements.count(e))
-        added[e.map].push_back(isPlainSet(e.map) ? nft::SetElement{e.key, {}, {}}
+        added[e.map].push_back(isPlainSet(e.map)      ? nft::SetElement{e.key, {}, {}}
+                               : !e.data.empty() ? nft::SetElement{e.key, e.data, {}}
                                                  : nft::SetElement{e.key, {}, e.verdict});
     for (const auto& [map, elements] : added) tx.addElements(kIp, Proxier::kTable, map, elements);
   }
@@ -470,6 +554,54 @@ void applyChanges(nft::Transaction& tx, const std::vector<Change>& changes) {
     for (const auto& [name, timeout] : before(c).sets)
       if (!c.after->sets.count(name)) tx.deleteSet(kIp, Proxier::kTable, name);
 }
+}  // namespace
+
+void Proxier::addCountMaps(nft::Transaction& tx, const std::set<std::string>& needed,
+                           std::set<std::string>& maps) const {
+  bool added = false;
+  for (const std::string& m : needed) {
+    if (!maps.insert(m).second) continue;
+    added = true;
+    bool byAddress = startsWith(m, kIpsPrefix);
+    // The slot field is typed as a mark (32 bits, host byte order): `nft list` needs a fixed
+    // length for each field of a concatenation, which "integer" lacks.
+    std::vector<DataType> key{DataType::kInetProto, DataType::kInetService, DataType::kMark};
+    if (byAddress) key.insert(key.begin(), DataType::kIpv4Addr);
+    tx.addSet({kIp, kTable, m, key, {DataType::kIpv4Addr, DataType::kInetService}});
+  }
+  if (!added) return;
+  // One rule per map: `dnat to ip daddr . meta l4proto . th dport . numgen random mod N map
+  // @ips-N` (a port with another endpoint count is not in the map, and the lookup misses).
+  tx.flushChain(kIp, kTable, kDnatByCount);
+  for (const std::string& m : maps) {
+    bool byAddress = startsWith(m, kIpsPrefix);
+    uint32_t n = static_cast<uint32_t>(
+        std::stoul(m.substr(std::strlen(byAddress ? kIpsPrefix : kNodePortsPrefix))));
+    Rule r(kIp, kTable, kDnatByCount);
+    int i = 0;
+    if (byAddress) {
+      r.payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg32(i++));
+    } else {
+      r.fibDaddrLocal().ipDaddr({Ipv4Address{0x7f000000}, 8}, true);
+    }
+    r.meta(NFT_META_L4PROTO, reg32(i));
+    r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(i + 1));
+    i += 2;
+    // The address and port land in the first two 32-bit registers.
+    r.numgenRandom(n, reg32(i)).lookup(m, reg32(0), nft::kReg1).dnat(nft::kReg1, reg32(1));
+    tx.addRule(r);
+  }
+}
+
+namespace {
+
+std::set<std::string> countMapsOf(const std::set<Proxier::Element>& elements) {
+  std::set<std::string> out;
+  for (const Proxier::Element& e : elements)
+    if (startsWith(e.map, kIpsPrefix) || startsWith(e.map, kNodePortsPrefix)) out.insert(e.map);
+  return out;
+}
+
 }  // namespace
 
 void Proxier::changeHairpin(nft::Transaction& tx, const Programmed* before,
@@ -497,8 +629,11 @@ Result<void> Proxier::syncAll(const std::vector<Service>& services) {
   std::map<std::string, Desired> desired;
   for (const Service& s : services) desired[s.key()] = build(s);
   // An address, protocol and port belongs to one service: the first by key.
-  std::set<Slot> claimed;
+  std::map<Slot, std::string> claimed;
   for (auto& [key, d] : desired) claim(key, d.programmed.elements, {}, nullptr, claimed);
+  std::set<std::string> needed, maps;
+  for (const auto& [key, d] : desired) needed.merge(countMapsOf(d.programmed.elements));
+  addCountMaps(tx, needed, maps);
   std::vector<Change> changes;
   for (const auto& [key, d] : desired) changes.push_back({nullptr, &d.programmed, &d.chains});
   applyChanges(tx, changes);
@@ -508,12 +643,14 @@ Result<void> Proxier::syncAll(const std::vector<Service>& services) {
   applied_.clear();
   owners_.clear();
   hairpinRefs_.clear();
+  countMaps_.clear();
   if (!r.ok()) return std::move(r).error().context("sync the service proxy's table ip nave");
   for (auto& [key, d] : desired) {
     for (const Element& e : d.programmed.elements) owners_[slotOf(e)] = key;
     applied_[key] = std::move(d.programmed);
   }
   hairpinRefs_ = std::move(refs);
+  countMaps_ = std::move(maps);
   return {};
 }
 
@@ -521,7 +658,7 @@ Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Serv
   std::map<std::string, Desired> desired;
   for (const auto& [key, s] : changed) desired[key] = s ? build(*s) : Desired{};
   // Keys held by services not in this change keep their owner.
-  std::set<Slot> claimed;
+  std::map<Slot, std::string> claimed;
   for (auto& [key, d] : desired) claim(key, d.programmed.elements, owners_, &changed, claimed);
   std::vector<Change> changes;
   for (const auto& [key, d] : desired) {
@@ -529,12 +666,16 @@ Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Serv
     changes.push_back({old == applied_.end() ? nullptr : &old->second, &d.programmed, &d.chains});
   }
   nft::Transaction tx;
+  std::set<std::string> needed, maps = countMaps_;
+  for (const auto& [key, d] : desired) needed.merge(countMapsOf(d.programmed.elements));
+  addCountMaps(tx, needed, maps);
   applyChanges(tx, changes);
   std::map<Ipv4Address, int> refs = hairpinRefs_;
   for (const Change& c : changes) changeHairpin(tx, c.before, *c.after, refs);
   if (tx.empty()) return {};
   TRY(nft_.commit(tx));
   hairpinRefs_ = std::move(refs);
+  countMaps_ = std::move(maps);
   for (auto& [key, d] : desired)
     if (auto old = applied_.find(key); old != applied_.end())
       for (const Element& e : old->second.elements) owners_.erase(slotOf(e));
@@ -550,6 +691,7 @@ Result<void> Proxier::uninstall() {
   applied_.clear();
   owners_.clear();
   hairpinRefs_.clear();
+  countMaps_.clear();
   if (!TRY(nft_.hasTable({kIp, kTable}))) return {};
   nft::Transaction tx;
   tx.deleteTable({kIp, kTable});

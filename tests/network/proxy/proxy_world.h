@@ -71,6 +71,9 @@ class ProxyWorld : public ::testing::Test {
   std::string chain(const std::string& name) {
     return host->exec("nft list chain ip nave '" + name + "'").second;
   }
+  std::string map(const std::string& name) {
+    return host->exec("nft list map ip nave " + name).second;
+  }
   std::string set(const std::string& name) {
     return host->exec("nft list set ip nave " + name).second;
   }
