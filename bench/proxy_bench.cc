@@ -6,13 +6,13 @@
 // runs a TCP server on 10.42.0.5:8080 that every service's single endpoint points at.
 // Measured, for 1,000 and 5,000 services (one TCP port and a NodePort each), and again for
 // 5,000 services with externalTrafficPolicy Local (which take chains of their own):
-// - the full sync (one transaction: table, base chains, maps, every service's chains);
-// - one incremental change (one service's endpoint moves: its chain only), one service
-//   added, one deleted: the median and p99 of --changes changes each; and the kernel's floor,
-//   a transaction of one rule with and without a jump;
+// - the full sync (one transaction: table, base chains, maps, every service);
+// - one incremental change (one service's endpoint moves), one service added, one deleted:
+//   the median and p99 of --changes changes each; and the kernel's floor, a transaction of
+//   one rule with and without a jump;
 // - TCP connect latency from the node to a ClusterIP (DNAT through the maps) with 10 and with
 //   5,000 services programmed, against the baseline measured in the same run: connect latency
-//   straight to the endpoint's address, without any service rules in the path.
+//   straight to the endpoint's address (first before any table exists, then with it).
 // Needs root and `ip`. Nothing outside the namespaces it creates is touched; they are deleted
 // at exit.
 #include <arpa/inet.h>
