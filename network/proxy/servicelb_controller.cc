@@ -38,8 +38,10 @@ ServiceLbController::ServiceLbController(controllers::ControllerContext& ctx)
       services_(ctx.informers.informer(kServices)),
       nodes_(ctx.informers.informer(kNodes)),
       queue_(std::chrono::milliseconds(200), std::chrono::seconds(60)) {
-  services_.addObjectHandler([this](const Json*, const Json* after) {
-    if (after && handled(*after)) queue_.add(controllers::Informer::keyOf(*after));
+  services_.addObjectHandler([this](const Json* before, const Json* after) {
+    // Also a Service that stopped being a LoadBalancer: its addresses go.
+    if (after && (handled(*after) || (before && handled(*before))))
+      queue_.add(controllers::Informer::keyOf(*after));
   });
   nodes_.addObjectHandler([this](const Json* before, const Json* after) {
     if (nodeView(before) == nodeView(after)) return;
@@ -75,9 +77,14 @@ Json ServiceLbController::ingress() const {
 
 Result<controllers::Reconciled> ServiceLbController::reconcile(const std::string& key) {
   std::optional<Json> svc = services_.get(key);
-  if (!svc || !handled(*svc)) return controllers::Reconciled{};
-  Json want = ingress();
+  if (!svc) return controllers::Reconciled{};
   const Json& lb = objectMember(objectMember(*svc, "status"), "loadBalancer");
+  Json want = Json::array();
+  if (handled(*svc)) {
+    want = ingress();
+  } else if (getString(objectMember(*svc, "spec"), "type") == "LoadBalancer") {
+    return controllers::Reconciled{};  // another implementation's (loadBalancerClass)
+  }
   if (lb.value("ingress", Json::array()) == want) return controllers::Reconciled{};
   const Json& md = (*svc)["metadata"];
   Json patch = {{"metadata", {{"resourceVersion", getString(md, "resourceVersion")}}},

@@ -71,6 +71,11 @@ TEST_F(ServiceLbControllerTest, LoadBalancersGetTheReadyNodesAddressesAndFollowT
   // Not ours: another class, or not a LoadBalancer.
   EXPECT_EQ(ingress("other"), Json::array());
   EXPECT_EQ(ingress("plain"), Json::array());
+  // No longer a LoadBalancer: the addresses go.
+  auto r = client().patch(kServices, "default", "lb", api::PatchType::kMerge,
+                          R"({"spec": {"type": "ClusterIP"}})");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_TRUE(eventuallyIngress("lb", Json::array())) << ingress("lb");
 }
 
 }  // namespace
