@@ -32,6 +32,8 @@ constexpr char kMasqOffCluster[] = "masquerade-off-cluster";
 constexpr char kMasqExternal[] = "masquerade-external";
 constexpr char kMasqNodePorts[] = "masquerade-nodeports";
 constexpr char kDnatByCount[] = "dnat-by-endpoint-count";
+constexpr char kClusterIps[] = "cluster-ips";
+constexpr char kClusterIpsCheck[] = "cluster-ips-check";
 constexpr char kIpsPrefix[] = "ips-";
 constexpr char kNodePortsPrefix[] = "nodeports-";
 constexpr char kServices[] = "services";
@@ -52,7 +54,7 @@ const char* protocolName(uint8_t p) {
 bool isPlainSet(const std::string& name) {
   return name == kNoEndpointServices || name == kNoLocalEndpointServices ||
          name == kNoEndpointNodePorts || name == kMasqOffCluster || name == kMasqExternal ||
-         name == kMasqNodePorts;
+         name == kMasqNodePorts || name == kClusterIps;
 }
 
 bool startsWith(const std::string& s, const char* prefix) {
@@ -106,6 +108,7 @@ Proxier::Desired Proxier::build(const Service& s) const {
     const std::vector<Endpoint> local = usableEndpoints(sp.endpoints, &options_.nodeName);
     const uint8_t proto = sp.protocol;
     for (const Endpoint& e : sp.endpoints) d.programmed.hairpin.insert(e.ip);
+    if (s.hasClusterIp) elements.insert({kClusterIps, Concat().ipv4(s.clusterIp).bytes(), {}, {}});
 
     // With session affinity, an endpoint chain per endpoint records the client.
     auto endpointChain = [&](const Endpoint& e) {
@@ -366,7 +369,9 @@ void Proxier::addBase(nft::Transaction& tx) const {
   base("filter-input", "filter", NF_INET_LOCAL_IN, NF_IP_PRI_NAT_DST - 10);
   base("filter-forward", "filter", NF_INET_FORWARD, NF_IP_PRI_NAT_DST - 10);
   base("filter-output", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST - 10);
-  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kMasquerading, kDnatByCount}) {
+  base("filter-output-post-dnat", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST + 10);
+  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kMasquerading, kDnatByCount,
+                        kClusterIpsCheck}) {
     tx.addChain({kIp, kTable, c, std::nullopt});
     tx.flushChain(kIp, kTable, c);
   }
@@ -384,6 +389,7 @@ void Proxier::addBase(nft::Transaction& tx) const {
   tx.addSet({kIp, kTable, kMasqOffCluster, addrKey, {}});
   tx.addSet({kIp, kTable, kMasqExternal, addrKey, {}});
   tx.addSet({kIp, kTable, kMasqNodePorts, portKey, {}});
+  tx.addSet({kIp, kTable, kClusterIps, {DataType::kIpv4Addr}, {}});
 
   auto jump = [&](const char* from, const char* to, bool newOnly) {
     Rule r(kIp, kTable, from);
@@ -398,6 +404,8 @@ void Proxier::addBase(nft::Transaction& tx) const {
   jump("filter-forward", kServiceCheck, true);
   jump("filter-output", kServiceCheck, true);
   jump("filter-output", kNodePortCheck, true);
+  jump("filter-forward", kClusterIpsCheck, true);
+  jump("filter-output-post-dnat", kClusterIpsCheck, true);
 
   // Marks for masquerading of the ports programmed as map elements: traffic from outside the
   // cluster to a ClusterIP, and every external destination.
@@ -432,6 +440,17 @@ void Proxier::addBase(nft::Transaction& tx) const {
   noNodePort.fibDaddrLocal();
   loadServiceKey(noNodePort, false).lookup(kNoEndpointNodePorts, reg32(0)).reject();
   tx.addRule(noNodePort);
+
+  // Left untranslated (as kube-proxy): a ClusterIP's other ports are refused, the rest of the
+  // service range is dropped.
+  Rule otherPort(kIp, kTable, kClusterIpsCheck);
+  otherPort.payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, nft::kReg1).lookup(kClusterIps, nft::kReg1).reject();
+  tx.addRule(otherPort);
+  if (options_.serviceCidr) {
+    Rule unallocated(kIp, kTable, kClusterIpsCheck);
+    unallocated.ipDaddr(*options_.serviceCidr).verdict(Verdict::drop());
+    tx.addRule(unallocated);
+  }
 
   // A pod reaching itself through a service: masqueraded, so that its reply comes back
   // through the node (where conntrack undoes the DNAT) instead of to itself.
@@ -474,6 +493,7 @@ Slot slotOf(const Proxier::Element& e) {
   if (startsWith(e.map, kIpsPrefix)) return {kServiceIps, nft::Bytes(e.key.begin(), e.key.end() - 4)};
   if (startsWith(e.map, kNodePortsPrefix))
     return {kServiceNodePorts, nft::Bytes(e.key.begin(), e.key.end() - 4)};
+  if (e.map == kClusterIps) return {kClusterIps, e.key};
   bool byAddress = e.map == kNoEndpointServices || e.map == kNoLocalEndpointServices ||
                    e.map == kMasqOffCluster || e.map == kMasqExternal || e.map == kServiceIps;
   return {byAddress ? kServiceIps : kServiceNodePorts, e.key};

@@ -21,6 +21,9 @@
 //                             ... @no-local-endpoint-services drop
 //   nodeport-endpoints-check  fib daddr type local meta l4proto . th dport @no-endpoint-nodeports
 //                                 reject
+//   cluster-ips-check (forward, and output after DNAT: what no rule translated)
+//                             ip daddr @cluster-ips reject (a port the service lacks)
+//                             ip daddr SERVICE_CIDR drop (no such service)
 //
 // Most service ports are only map elements: each destination (ClusterIP, external and
 // LoadBalancer address, NodePort) has N elements in the map of its endpoint count N, keyed by
@@ -56,6 +59,8 @@ namespace nave::network::proxy {
 struct ProxierOptions {
   std::string nodeName;      // endpoints with this nodeName are local
   Ipv4Prefix clusterCidr{};  // pod traffic; others reaching a ClusterIP are masqueraded
+  // Traffic to addresses of it that no service holds is dropped (none: left alone).
+  std::optional<Ipv4Prefix> serviceCidr;
 };
 
 class Proxier {

@@ -22,20 +22,28 @@ std::string sliceServiceKey(const Json& slice) {
 
 Result<std::unique_ptr<ServiceProxy>> ServiceProxy::create(controllers::InformerFactory& informers,
                                                            ServiceProxyOptions options) {
+  ProxierOptions po;
+  po.nodeName = options.nodeName;
   auto cidr = Ipv4Prefix::parse(options.clusterCidr);
   if (!cidr.ok()) return std::move(cidr).error().context("the service proxy's cluster CIDR");
+  po.clusterCidr = *cidr;
+  if (!options.serviceCidr.empty()) {
+    auto services = Ipv4Prefix::parse(options.serviceCidr);
+    if (!services.ok()) return std::move(services).error().context("the service proxy's service CIDR");
+    po.serviceCidr = *services;
+  }
   auto nft = nft::NftSocket::open();
   if (!nft.ok()) return std::move(nft).error().context("the service proxy's nftables socket");
   return std::unique_ptr<ServiceProxy>(
-      new ServiceProxy(informers, std::move(*nft), std::move(options), *cidr));
+      new ServiceProxy(informers, std::move(*nft), std::move(options), std::move(po)));
 }
 
 ServiceProxy::ServiceProxy(controllers::InformerFactory& informers, nft::NftSocket nft,
-                           ServiceProxyOptions o, Ipv4Prefix clusterCidr)
+                           ServiceProxyOptions o, ProxierOptions proxier)
     : options_(std::move(o)),
       services_(informers.informer(kServices)),
       slices_(informers.informer(kEndpointSlices)),
-      proxier_(std::move(nft), ProxierOptions{options_.nodeName, clusterCidr}) {
+      proxier_(std::move(nft), std::move(proxier)) {
   slices_.addIndex(kServiceIndex, [](const Json& slice) {
     std::string key = sliceServiceKey(slice);
     return key.empty() ? std::vector<std::string>{} : std::vector<std::string>{key};

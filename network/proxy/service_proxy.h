@@ -24,6 +24,7 @@ namespace nave::network::proxy {
 struct ServiceProxyOptions {
   std::string nodeName;
   std::string clusterCidr = "10.42.0.0/16";
+  std::string serviceCidr;  // "": traffic to unused service addresses is left alone
   std::chrono::milliseconds coalesce{5};
 };
 
@@ -46,7 +47,7 @@ class ServiceProxy {
 
  private:
   ServiceProxy(controllers::InformerFactory& informers, nft::NftSocket nft, ServiceProxyOptions o,
-               Ipv4Prefix clusterCidr);
+               ProxierOptions proxier);
   void enqueue(const std::string& serviceKey);
   void run();
   std::optional<Service> current(const std::string& key) const;

@@ -94,7 +94,8 @@ class AgentImpl : public Agent {
     ctx_.informers = informers_.get();
     if (!o.disableKubeProxy) {
       proxy_ = TRY(network::proxy::ServiceProxy::create(
-          *informers_, {.nodeName = o.nodeName, .clusterCidr = o.clusterCidr}));
+          *informers_,
+          {.nodeName = o.nodeName, .clusterCidr = o.clusterCidr, .serviceCidr = o.serviceCidr}));
     }
     informers_->start();
     if (proxy_) TRY(proxy_->start());

@@ -118,6 +118,17 @@ TEST_F(ProxierTest, ServicesWithoutEndpointsAreRefused) {
   EXPECT_EQ(connectErrno(*outside, "192.168.50.1", 30040), ECONNREFUSED);
 }
 
+TEST_F(ProxierTest, OtherPortsOfAClusterIpAreRefusedAndUnusedServiceAddressesDropped) {
+  UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
+  ASSERT_TRUE(proxier->syncAll({service("web", "10.43.0.45", 80, {endpoint("10.42.0.5", 8080)})}).ok());
+  ASSERT_TRUE(probe(*outside, "10.43.0.45", 80, server.get()).ok()) << table();
+  EXPECT_EQ(connectErrno(*outside, "10.43.0.45", 81), ECONNREFUSED) << table();
+  EXPECT_EQ(connectErrno(*host, "10.43.0.45", 81), ECONNREFUSED);
+  EXPECT_EQ(connectErrno(*pod1, "10.43.0.46", 80), ETIMEDOUT);
+  // The node's own traffic to the service still goes through (the check follows DNAT).
+  EXPECT_TRUE(probe(*host, "10.43.0.45", 80, server.get()).ok());
+}
+
 TEST_F(ProxierTest, NotReadyEndpointsAreSkippedAndTerminatingOnesServeWhenNoneIsReady) {
   UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
   Endpoint notReady = endpoint("10.42.0.6", 8080);

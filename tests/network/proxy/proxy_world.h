@@ -58,7 +58,8 @@ class ProxyWorld : public ::testing::Test {
     }
     auto nft = host->run([] { return nft::NftSocket::open(); });
     ASSERT_TRUE(nft.ok()) << nft.error().message();
-    proxier.emplace(std::move(*nft), ProxierOptions{"node-a", *Ipv4Prefix::parse("10.42.0.0/16")});
+    proxier.emplace(std::move(*nft), ProxierOptions{"node-a", *Ipv4Prefix::parse("10.42.0.0/16"),
+                                                    *Ipv4Prefix::parse("10.43.0.0/16")});
   }
   void TearDown() override {
     if (proxier) {
