@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "network/nftables/rule.h"
 #include "network/nftables/transaction.h"
+#include "network/proxy/conntrack.h"
 
 namespace nave::network::proxy {
 
@@ -671,6 +672,8 @@ Result<void> Proxier::syncAll(const std::vector<Service>& services) {
   }
   hairpinRefs_ = std::move(refs);
   countMaps_ = std::move(maps);
+  services_.clear();
+  for (const Service& s : services) services_[s.key()] = s;
   return {};
 }
 
@@ -696,6 +699,7 @@ Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Serv
   TRY(nft_.commit(tx));
   hairpinRefs_ = std::move(refs);
   countMaps_ = std::move(maps);
+  deleteStaleFlows(changed);
   for (auto& [key, d] : desired)
     if (auto old = applied_.find(key); old != applied_.end())
       for (const Element& e : old->second.elements) owners_.erase(slotOf(e));
@@ -707,7 +711,53 @@ Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Serv
   return {};
 }
 
+namespace {
+
+std::set<Ipv4Address> usableAddresses(const ServicePort& p, const std::string& node) {
+  std::set<Ipv4Address> out;
+  for (const Endpoint& e : usableEndpoints(p.endpoints)) out.insert(e.ip);
+  for (const Endpoint& e : usableEndpoints(p.endpoints, &node)) out.insert(e.ip);
+  return out;
+}
+
+}  // namespace
+
+void Proxier::deleteStaleFlows(const std::map<std::string, std::optional<Service>>& changed) {
+  std::vector<StaleFlow> flows;
+  for (const auto& [key, now] : changed) {
+    auto old = services_.find(key);
+    if (old != services_.end()) {
+      const Service& was = old->second;
+      for (const ServicePort& op : was.ports) {
+        if (op.protocol != IPPROTO_UDP) continue;
+        std::set<Ipv4Address> kept;
+        if (now)
+          for (const ServicePort& np : now->ports)
+            if (np.name == op.name && np.protocol == op.protocol && np.port == op.port)
+              kept = usableAddresses(np, options_.nodeName);
+        std::vector<Ipv4Address> destinations = was.externalIps;
+        destinations.insert(destinations.end(), was.loadBalancerIps.begin(), was.loadBalancerIps.end());
+        if (was.hasClusterIp) destinations.push_back(was.clusterIp);
+        for (Ipv4Address gone : usableAddresses(op, options_.nodeName)) {
+          if (kept.count(gone)) continue;
+          for (Ipv4Address d : destinations) flows.push_back({d, op.port, gone});
+          if (op.nodePort) flows.push_back({Ipv4Address{}, op.nodePort, gone});
+        }
+      }
+    }
+    if (now) services_[key] = *now;
+    else services_.erase(key);
+  }
+  if (!conntrack_ || flows.empty()) return;
+  auto deleted = deleteStaleUdpFlows(*conntrack_, flows);
+  if (!deleted.ok())
+    log::warning("service proxy: stale UDP conntrack entries stay", {{"error", deleted.error().message()}});
+  else if (*deleted)
+    log::info("service proxy: deleted stale UDP conntrack entries", {{"entries", std::to_string(*deleted)}});
+}
+
 Result<void> Proxier::uninstall() {
+  services_.clear();
   applied_.clear();
   owners_.clear();
   hairpinRefs_.clear();

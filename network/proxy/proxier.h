@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "network/netlink/netlink_socket.h"
 #include "network/nftables/nft_socket.h"
 #include "network/proxy/service_model.h"
 
@@ -68,8 +69,11 @@ class Proxier {
   static constexpr char kTable[] = "nave";
   static constexpr uint32_t kMasqueradeMark = 0x4000;
 
-  Proxier(nft::NftSocket nft, ProxierOptions options)
-      : nft_(std::move(nft)), options_(std::move(options)) {}
+  // With `conntrack` (NETLINK_NETFILTER, same namespace), the conntrack entries of UDP flows
+  // to endpoints that left a service are deleted after each change.
+  Proxier(nft::NftSocket nft, ProxierOptions options,
+          std::optional<NetlinkSocket> conntrack = std::nullopt)
+      : nft_(std::move(nft)), options_(std::move(options)), conntrack_(std::move(conntrack)) {}
 
   // Replaces the table with one holding exactly `services`, in one transaction.
   Result<void> syncAll(const std::vector<Service>& services);
@@ -115,8 +119,12 @@ class Proxier {
   static void changeHairpin(nft::Transaction& tx, const Programmed* before,
                             const Programmed& after, std::map<Ipv4Address, int>& refs);
 
+  void deleteStaleFlows(const std::map<std::string, std::optional<Service>>& changed);
+
   nft::NftSocket nft_;
   ProxierOptions options_;
+  std::optional<NetlinkSocket> conntrack_;
+  std::map<std::string, Service> services_;  // as last applied, by key
   std::map<std::string, Programmed> applied_;  // by service key, as in the kernel
   // Which service holds each map key (a map, an address, protocol and port).
   std::map<std::pair<std::string, nft::Bytes>, std::string> owners_;

@@ -1,5 +1,7 @@
 #include "network/proxy/service_proxy.h"
 
+#include <linux/netlink.h>
+
 #include "common/log.h"
 #include "network/netlink/netns.h"
 
@@ -34,16 +36,19 @@ Result<std::unique_ptr<ServiceProxy>> ServiceProxy::create(controllers::Informer
   }
   auto nft = nft::NftSocket::open();
   if (!nft.ok()) return std::move(nft).error().context("the service proxy's nftables socket");
-  return std::unique_ptr<ServiceProxy>(
-      new ServiceProxy(informers, std::move(*nft), std::move(options), std::move(po)));
+  auto conntrack = NetlinkSocket::open(NETLINK_NETFILTER);
+  if (!conntrack.ok()) return std::move(conntrack).error().context("the service proxy's conntrack socket");
+  return std::unique_ptr<ServiceProxy>(new ServiceProxy(
+      informers, std::move(*nft), std::move(*conntrack), std::move(options), std::move(po)));
 }
 
 ServiceProxy::ServiceProxy(controllers::InformerFactory& informers, nft::NftSocket nft,
-                           ServiceProxyOptions o, ProxierOptions proxier)
+                           NetlinkSocket conntrack, ServiceProxyOptions o,
+                           ProxierOptions proxier)
     : options_(std::move(o)),
       services_(informers.informer(kServices)),
       slices_(informers.informer(kEndpointSlices)),
-      proxier_(std::move(nft), std::move(proxier)) {
+      proxier_(std::move(nft), std::move(proxier), std::move(conntrack)) {
   slices_.addIndex(kServiceIndex, [](const Json& slice) {
     std::string key = sliceServiceKey(slice);
     return key.empty() ? std::vector<std::string>{} : std::vector<std::string>{key};

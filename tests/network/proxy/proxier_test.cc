@@ -224,6 +224,32 @@ TEST_F(ProxierTest, UdpServicesAndExternalIps) {
   ASSERT_TRUE(seen.ok()) << seen.error().message();
 }
 
+TEST_F(ProxierTest, UdpFlowsToAnEndpointThatLeftAreForgotten) {
+  UniqueFd server1 = udpIn(*pod1, "0.0.0.0", 5353);
+  UniqueFd server2 = udpIn(*pod2, "0.0.0.0", 5353);
+  Service s = service("dns", "10.43.0.81", 53, {endpoint("10.42.0.5", 5353)}, IPPROTO_UDP);
+  ASSERT_TRUE(proxier->syncAll({s}).ok());
+  // One client socket throughout: its flow (one 5-tuple) is what conntrack remembers.
+  UniqueFd client = outside->run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  sockaddr_in vip = inetAddress("10.43.0.81", 53);
+  auto sendAndSee = [&]() -> int {  // which server got the datagram (1, 2; 0: none)
+    if (::sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&vip), sizeof vip) != 4) return -1;
+    pollfd p[2] = {{server1.get(), POLLIN, 0}, {server2.get(), POLLIN, 0}};
+    if (::poll(p, 2, kProbeWaitMs) <= 0) return 0;
+    char buf[8];
+    for (int k = 0; k < 2; ++k)
+      if (p[k].revents & POLLIN) {
+        ::recv(p[k].fd, buf, sizeof buf, 0);
+        return k + 1;
+      }
+    return 0;
+  };
+  ASSERT_EQ(sendAndSee(), 1) << table();
+  s.ports[0].endpoints = {endpoint("10.42.0.6", 5353)};
+  ASSERT_TRUE(proxier->syncChanged(change(s)).ok());
+  EXPECT_EQ(sendAndSee(), 2) << host->exec("conntrack -L -p udp").second;
+}
+
 TEST_F(ProxierTest, AnAddressAndPortTakenByAnotherServiceIsLeftToIt) {
   UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
   Service a = service("first", "10.43.0.90", 80, {endpoint("10.42.0.5", 8080)});

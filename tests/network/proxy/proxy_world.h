@@ -10,6 +10,8 @@
 // addresses no rule handles go nowhere. The proxier programs the host.
 #pragma once
 
+#include <linux/netlink.h>
+
 #include "network/proxy/proxier.h"
 #include "tests/network/netns_fixture.h"
 
@@ -58,8 +60,12 @@ class ProxyWorld : public ::testing::Test {
     }
     auto nft = host->run([] { return nft::NftSocket::open(); });
     ASSERT_TRUE(nft.ok()) << nft.error().message();
-    proxier.emplace(std::move(*nft), ProxierOptions{"node-a", *Ipv4Prefix::parse("10.42.0.0/16"),
-                                                    *Ipv4Prefix::parse("10.43.0.0/16")});
+    auto conntrack = NetlinkSocket::openIn(NETLINK_NETFILTER, host->handle());
+    ASSERT_TRUE(conntrack.ok()) << conntrack.error().message();
+    proxier.emplace(std::move(*nft),
+                    ProxierOptions{"node-a", *Ipv4Prefix::parse("10.42.0.0/16"),
+                                   *Ipv4Prefix::parse("10.43.0.0/16")},
+                    std::move(*conntrack));
   }
   void TearDown() override {
     if (proxier) {
