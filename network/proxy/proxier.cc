@@ -63,7 +63,7 @@ bool startsWith(const std::string& s, const char* prefix) {
 }
 
 // `meta mark set meta mark | 0x4000`: masquerade in postrouting. Set inline rather than with
-// a jump (see selectChain).
+// a jump to a chain of its own: fewer chains for the kernel to validate.
 Rule& markForMasquerade(Rule& r) {
   const uint32_t m = Proxier::kMasqueradeMark;
   r.meta(NFT_META_MARK, nft::kReg1).bitwise(nft::kReg1, nft::kReg1, u32Bytes(~m), u32Bytes(m));
@@ -137,10 +137,8 @@ Proxier::Desired Proxier::build(const Service& s) const {
             });
       return name;
     };
-    // A chain choosing among endpoints. Without affinity its rules DNAT straight away, with
-    // no jump or goto: rewriting it as endpoints come and go then spares the kernel a
-    // validation of every chain of the table (which any new jump costs: ~30 ms with 5,000
-    // services).
+    // A chain choosing among endpoints: with affinity, the endpoint a client had, else one
+    // at random; without affinity (externalTrafficPolicy Local) it DNATs itself.
     auto selectChain = [&](const std::string& name, const std::vector<Endpoint>& eps,
                            bool clusterIpMasquerade) {
       if (d.chains.count(name)) return name;
@@ -381,8 +379,8 @@ void Proxier::addBase(nft::Transaction& tx) const {
   const std::vector<DataType> verdict{DataType::kVerdict};
   tx.addSet({kIp, kTable, kServiceIps, addrKey, verdict});
   tx.addSet({kIp, kTable, kServiceNodePorts, portKey, verdict});
-  // Plain sets, not verdict maps: a service's element moving in or out of them then adds no
-  // jump (see selectChain).
+  // Plain sets, not verdict maps: a service's element moving in or out of them adds no jump
+  // (after which the kernel would validate the table; see proxier.h).
   tx.addSet({kIp, kTable, kNoEndpointServices, addrKey, {}});
   tx.addSet({kIp, kTable, kNoLocalEndpointServices, addrKey, {}});
   tx.addSet({kIp, kTable, kNoEndpointNodePorts, portKey, {}});
