@@ -45,7 +45,8 @@ Service parseService(const Json& service, const std::vector<Json>& slices) {
   if (type == "LoadBalancer") {
     const Json& lb = objectMember(objectMember(service, "status"), "loadBalancer");
     if (const Json* ingress = findMember(lb, "ingress"); ingress && ingress->is_array())
-      for (const Json& i : *ingress) addAddress(s.loadBalancerIps, getString(i, "ip"));
+      for (const Json& i : *ingress)  // ipMode Proxy: the load balancer sends to the nodes itself
+        if (getString(i, "ipMode") != "Proxy") addAddress(s.loadBalancerIps, getString(i, "ip"));
   }
   bool external = type == "NodePort" || type == "LoadBalancer";
   s.internalLocal = getString(spec, "internalTrafficPolicy") == "Local";

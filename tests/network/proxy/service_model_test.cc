@@ -21,7 +21,7 @@ TEST(ServiceModelTest, ReadsPortsPoliciesAffinityAndEndpointsByPortName) {
              "sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 30}},
              "ports": [{"name": "http", "port": 80, "nodePort": 30080},
                        {"name": "dns", "port": 53, "protocol": "UDP"}]},
-    "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.5", "ipMode": "VIP"}]}}})");
+    "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.5", "ipMode": "VIP"}, {"ip": "192.168.1.6", "ipMode": "Proxy"}]}}})");
   std::vector<Json> slices = {
       slice(Json::parse(R"([{"addresses": ["10.42.0.7"], "nodeName": "a"},
                            {"addresses": ["10.42.0.8"], "conditions": {"ready": false, "serving": true, "terminating": true}}])"),
