@@ -34,6 +34,9 @@ TEST_F(ProxierTest, ClusterIpFromOutsideThePodsAndTheNodeIsDnatedAndMasqueraded)
   EXPECT_NE(map("ips-1").find("10.43.0.10 . tcp . 80 . 0x00000000 : 10.42.0.5 . 8080"),
             std::string::npos)
       << t;
+  auto [rc, json] = host->exec("nft -j list table ip nave");
+  EXPECT_EQ(rc, 0) << json;
+  EXPECT_TRUE(Json::accept(json)) << json;
 }
 
 TEST_F(ProxierTest, PodToServiceKeepsItsSourceAcrossTheBridgeAndHairpinIsMasqueraded) {
