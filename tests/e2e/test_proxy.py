@@ -173,6 +173,37 @@ spec: {json.dumps(spec)}
         self.assertNotContains(table, f"{ip} . tcp")
 
 
+class ProxyDisabledTest(AgentTestCase):
+    """`--disable-kube-proxy` and `--disable servicelb`: no table, no load balancer addresses."""
+    server_args = ("--disable-kube-proxy", "--disable", "servicelb")
+
+    def test_no_table_and_no_load_balancer_status(self):
+        node = self.node_name()
+
+        def ready():
+            r = self.k("get", "node", node, "-o", "json", check=False)
+            return r.rc == 0 and any(c["type"] == "Ready" and c["status"] == "True"
+                                     for c in json.loads(r.out)["status"].get("conditions", []))
+        deadline = time.monotonic() + TIMEOUT
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        # A Ready node: ServiceLB, were it on, would give the service its address.
+        self.assertTrue(ready(), self.cluster.log_tail())
+        self.assertNotEqual(self.cluster.run(["nft", "list", "table", "ip", "nave"], check=False).rc, 0)
+        self.k("apply", "-f", "-", input="""
+apiVersion: v1
+kind: Service
+metadata: {name: lb}
+spec:
+  type: LoadBalancer
+  ports: [{port: 80}]
+""")
+        # ServiceLB would fill the status within moments; give it a few seconds to show it is off.
+        time.sleep(3)
+        status = json.loads(self.k("get", "service", "lb", "-o", "json").out)["status"]
+        self.assertEqual(status.get("loadBalancer", {}).get("ingress"), None)
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
