@@ -53,14 +53,23 @@ double percentile(std::vector<double> v, double p) {
 
 int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
-void die(const std::string& what) {
+const std::string kNodeNs = "nave-bench-proxy-" + std::to_string(::getpid()) + "-node";
+const std::string kPodNs = "nave-bench-proxy-" + std::to_string(::getpid()) + "-pod";
+
+void deleteNamespaces() {
+  sh("ip netns del " + kNodeNs);
+  sh("ip netns del " + kPodNs);
+}
+
+[[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "proxy_bench: %s\n", what.c_str());
+  deleteNamespaces();  // exit() runs no destructors
   std::exit(1);
 }
 
 struct Namespaces {
-  std::string node = "nave-bench-proxy-" + std::to_string(::getpid()) + "-node";
-  std::string pod = "nave-bench-proxy-" + std::to_string(::getpid()) + "-pod";
+  std::string node = kNodeNs;
+  std::string pod = kPodNs;
   Namespaces() {
     for (const std::string& cmd : {
              "ip netns add " + node, "ip netns add " + pod,
@@ -77,10 +86,7 @@ struct Namespaces {
       if (sh(cmd) != 0) die("failed: " + cmd);
     }
   }
-  ~Namespaces() {
-    sh("ip netns del " + node);
-    sh("ip netns del " + pod);
-  }
+  ~Namespaces() { deleteNamespaces(); }
   NetnsHandle handle(const std::string& name) const {
     auto h = NetnsHandle::open("/run/netns/" + name);
     if (!h.ok()) die(h.error().message());
