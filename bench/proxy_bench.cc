@@ -43,15 +43,21 @@ using namespace nave;
 using namespace nave::network;
 using namespace nave::network::proxy;
 
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+double ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+double us(Clock::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+int sh(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
 
 const std::string kNodeNs = "nave-bench-proxy-" + std::to_string(::getpid()) + "-node";
 const std::string kPodNs = "nave-bench-proxy-" + std::to_string(::getpid()) + "-pod";
@@ -72,12 +78,15 @@ struct Namespaces {
   std::string pod = kPodNs;
   Namespaces() {
     for (const std::string& cmd : {
-             "ip netns add " + node, "ip netns add " + pod,
-             "ip -n " + node + " link set lo up", "ip -n " + pod + " link set lo up",
+             "ip netns add " + node,
+             "ip netns add " + pod,
+             "ip -n " + node + " link set lo up",
+             "ip -n " + pod + " link set lo up",
              "ip -n " + node + " link add vpod type veth peer name eth0 netns " + pod,
              "ip -n " + node + " addr add 10.42.0.1/24 dev vpod",
              "ip -n " + pod + " addr add 10.42.0.5/24 dev eth0",
-             "ip -n " + node + " link set vpod up", "ip -n " + pod + " link set eth0 up",
+             "ip -n " + node + " link set vpod up",
+             "ip -n " + pod + " link set eth0 up",
              "ip -n " + pod + " route add default via 10.42.0.1",
              // The node routes the service range towards the pods (any route will do: the
              // DNAT picks the real destination).
@@ -197,9 +206,12 @@ int main(int argc, char** argv) {
   int connectCount = 2000, changes = 50;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--connects") connectCount = std::atoi(argv[i + 1]);
-    else if (a == "--changes") changes = std::atoi(argv[i + 1]);
-    else die("unknown option " + a);
+    if (a == "--connects")
+      connectCount = std::atoi(argv[i + 1]);
+    else if (a == "--changes")
+      changes = std::atoi(argv[i + 1]);
+    else
+      die("unknown option " + a);
   }
   Namespaces nss;
   NetnsHandle node = nss.handle(nss.node), pod = nss.handle(nss.pod);
@@ -243,7 +255,8 @@ int main(int argc, char** argv) {
         if (auto r = proxier.syncChanged({{extra.key(), extra}}); !r.ok()) die(r.error().message());
         added.push_back(ms(Clock::now() - c0));
         c0 = Clock::now();
-        if (auto r = proxier.syncChanged({{extra.key(), std::nullopt}}); !r.ok()) die(r.error().message());
+        if (auto r = proxier.syncChanged({{extra.key(), std::nullopt}}); !r.ok())
+          die(r.error().message());
         removed.push_back(ms(Clock::now() - c0));
       }
       report("one new service", added, "ms");
@@ -259,7 +272,10 @@ int main(int argc, char** argv) {
             tx.addChain({nft::Family::kIp, "nave", "probe", std::nullopt});
             tx.flushChain(nft::Family::kIp, "nave", "probe");
             nft::Rule r(nft::Family::kIp, "nave", "probe");
-            if (jump) r.verdict(nft::Verdict::jump("masquerading")); else r.counter();
+            if (jump)
+              r.verdict(nft::Verdict::jump("masquerading"));
+            else
+              r.counter();
             tx.addRule(r);
             auto c0 = Clock::now();
             if (auto x = sock->commit(tx); !x.ok()) die(x.error().message());
@@ -274,7 +290,8 @@ int main(int argc, char** argv) {
       std::string target = clusterIp(count - 1);
       connects(node, target, 80, 100);
       std::vector<double> viaService = connects(node, target, 80, connectCount);
-      report(("connect to a ClusterIP (" + std::to_string(count) + " services)").c_str(), viaService, "us");
+      report(("connect to a ClusterIP (" + std::to_string(count) + " services)").c_str(),
+             viaService, "us");
       report("baseline: connect to the endpoint's address, no service", base, "us");
       base = connects(node, "10.42.0.5", 8080, connectCount);  // again, for the next round
     }

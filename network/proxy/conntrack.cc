@@ -88,7 +88,8 @@ Result<size_t> deleteStaleUdpFlows(NetlinkSocket& nl, const std::vector<StaleFlo
       return false;
     Flow f;
     Tuple reply;
-    if (!parseTuple(ct.at[CTA_TUPLE_ORIG], f.original) || !parseTuple(ct.at[CTA_TUPLE_REPLY], reply))
+    if (!parseTuple(ct.at[CTA_TUPLE_ORIG], f.original) ||
+        !parseTuple(ct.at[CTA_TUPLE_REPLY], reply))
       return true;  // not IPv4
     if (f.original.proto != IPPROTO_UDP) return true;
     f.replySource = reply.src;
@@ -117,8 +118,10 @@ Result<size_t> deleteStaleUdpFlows(NetlinkSocket& nl, const std::vector<StaleFlo
     mnl_attr_nest_end(nlh, proto);
     mnl_attr_nest_end(nlh, tuple);
     auto r = nl.request(nlh);
-    if (r.ok()) ++deleted;
-    else if (!r.error().is(ErrorCode::kNotFound)) return std::move(r).error().context("delete a conntrack entry");
+    if (r.ok())
+      ++deleted;
+    else if (!r.error().is(ErrorCode::kNotFound))
+      return std::move(r).error().context("delete a conntrack entry");
   }
   return deleted;
 }

@@ -199,12 +199,16 @@ Proxier::Desired Proxier::build(const Service& s) const {
         std::string text = "meta l4proto " + std::string(protocolName(proto)) +
                            " dnat to numgen random mod " + std::to_string(eps.size()) + " map {";
         for (uint32_t i = 0; i < eps.size(); ++i) {
-          choices.push_back({u32Bytes(i), Concat().ipv4(eps[i].ip).inetService(eps[i].port).bytes(), {}});
+          choices.push_back(
+              {u32Bytes(i), Concat().ipv4(eps[i].ip).inetService(eps[i].port).bytes(), {}});
           text += " " + std::to_string(i) + " : " + eps[i].ip.toString() + " . " +
                   std::to_string(eps[i].port) + ",";
         }
         c.add(text + " }", [choices, proto](auto& tx, auto& chain) {
-          uint32_t id = tx.addAnonymousSet({kIp, kTable, "", {DataType::kInteger},
+          uint32_t id = tx.addAnonymousSet({kIp,
+                                            kTable,
+                                            "",
+                                            {DataType::kInteger},
                                             {DataType::kIpv4Addr, DataType::kInetService}},
                                            choices);
           // The address and port land in the first two 32-bit registers, as nft compiles
@@ -246,7 +250,8 @@ Proxier::Desired Proxier::build(const Service& s) const {
           slots(kIpsPrefix, key, eps);
           elements.insert({kMasqOffCluster, key, {}, {}});
         } else {
-          elements.insert({cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}, {}});
+          elements.insert(
+              {cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}, {}});
         }
       }
       std::vector<Ipv4Address> externalIps = s.externalIps;
@@ -280,7 +285,8 @@ Proxier::Desired Proxier::build(const Service& s) const {
         std::string chain = selectChain((s.internalLocal ? "local-" : "service-") + p, eps, true);
         elements.insert({kServiceIps, key, Verdict::goTo(chain)});
       } else {
-        elements.insert({cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}, {}});
+        elements.insert(
+            {cluster.empty() ? kNoEndpointServices : kNoLocalEndpointServices, key, {}, {}});
       }
     }
     // External traffic: NodePort, external IPs, LoadBalancer ingress IPs.
@@ -342,13 +348,17 @@ Proxier::Desired Proxier::build(const Service& s) const {
     }
     for (Ipv4Address ip : externalIps) {
       nft::Bytes key = Concat().ipv4(ip).inetProto(proto).inetService(sp.port).bytes();
-      if (external) elements.insert({kServiceIps, key, Verdict::goTo(*external)});
-      else elements.insert({kNoEndpointServices, key, {}, {}});
+      if (external)
+        elements.insert({kServiceIps, key, Verdict::goTo(*external)});
+      else
+        elements.insert({kNoEndpointServices, key, {}, {}});
     }
     if (sp.nodePort) {
       nft::Bytes key = Concat().inetProto(proto).inetService(sp.nodePort).bytes();
-      if (external) elements.insert({kServiceNodePorts, key, Verdict::goTo(*external)});
-      else elements.insert({kNoEndpointNodePorts, key, {}, {}});
+      if (external)
+        elements.insert({kServiceNodePorts, key, Verdict::goTo(*external)});
+      else
+        elements.insert({kNoEndpointNodePorts, key, {}, {}});
     }
   }
   for (const auto& [name, c] : d.chains) d.programmed.chains[name] = c.text;
@@ -369,12 +379,13 @@ void Proxier::addBase(nft::Transaction& tx) const {
   base("filter-forward", "filter", NF_INET_FORWARD, NF_IP_PRI_NAT_DST - 10);
   base("filter-output", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST - 10);
   base("filter-output-post-dnat", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST + 10);
-  for (const char* c : {kServices, kServiceCheck, kNodePortCheck, kMasquerading, kDnatByCount,
-                        kClusterIpsCheck}) {
+  for (const char* c :
+       {kServices, kServiceCheck, kNodePortCheck, kMasquerading, kDnatByCount, kClusterIpsCheck}) {
     tx.addChain({kIp, kTable, c, std::nullopt});
     tx.flushChain(kIp, kTable, c);
   }
-  const std::vector<DataType> addrKey{DataType::kIpv4Addr, DataType::kInetProto, DataType::kInetService};
+  const std::vector<DataType> addrKey{DataType::kIpv4Addr, DataType::kInetProto,
+                                      DataType::kInetService};
   const std::vector<DataType> portKey{DataType::kInetProto, DataType::kInetService};
   const std::vector<DataType> verdict{DataType::kVerdict};
   tx.addSet({kIp, kTable, kServiceIps, addrKey, verdict});
@@ -443,7 +454,9 @@ void Proxier::addBase(nft::Transaction& tx) const {
   // Left untranslated (as kube-proxy): a ClusterIP's other ports are refused, the rest of the
   // service range is dropped.
   Rule otherPort(kIp, kTable, kClusterIpsCheck);
-  otherPort.payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, nft::kReg1).lookup(kClusterIps, nft::kReg1).reject();
+  otherPort.payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, nft::kReg1)
+      .lookup(kClusterIps, nft::kReg1)
+      .reject();
   tx.addRule(otherPort);
   if (options_.serviceCidr) {
     Rule unallocated(kIp, kTable, kClusterIpsCheck);
@@ -489,7 +502,8 @@ using Slot = std::pair<std::string, nft::Bytes>;  // a map (by meaning) and a ke
 Slot slotOf(const Proxier::Element& e) {
   // Every element about one address, protocol and port names the same slot, whichever map
   // holds it (a per-count map's key ends with the endpoint slot).
-  if (startsWith(e.map, kIpsPrefix)) return {kServiceIps, nft::Bytes(e.key.begin(), e.key.end() - 4)};
+  if (startsWith(e.map, kIpsPrefix))
+    return {kServiceIps, nft::Bytes(e.key.begin(), e.key.end() - 4)};
   if (startsWith(e.map, kNodePortsPrefix))
     return {kServiceNodePorts, nft::Bytes(e.key.begin(), e.key.end() - 4)};
   if (e.map == kClusterIps) return {kClusterIps, e.key};
@@ -523,7 +537,9 @@ void claim(const std::string& service, std::set<Proxier::Element>& elements,
 void applyChanges(nft::Transaction& tx, const std::vector<Change>& changes) {
   using C = Change;
   static const Proxier::Programmed kNone;
-  auto before = [](const C& c) -> const Proxier::Programmed& { return c.before ? *c.before : kNone; };
+  auto before = [](const C& c) -> const Proxier::Programmed& {
+    return c.before ? *c.before : kNone;
+  };
   // 1. Elements that go or change.
   for (const C& c : changes) {
     std::map<std::string, std::vector<nft::Bytes>> gone;
@@ -557,7 +573,7 @@ void applyChanges(nft::Transaction& tx, const std::vector<Change>& changes) {
     std::map<std::string, std::vector<nft::SetElement>> added;
     for (const auto& e : c.after->elements)
       if (!before(c).elements.count(e))
-        added[e.map].push_back(isPlainSet(e.map)      ? nft::SetElement{e.key, {}, {}}
+        added[e.map].push_back(isPlainSet(e.map) ? nft::SetElement{e.key, {}, {}}
                                : !e.data.empty() ? nft::SetElement{e.key, e.data, {}}
                                                  : nft::SetElement{e.key, {}, e.verdict});
     for (const auto& [map, elements] : added) tx.addElements(kIp, Proxier::kTable, map, elements);
@@ -623,13 +639,14 @@ std::set<std::string> countMapsOf(const std::set<Proxier::Element>& elements) {
 
 }  // namespace
 
-void Proxier::changeHairpin(nft::Transaction& tx, const Programmed* before,
-                            const Programmed& after, std::map<Ipv4Address, int>& refs) {
+void Proxier::changeHairpin(nft::Transaction& tx, const Programmed* before, const Programmed& after,
+                            std::map<Ipv4Address, int>& refs) {
   std::vector<nft::SetElement> added;
   std::vector<nft::Bytes> removed;
   auto pair = [](Ipv4Address ip) { return Concat().ipv4(ip).ipv4(ip).bytes(); };
   for (Ipv4Address ip : after.hairpin)
-    if ((!before || !before->hairpin.count(ip)) && refs[ip]++ == 0) added.push_back({pair(ip), {}, {}});
+    if ((!before || !before->hairpin.count(ip)) && refs[ip]++ == 0)
+      added.push_back({pair(ip), {}, {}});
   if (before)
     for (Ipv4Address ip : before->hairpin)
       if (!after.hairpin.count(ip) && --refs[ip] == 0) {
@@ -703,8 +720,10 @@ Result<void> Proxier::syncChanged(const std::map<std::string, std::optional<Serv
       for (const Element& e : old->second.elements) owners_.erase(slotOf(e));
   for (auto& [key, d] : desired) {
     for (const Element& e : d.programmed.elements) owners_[slotOf(e)] = key;
-    if (changed.at(key)) applied_[key] = std::move(d.programmed);
-    else applied_.erase(key);
+    if (changed.at(key))
+      applied_[key] = std::move(d.programmed);
+    else
+      applied_.erase(key);
   }
   return {};
 }
@@ -734,7 +753,8 @@ void Proxier::deleteStaleFlows(const std::map<std::string, std::optional<Service
             if (np.name == op.name && np.protocol == op.protocol && np.port == op.port)
               kept = usableAddresses(np, options_.nodeName);
         std::vector<Ipv4Address> destinations = was.externalIps;
-        destinations.insert(destinations.end(), was.loadBalancerIps.begin(), was.loadBalancerIps.end());
+        destinations.insert(destinations.end(), was.loadBalancerIps.begin(),
+                            was.loadBalancerIps.end());
         if (was.hasClusterIp) destinations.push_back(was.clusterIp);
         for (Ipv4Address gone : usableAddresses(op, options_.nodeName)) {
           if (kept.count(gone)) continue;
@@ -743,15 +763,19 @@ void Proxier::deleteStaleFlows(const std::map<std::string, std::optional<Service
         }
       }
     }
-    if (now) services_[key] = *now;
-    else services_.erase(key);
+    if (now)
+      services_[key] = *now;
+    else
+      services_.erase(key);
   }
   if (!conntrack_ || flows.empty()) return;
   auto deleted = deleteStaleUdpFlows(*conntrack_, flows);
   if (!deleted.ok())
-    log::warning("service proxy: stale UDP conntrack entries stay", {{"error", deleted.error().message()}});
+    log::warning("service proxy: stale UDP conntrack entries stay",
+                 {{"error", deleted.error().message()}});
   else if (*deleted)
-    log::info("service proxy: deleted stale UDP conntrack entries", {{"entries", std::to_string(*deleted)}});
+    log::info("service proxy: deleted stale UDP conntrack entries",
+              {{"entries", std::to_string(*deleted)}});
 }
 
 Result<void> Proxier::uninstall() {

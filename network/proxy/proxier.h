@@ -116,15 +116,15 @@ class Proxier {
   // chain that looks them up.
   void addCountMaps(nft::Transaction& tx, const std::set<std::string>& needed,
                     std::set<std::string>& maps) const;
-  static void changeHairpin(nft::Transaction& tx, const Programmed* before,
-                            const Programmed& after, std::map<Ipv4Address, int>& refs);
+  static void changeHairpin(nft::Transaction& tx, const Programmed* before, const Programmed& after,
+                            std::map<Ipv4Address, int>& refs);
 
   void deleteStaleFlows(const std::map<std::string, std::optional<Service>>& changed);
 
   nft::NftSocket nft_;
   ProxierOptions options_;
   std::optional<NetlinkSocket> conntrack_;
-  std::map<std::string, Service> services_;  // as last applied, by key
+  std::map<std::string, Service> services_;    // as last applied, by key
   std::map<std::string, Programmed> applied_;  // by service key, as in the kernel
   // Which service holds each map key (a map, an address, protocol and port).
   std::map<std::pair<std::string, nft::Bytes>, std::string> owners_;

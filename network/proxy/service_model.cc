@@ -65,7 +65,8 @@ Service parseService(const Json& service, const std::vector<Json>& slices) {
     int64_t port = getInt(p, "port"), nodePort = getInt(p, "nodePort");
     if (sp.protocol == 0 || port <= 0 || port > 65535) continue;
     sp.port = static_cast<uint16_t>(port);
-    if (external && nodePort > 0 && nodePort <= 65535) sp.nodePort = static_cast<uint16_t>(nodePort);
+    if (external && nodePort > 0 && nodePort <= 65535)
+      sp.nodePort = static_cast<uint16_t>(nodePort);
     for (const Json& slice : slices) {
       if (getString(slice, "addressType") != "IPv4") continue;
       // The slice's port of the same name (and protocol) carries the target port.
@@ -73,7 +74,8 @@ Service parseService(const Json& service, const std::vector<Json>& slices) {
       if (!slicePorts || !slicePorts->is_array()) continue;
       int64_t target = 0;
       for (const Json& q : *slicePorts) {
-        if (getString(q, "name") == sp.name && protocolNumber(getString(q, "protocol")) == sp.protocol)
+        if (getString(q, "name") == sp.name &&
+            protocolNumber(getString(q, "protocol")) == sp.protocol)
           target = getInt(q, "port");
       }
       if (target <= 0 || target > 65535) continue;
@@ -108,12 +110,15 @@ Service parseService(const Json& service, const std::vector<Json>& slices) {
   return s;
 }
 
-std::vector<Endpoint> usableEndpoints(const std::vector<Endpoint>& all, const std::string* onlyNode) {
+std::vector<Endpoint> usableEndpoints(const std::vector<Endpoint>& all,
+                                      const std::string* onlyNode) {
   std::vector<Endpoint> ready, draining;
   for (const Endpoint& e : all) {
     if (onlyNode && e.nodeName != *onlyNode) continue;
-    if (e.ready) ready.push_back(e);
-    else if (e.serving && e.terminating) draining.push_back(e);
+    if (e.ready)
+      ready.push_back(e);
+    else if (e.serving && e.terminating)
+      draining.push_back(e);
   }
   return ready.empty() ? draining : ready;
 }

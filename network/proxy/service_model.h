@@ -22,10 +22,10 @@ struct Endpoint {
 };
 
 struct ServicePort {
-  std::string name;  // the port's name, "" for a lone unnamed port
+  std::string name;      // the port's name, "" for a lone unnamed port
   uint8_t protocol = 0;  // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP
   uint16_t port = 0;
-  uint16_t nodePort = 0;  // 0: none
+  uint16_t nodePort = 0;            // 0: none
   std::vector<Endpoint> endpoints;  // sorted, without duplicates
 };
 
@@ -33,10 +33,10 @@ struct Service {
   std::string ns, name;
   bool hasClusterIp = false;  // false: headless ("None") or ExternalName
   Ipv4Address clusterIp;
-  std::vector<Ipv4Address> externalIps;       // spec.externalIPs
-  std::vector<Ipv4Address> loadBalancerIps;   // status.loadBalancer.ingress[].ip
-  bool internalLocal = false;  // internalTrafficPolicy: Local
-  bool externalLocal = false;  // externalTrafficPolicy: Local (NodePort, LoadBalancer)
+  std::vector<Ipv4Address> externalIps;      // spec.externalIPs
+  std::vector<Ipv4Address> loadBalancerIps;  // status.loadBalancer.ingress[].ip
+  bool internalLocal = false;                // internalTrafficPolicy: Local
+  bool externalLocal = false;    // externalTrafficPolicy: Local (NodePort, LoadBalancer)
   uint32_t affinitySeconds = 0;  // sessionAffinity ClientIP's timeout; 0: no affinity
   std::vector<ServicePort> ports;
 

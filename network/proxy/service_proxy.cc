@@ -31,20 +31,21 @@ Result<std::unique_ptr<ServiceProxy>> ServiceProxy::create(controllers::Informer
   po.clusterCidr = *cidr;
   if (!options.serviceCidr.empty()) {
     auto services = Ipv4Prefix::parse(options.serviceCidr);
-    if (!services.ok()) return std::move(services).error().context("the service proxy's service CIDR");
+    if (!services.ok())
+      return std::move(services).error().context("the service proxy's service CIDR");
     po.serviceCidr = *services;
   }
   auto nft = nft::NftSocket::open();
   if (!nft.ok()) return std::move(nft).error().context("the service proxy's nftables socket");
   auto conntrack = NetlinkSocket::open(NETLINK_NETFILTER);
-  if (!conntrack.ok()) return std::move(conntrack).error().context("the service proxy's conntrack socket");
+  if (!conntrack.ok())
+    return std::move(conntrack).error().context("the service proxy's conntrack socket");
   return std::unique_ptr<ServiceProxy>(new ServiceProxy(
       informers, std::move(*nft), std::move(*conntrack), std::move(options), std::move(po)));
 }
 
 ServiceProxy::ServiceProxy(controllers::InformerFactory& informers, nft::NftSocket nft,
-                           NetlinkSocket conntrack, ServiceProxyOptions o,
-                           ProxierOptions proxier)
+                           NetlinkSocket conntrack, ServiceProxyOptions o, ProxierOptions proxier)
     : options_(std::move(o)),
       services_(informers.informer(kServices)),
       slices_(informers.informer(kEndpointSlices)),

@@ -46,8 +46,8 @@ class ServiceProxy {
   Result<void> uninstall();
 
  private:
-  ServiceProxy(controllers::InformerFactory& informers, nft::NftSocket nft,
-               NetlinkSocket conntrack, ServiceProxyOptions o, ProxierOptions proxier);
+  ServiceProxy(controllers::InformerFactory& informers, nft::NftSocket nft, NetlinkSocket conntrack,
+               ServiceProxyOptions o, ProxierOptions proxier);
   void enqueue(const std::string& serviceKey);
   void run();
   std::optional<Service> current(const std::string& key) const;

@@ -17,7 +17,8 @@ std::map<std::string, std::optional<Service>> change(const Service& s) {
 
 TEST_F(ProxierTest, ClusterIpFromOutsideThePodsAndTheNodeIsDnatedAndMasqueraded) {
   UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
-  ASSERT_TRUE(proxier->syncAll({service("web", "10.43.0.10", 80, {endpoint("10.42.0.5", 8080)})}).ok());
+  ASSERT_TRUE(
+      proxier->syncAll({service("web", "10.43.0.10", 80, {endpoint("10.42.0.5", 8080)})}).ok());
 
   auto seen = probe(*outside, "10.43.0.10", 80, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
@@ -28,8 +29,9 @@ TEST_F(ProxierTest, ClusterIpFromOutsideThePodsAndTheNodeIsDnatedAndMasqueraded)
   std::string t = table();
   EXPECT_NE(t.find("map service-ips"), std::string::npos) << t;
   EXPECT_NE(t.find("ip daddr . meta l4proto . th dport vmap @service-ips"), std::string::npos) << t;
-  EXPECT_NE(t.find("dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 1 map @ips-1"),
-            std::string::npos)
+  EXPECT_NE(
+      t.find("dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 1 map @ips-1"),
+      std::string::npos)
       << t;
   EXPECT_NE(map("ips-1").find("10.43.0.10 . tcp . 80 . 0x00000000 : 10.42.0.5 . 8080"),
             std::string::npos)
@@ -71,7 +73,8 @@ TEST_F(ProxierTest, NodePortAndLoadBalancerAddressReachTheService) {
   seen = probe(*host, "192.168.50.1", 30080, server.get());
   ASSERT_TRUE(seen.ok()) << seen.error().message();
   EXPECT_NE(table().find("map service-nodeports"), std::string::npos);
-  EXPECT_NE(map("nodeports-1").find("tcp . 30080 . 0x00000000 : 10.42.0.5 . 8080"), std::string::npos)
+  EXPECT_NE(map("nodeports-1").find("tcp . 30080 . 0x00000000 : 10.42.0.5 . 8080"),
+            std::string::npos)
       << table();
   EXPECT_NE(set("masquerade-external").find("192.168.50.1 . tcp . 80"), std::string::npos);
 }
@@ -96,8 +99,9 @@ TEST_F(ProxierTest, ExternalTrafficPolicyLocalKeepsTheClientAddressAndDropsWitho
 
 TEST_F(ProxierTest, InternalTrafficPolicyLocalUsesOnlyThisNodesEndpoints) {
   UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
-  Service s = service("dns", "10.43.0.10", 53,
-                      {endpoint("10.42.0.5", 8080, "node-a"), endpoint("10.42.1.7", 8080, "node-b")});
+  Service s =
+      service("dns", "10.43.0.10", 53,
+              {endpoint("10.42.0.5", 8080, "node-a"), endpoint("10.42.1.7", 8080, "node-b")});
   s.internalLocal = true;
   ASSERT_TRUE(proxier->syncAll({s}).ok());
   for (int i = 0; i < 8; ++i) {  // never the other node's endpoint
@@ -123,7 +127,8 @@ TEST_F(ProxierTest, ServicesWithoutEndpointsAreRefused) {
 
 TEST_F(ProxierTest, OtherPortsOfAClusterIpAreRefusedAndUnusedServiceAddressesDropped) {
   UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
-  ASSERT_TRUE(proxier->syncAll({service("web", "10.43.0.45", 80, {endpoint("10.42.0.5", 8080)})}).ok());
+  ASSERT_TRUE(
+      proxier->syncAll({service("web", "10.43.0.45", 80, {endpoint("10.42.0.5", 8080)})}).ok());
   ASSERT_TRUE(probe(*outside, "10.43.0.45", 80, server.get()).ok()) << table();
   EXPECT_EQ(connectErrno(*outside, "10.43.0.45", 81), ECONNREFUSED) << table();
   EXPECT_EQ(connectErrno(*host, "10.43.0.45", 81), ECONNREFUSED);
@@ -146,7 +151,8 @@ TEST_F(ProxierTest, NotReadyEndpointsAreSkippedAndTerminatingOnesServeWhenNoneIs
   }
   std::string m = map("ips-1");
   EXPECT_EQ(m.find("10.42.0.6"), std::string::npos) << m;
-  EXPECT_NE(m.find("10.43.0.50 . tcp . 80 . 0x00000000 : 10.42.0.5 . 8080"), std::string::npos) << m;
+  EXPECT_NE(m.find("10.43.0.50 . tcp . 80 . 0x00000000 : 10.42.0.5 . 8080"), std::string::npos)
+      << m;
 }
 
 TEST_F(ProxierTest, IncrementalChangesReplaceEndpointsAndDeletedServicesStopAnswering) {
@@ -163,7 +169,8 @@ TEST_F(ProxierTest, IncrementalChangesReplaceEndpointsAndDeletedServicesStopAnsw
   ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
   std::string m = map("ips-1");
   EXPECT_EQ(m.find("10.43.0.60 . tcp . 80 . 0x00000000 : 10.42.0.5"), std::string::npos) << m;
-  EXPECT_NE(m.find("10.43.0.60 . tcp . 80 . 0x00000000 : 10.42.0.6 . 9090"), std::string::npos) << m;
+  EXPECT_NE(m.find("10.43.0.60 . tcp . 80 . 0x00000000 : 10.42.0.6 . 9090"), std::string::npos)
+      << m;
   // Both endpoints' addresses are in the hairpin set, b's old one still referenced.
   EXPECT_NE(set("hairpin").find("10.42.0.5 . 10.42.0.5"), std::string::npos) << set("hairpin");
   EXPECT_NE(set("hairpin").find("10.42.0.6 . 10.42.0.6"), std::string::npos) << set("hairpin");
@@ -185,7 +192,8 @@ TEST_F(ProxierTest, IncrementalChangesReplaceEndpointsAndDeletedServicesStopAnsw
 TEST_F(ProxierTest, ConnectionsSpreadOverEndpointsUnlessSessionAffinityPinsThem) {
   UniqueFd server1 = listenIn(*pod1, "0.0.0.0", 8080);
   UniqueFd server2 = listenIn(*pod2, "0.0.0.0", 8080);
-  Service s = service("lb", "10.43.0.70", 80, {endpoint("10.42.0.5", 8080), endpoint("10.42.0.6", 8080)});
+  Service s =
+      service("lb", "10.43.0.70", 80, {endpoint("10.42.0.5", 8080), endpoint("10.42.0.6", 8080)});
   ASSERT_TRUE(proxier->syncAll({s}).ok());
   EXPECT_NE(map("ips-2").find("10.43.0.70 . tcp . 80 . 0x00000001 : 10.42.0.6 . 8080"),
             std::string::npos)
@@ -194,10 +202,11 @@ TEST_F(ProxierTest, ConnectionsSpreadOverEndpointsUnlessSessionAffinityPinsThem)
   auto spread = [&](int n) {
     std::set<int> hit;
     for (int i = 0; i < n; ++i) {
-      UniqueFd c = outside->run(
-          [] { return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+      UniqueFd c =
+          outside->run([] { return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
       sockaddr_in sa = inetAddress("10.43.0.70", 80);
-      EXPECT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << strerror(errno);
+      EXPECT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0)
+          << strerror(errno);
       pollfd p[2] = {{server1.get(), POLLIN, 0}, {server2.get(), POLLIN, 0}};
       EXPECT_GT(::poll(p, 2, kProbeWaitMs), 0);
       for (int k = 0; k < 2; ++k) {
@@ -233,10 +242,12 @@ TEST_F(ProxierTest, UdpFlowsToAnEndpointThatLeftAreForgotten) {
   Service s = service("dns", "10.43.0.81", 53, {endpoint("10.42.0.5", 5353)}, IPPROTO_UDP);
   ASSERT_TRUE(proxier->syncAll({s}).ok());
   // One client socket throughout: its flow (one 5-tuple) is what conntrack remembers.
-  UniqueFd client = outside->run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  UniqueFd client =
+      outside->run([] { return UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
   sockaddr_in vip = inetAddress("10.43.0.81", 53);
   auto sendAndSee = [&]() -> int {  // which server got the datagram (1, 2; 0: none)
-    if (::sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&vip), sizeof vip) != 4) return -1;
+    if (::sendto(client.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&vip), sizeof vip) != 4)
+      return -1;
     pollfd p[2] = {{server1.get(), POLLIN, 0}, {server2.get(), POLLIN, 0}};
     if (::poll(p, 2, kProbeWaitMs) <= 0) return 0;
     char buf[8];

@@ -23,10 +23,13 @@ TEST(ServiceModelTest, ReadsPortsPoliciesAffinityAndEndpointsByPortName) {
                        {"name": "dns", "port": 53, "protocol": "UDP"}]},
     "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.5", "ipMode": "VIP"}, {"ip": "192.168.1.6", "ipMode": "Proxy"}]}}})");
   std::vector<Json> slices = {
-      slice(Json::parse(R"([{"addresses": ["10.42.0.7"], "nodeName": "a"},
+      slice(
+          Json::parse(R"([{"addresses": ["10.42.0.7"], "nodeName": "a"},
                            {"addresses": ["10.42.0.8"], "conditions": {"ready": false, "serving": true, "terminating": true}}])"),
-            Json::parse(R"([{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "dns", "port": 5353, "protocol": "UDP"}])")),
-      slice(Json::parse(R"([{"addresses": ["fd00::1"]}])"), Json::parse(R"([{"name": "http", "port": 8080}])"), "IPv6"),
+          Json::parse(
+              R"([{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "dns", "port": 5353, "protocol": "UDP"}])")),
+      slice(Json::parse(R"([{"addresses": ["fd00::1"]}])"),
+            Json::parse(R"([{"name": "http", "port": 8080}])"), "IPv6"),
   };
   Service s = parseService(svc, slices);
   EXPECT_EQ(s.key(), "default/web");
@@ -51,14 +54,17 @@ TEST(ServiceModelTest, ReadsPortsPoliciesAffinityAndEndpointsByPortName) {
 
 TEST(ServiceModelTest, HeadlessAndExternalNameServicesHaveNothingToProxy) {
   Service headless = parseService(Json::parse(R"({"metadata": {"namespace": "a", "name": "h"},
-      "spec": {"clusterIP": "None", "ports": [{"port": 80}]}})"), {});
+      "spec": {"clusterIP": "None", "ports": [{"port": 80}]}})"),
+                                  {});
   EXPECT_FALSE(headless.hasClusterIp);
   Service external = parseService(Json::parse(R"({"metadata": {"namespace": "a", "name": "e"},
-      "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"port": 80}]}})"), {});
+      "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"port": 80}]}})"),
+                                  {});
   EXPECT_TRUE(external.ports.empty());
   // A ClusterIP service's nodePort and external policy are ignored.
   Service plain = parseService(Json::parse(R"({"metadata": {"namespace": "a", "name": "p"},
-      "spec": {"clusterIP": "10.43.0.3", "externalTrafficPolicy": "Local", "ports": [{"port": 80, "nodePort": 30001}]}})"), {});
+      "spec": {"clusterIP": "10.43.0.3", "externalTrafficPolicy": "Local", "ports": [{"port": 80, "nodePort": 30001}]}})"),
+                               {});
   EXPECT_FALSE(plain.externalLocal);
   EXPECT_EQ(plain.ports[0].nodePort, 0);
 }

@@ -21,7 +21,8 @@ class ServiceProxyTest : public ProxyWorld, public nave::testing::ApiFixture {
     if (IsSkipped() || HasFatalFailure()) return;
     informers_ = std::make_unique<controllers::InformerFactory>(client());
     auto proxy = host->run([&] {
-      return ServiceProxy::create(*informers_, {.nodeName = "node-a", .clusterCidr = "10.42.0.0/16"});
+      return ServiceProxy::create(*informers_,
+                                  {.nodeName = "node-a", .clusterCidr = "10.42.0.0/16"});
     });
     ASSERT_TRUE(proxy.ok()) << proxy.error().message();
     proxy_ = std::move(*proxy);
@@ -36,16 +37,21 @@ class ServiceProxyTest : public ProxyWorld, public nave::testing::ApiFixture {
   }
 
   std::string createService(const std::string& name, Json spec) {
-    Json svc = {{"apiVersion", "v1"}, {"kind", "Service"},
-                {"metadata", {{"name", name}, {"namespace", "default"}}}, {"spec", spec}};
+    Json svc = {{"apiVersion", "v1"},
+                {"kind", "Service"},
+                {"metadata", {{"name", name}, {"namespace", "default"}}},
+                {"spec", spec}};
     auto r = client().create(nave::testing::kServices, "default", svc);
     EXPECT_TRUE(r.ok()) << r.error().message();
     return r.ok() ? getString((*r)["spec"], "clusterIP") : "";
   }
   void createSlice(const std::string& service, const std::string& ip, int port) {
-    Json slice = {{"apiVersion", "discovery.k8s.io/v1"}, {"kind", "EndpointSlice"},
-                  {"metadata", {{"name", service + "-1"}, {"namespace", "default"},
-                                {"labels", {{"kubernetes.io/service-name", service}}}}},
+    Json slice = {{"apiVersion", "discovery.k8s.io/v1"},
+                  {"kind", "EndpointSlice"},
+                  {"metadata",
+                   {{"name", service + "-1"},
+                    {"namespace", "default"},
+                    {"labels", {{"kubernetes.io/service-name", service}}}}},
                   {"addressType", "IPv4"},
                   {"endpoints", {{{"addresses", {ip}}, {"nodeName", "node-a"}}}},
                   {"ports", {{{"name", "http"}, {"port", port}, {"protocol", "TCP"}}}}};
@@ -68,17 +74,20 @@ class ServiceProxyTest : public ProxyWorld, public nave::testing::ApiFixture {
 
 TEST_F(ServiceProxyTest, ServicesAndSlicesFromTheApiAreProgrammedAndRemoved) {
   UniqueFd server = listenIn(*pod1, "0.0.0.0", 8080);
-  std::string ip = createService("web", {{"type", "NodePort"},
-                                         {"ports", {{{"name", "http"}, {"port", 80}, {"nodePort", 30090}}}}});
+  std::string ip = createService(
+      "web",
+      {{"type", "NodePort"}, {"ports", {{{"name", "http"}, {"port", 80}, {"nodePort", 30090}}}}});
   ASSERT_FALSE(ip.empty());
   // No EndpointSlice yet: refused.
-  EXPECT_TRUE(eventually([&] { return connectErrno(*outside, ip, 80) == ECONNREFUSED; })) << table();
+  EXPECT_TRUE(eventually([&] { return connectErrno(*outside, ip, 80) == ECONNREFUSED; }))
+      << table();
   createSlice("web", "10.42.0.5", 8080);
   EXPECT_TRUE(eventually([&] { return probe(*outside, ip, 80, server.get()).ok(); })) << table();
   EXPECT_TRUE(probe(*outside, "192.168.50.1", 30090, server.get()).ok());
 
   ASSERT_TRUE(client().remove(nave::testing::kServices, "default", "web").ok());
-  EXPECT_TRUE(eventually([&] { return table().find("default/web") == std::string::npos; })) << table();
+  EXPECT_TRUE(eventually([&] { return table().find("default/web") == std::string::npos; }))
+      << table();
   EXPECT_NE(connectErrno(*outside, ip, 80), 0);
 }
 

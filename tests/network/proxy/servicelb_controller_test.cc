@@ -16,8 +16,8 @@ class ServiceLbControllerTest : public ::testing::Test, public nave::testing::Co
  protected:
   void addNode(const std::string& name, const std::string& internal, const std::string& external,
                bool ready) {
-    auto r = client().create(kNodes, "", {{"apiVersion", "v1"}, {"kind", "Node"},
-                                          {"metadata", {{"name", name}}}});
+    auto r = client().create(
+        kNodes, "", {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}}}});
     ASSERT_TRUE(r.ok()) << r.error().message();
     setNode(name, internal, external, ready);
   }
@@ -25,16 +25,22 @@ class ServiceLbControllerTest : public ::testing::Test, public nave::testing::Co
                bool ready) {
     Json addresses = {{{"type", "InternalIP"}, {"address", internal}}};
     if (!external.empty()) addresses.push_back({{"type", "ExternalIP"}, {"address", external}});
-    Json patch = {{"status", {{"addresses", addresses},
-                              {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}}}};
-    auto r = client().patch(kNodes, "", name, api::PatchType::kMerge, dumpJson(patch), {}, "status");
+    Json patch = {{"status",
+                   {{"addresses", addresses},
+                    {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}}}};
+    auto r =
+        client().patch(kNodes, "", name, api::PatchType::kMerge, dumpJson(patch), {}, "status");
     ASSERT_TRUE(r.ok()) << r.error().message();
   }
-  void addService(const std::string& name, const std::string& type, const std::string& lbClass = "") {
+  void addService(const std::string& name, const std::string& type,
+                  const std::string& lbClass = "") {
     Json spec = {{"type", type}, {"ports", {{{"port", 80}}}}};
     if (!lbClass.empty()) spec["loadBalancerClass"] = lbClass;
-    auto r = client().create(kServices, "default", {{"apiVersion", "v1"}, {"kind", "Service"},
-                                                    {"metadata", {{"name", name}}}, {"spec", spec}});
+    auto r = client().create(kServices, "default",
+                             {{"apiVersion", "v1"},
+                              {"kind", "Service"},
+                              {"metadata", {{"name", name}}},
+                              {"spec", spec}});
     ASSERT_TRUE(r.ok()) << r.error().message();
   }
   Json ingress(const std::string& name) {
@@ -59,7 +65,8 @@ TEST_F(ServiceLbControllerTest, LoadBalancersGetTheReadyNodesAddressesAndFollowT
   addService("other", "LoadBalancer", "example.com/other");
   addService("plain", "ClusterIP");
   run<ServiceLbController>();
-  Json two = Json::parse(R"([{"ip": "10.0.0.1", "ipMode": "VIP"}, {"ip": "203.0.113.2", "ipMode": "VIP"}])");
+  Json two = Json::parse(
+      R"([{"ip": "10.0.0.1", "ipMode": "VIP"}, {"ip": "203.0.113.2", "ipMode": "VIP"}])");
   EXPECT_TRUE(eventuallyIngress("lb", two)) << ingress("lb");
   setNode("c", "10.0.0.3", "", true);
   Json three = two;
