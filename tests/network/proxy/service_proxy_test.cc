@@ -45,16 +45,18 @@ class ServiceProxyTest : public ProxyWorld, public nave::testing::ApiFixture {
     EXPECT_TRUE(r.ok()) << r.error().message();
     return r.ok() ? getString((*r)["spec"], "clusterIP") : "";
   }
-  void createSlice(const std::string& service, const std::string& ip, int port) {
+  void createSlice(const std::string& service, const std::string& ip, int port,
+                   const std::string& node = "node-a", const std::string& portName = "http",
+                   const std::string& protocol = "TCP") {
     Json slice = {{"apiVersion", "discovery.k8s.io/v1"},
                   {"kind", "EndpointSlice"},
                   {"metadata",
-                   {{"name", service + "-1"},
+                   {{"name", service + "-" + node},
                     {"namespace", "default"},
                     {"labels", {{"kubernetes.io/service-name", service}}}}},
                   {"addressType", "IPv4"},
-                  {"endpoints", {{{"addresses", {ip}}, {"nodeName", "node-a"}}}},
-                  {"ports", {{{"name", "http"}, {"port", port}, {"protocol", "TCP"}}}}};
+                  {"endpoints", {{{"addresses", {ip}}, {"nodeName", node}}}},
+                  {"ports", {{{"name", portName}, {"port", port}, {"protocol", protocol}}}}};
     auto r = client().create(kEndpointSlices, "default", slice);
     ASSERT_TRUE(r.ok()) << r.error().message();
   }
@@ -89,6 +91,29 @@ TEST_F(ServiceProxyTest, ServicesAndSlicesFromTheApiAreProgrammedAndRemoved) {
   EXPECT_TRUE(eventually([&] { return table().find("default/web") == std::string::npos; }))
       << table();
   EXPECT_NE(connectErrno(*outside, ip, 80), 0);
+}
+
+// The cluster DNS's shape: no selector, internalTrafficPolicy Local, one EndpointSlice per
+// node whose endpoint carries its nodeName. Pods on this node reach this node's endpoint.
+TEST_F(ServiceProxyTest, ALocalServiceWithPerNodeSlicesReachesThisNodesEndpoint) {
+  UniqueFd server = udpIn(*pod1, "0.0.0.0", 5353);
+  std::string ip =
+      createService("dns", {{"internalTrafficPolicy", "Local"},
+                            {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}}}});
+  ASSERT_FALSE(ip.empty());
+  createSlice("dns", "10.42.1.9", 5353, "node-b", "dns", "UDP");
+  createSlice("dns", "10.42.0.5", 5353, "node-a", "dns", "UDP");
+  ASSERT_TRUE(eventually([&] {
+    return map("ips-1").find(ip + " . udp . 53 . 0x00000000 : 10.42.0.5 . 5353") !=
+           std::string::npos;
+  })) << table();
+  auto seen = probeUdp(*pod2, ip, 53, server.get());
+  ASSERT_TRUE(seen.ok()) << seen.error().message();
+  EXPECT_EQ(*seen, "10.42.0.6");
+  for (int i = 0; i < 8; ++i) {  // never node-b's endpoint
+    seen = probeUdp(*pod2, ip, 53, server.get());
+    ASSERT_TRUE(seen.ok()) << seen.error().message() << "\n" << table();
+  }
 }
 
 TEST_F(ServiceProxyTest, TheTableStaysWhenTheProxyStopsAndAFreshProxyResyncsIt) {
