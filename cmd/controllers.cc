@@ -1,6 +1,9 @@
 // The controllers and the scheduler `nave server` runs (each group under its Lease). One line
 // per controller, in the order they are constructed and started.
+#include <algorithm>
+
 #include "cmd/commands.h"
+#include "network/proxy/servicelb_controller.h"
 #include "server/controllers/batch/cronjob_controller.h"
 #include "server/controllers/batch/job_controller.h"
 #include "server/controllers/batch/ttl_after_finished_controller.h"
@@ -93,6 +96,10 @@ void addControllers(ServerConfig& config) {
   c.push_back({"horizontalpodautoscaling", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::HorizontalPodAutoscalerController>(ctx);
                }});
+  if (std::find(config.disable.begin(), config.disable.end(), "servicelb") == config.disable.end())
+    c.push_back({"servicelb", [](ControllerContext& ctx) {
+                   return std::make_unique<network::proxy::ServiceLbController>(ctx);
+                 }});
   s.push_back({"scheduler", [](ControllerContext& ctx) { return std::make_unique<scheduler::Scheduler>(ctx); }});
 }
 

@@ -24,6 +24,7 @@ uint32_t dataTypeLength(DataType type) {
     case DataType::kVerdict:
       return 0;  // the kernel sizes verdicts itself
     case DataType::kMark:
+    case DataType::kInteger:
       return 4;
     case DataType::kIpv4Addr:
       return 4;

@@ -45,6 +45,7 @@ struct Verdict {
 // them by name.
 enum class DataType : uint32_t {
   kVerdict = 1,
+  kInteger = 4,  // e.g. numgen's result: 32-bit, host byte order
   kMark = 19,  // 32-bit, host byte order
   kIpv4Addr = 7,
   kIpv6Addr = 8,
@@ -93,6 +94,9 @@ struct SetSpec {
   std::vector<DataType> key;   // one type, or the fields of a concatenation
   std::vector<DataType> data;  // empty: a set; {kVerdict}: a verdict map; otherwise a map
   bool interval = false;       // prefixes and ranges as keys (single-field keys only)
+  // Elements expire this long after they were added or last updated (0: never); such a set
+  // can be updated from rules (`update @set { ip saddr }`).
+  uint32_t timeoutMs = 0;
   uint32_t keyLength() const;
   uint32_t dataLength() const;
 };

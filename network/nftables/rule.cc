@@ -136,13 +136,72 @@ Rule& Rule::lookup(const std::string& set, uint32_t sreg, std::optional<uint32_t
   return *this;
 }
 
+Rule& Rule::lookupAnonymous(uint32_t setId, uint32_t sreg, std::optional<uint32_t> dreg) {
+  nftnl_expr* e = newExpr("lookup");
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, "__map%d");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, setId);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+  if (dreg) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, *dreg);
+  add(e);
+  return *this;
+}
+
+Rule& Rule::dynsetUpdate(const std::string& set, uint32_t sreg) {
+  nftnl_expr* e = newExpr("dynset");
+  nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set.c_str());
+  nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+  add(e);
+  return *this;
+}
+
+Rule& Rule::immediate(uint32_t dreg, const Bytes& data) {
+  nftnl_expr* e = newExpr("immediate");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+  nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data.data(), static_cast<uint32_t>(data.size()));
+  add(e);
+  return *this;
+}
+
+Rule& Rule::numgenRandom(uint32_t modulus, uint32_t dreg) {
+  nftnl_expr* e = newExpr("numgen");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+  add(e);
+  return *this;
+}
+
+Rule& Rule::metaSet(uint32_t key, uint32_t sreg) {
+  nftnl_expr* e = newExpr("meta");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+  add(e);
+  return *this;
+}
+
 Rule& Rule::counter() {
   add(newExpr("counter"));
   return *this;
 }
 
-Rule& Rule::masquerade() {
-  add(newExpr("masq"));
+Rule& Rule::masquerade(uint32_t flags) {
+  nftnl_expr* e = newExpr("masq");
+  if (flags) nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, flags);
+  add(e);
+  return *this;
+}
+
+Rule& Rule::reject(bool tcpReset) {
+  nftnl_expr* e = newExpr("reject");
+  bool inet = family_ == Family::kInet;
+  uint32_t type = tcpReset ? NFT_REJECT_TCP_RST
+                           : (inet ? NFT_REJECT_ICMPX_UNREACH : NFT_REJECT_ICMP_UNREACH);
+  uint8_t code = tcpReset ? 0 : (inet ? NFT_REJECT_ICMPX_PORT_UNREACH : 3 /* ICMP_PORT_UNREACH */);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+  add(e);
   return *this;
 }
 
@@ -171,17 +230,6 @@ Rule& Rule::verdict(const Verdict& v) {
     assert(!v.chain.empty());
     nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, v.chain.c_str());
   }
-  add(e);
-  return *this;
-}
-
-Rule& Rule::reject() {
-  nftnl_expr* e = newExpr("reject");
-  bool inet = family_ == Family::kInet;
-  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE,
-                     inet ? NFT_REJECT_ICMPX_UNREACH : NFT_REJECT_ICMP_UNREACH);
-  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE,
-                    inet ? NFT_REJECT_ICMPX_PORT_UNREACH : 3 /* ICMP_PORT_UNREACH */);
   add(e);
   return *this;
 }
@@ -239,6 +287,23 @@ Rule& Rule::ctStatus(uint32_t bits) {
   ct(NFT_CT_STATUS, kReg1);
   bitwise(kReg1, kReg1, u32Bytes(bits), u32Bytes(0));
   return cmp(NFT_CMP_NEQ, kReg1, u32Bytes(0));
+}
+
+Rule& Rule::ctState(uint32_t bits) {
+  ct(NFT_CT_STATE, kReg1);
+  bitwise(kReg1, kReg1, u32Bytes(bits), u32Bytes(0));
+  return cmp(NFT_CMP_NEQ, kReg1, u32Bytes(0));
+}
+
+Rule& Rule::fibSaddrLocal() {
+  fib(NFTA_FIB_F_SADDR, NFT_FIB_RESULT_ADDRTYPE, kReg1);
+  return cmp(NFT_CMP_EQ, kReg1, u32Bytes(RTN_LOCAL));
+}
+
+Rule& Rule::markBits(uint32_t mask, bool isZero) {
+  meta(NFT_META_MARK, kReg1);
+  bitwise(kReg1, kReg1, u32Bytes(mask), u32Bytes(0));
+  return cmp(isZero ? NFT_CMP_EQ : NFT_CMP_NEQ, kReg1, u32Bytes(0));
 }
 
 }  // namespace nave::network::nft

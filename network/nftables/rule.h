@@ -48,13 +48,24 @@ class Rule {
   // into `dreg` (kRegVerdict for a verdict map).
   Rule& lookup(const std::string& set, uint32_t sreg, std::optional<uint32_t> dreg = {},
                bool invert = false);
+  // Looks up an anonymous set or map added to the same transaction (Transaction::
+  // addAnonymousSet returned `setId`).
+  Rule& lookupAnonymous(uint32_t setId, uint32_t sreg, std::optional<uint32_t> dreg = {});
+  // `update @set { key }`: adds the key in `sreg` to a set with timeouts, or refreshes its
+  // timeout.
+  Rule& dynsetUpdate(const std::string& set, uint32_t sreg);
+  Rule& immediate(uint32_t dreg, const Bytes& data);
+  Rule& numgenRandom(uint32_t modulus, uint32_t dreg);  // 0 <= random < modulus
+  Rule& metaSet(uint32_t key, uint32_t sreg);           // e.g. `meta mark set`
   Rule& counter();
-  Rule& masquerade();
+  // `flags` NF_NAT_RANGE_PROTO_RANDOM_FULLY gives nft's `masquerade fully-random`.
+  Rule& masquerade(uint32_t flags = 0);
+  // `reject`: ICMP port unreachable (icmpx in inet tables, so IPv6 gets ICMPv6), or a TCP
+  // reset with `tcpReset`; ends the rule.
+  Rule& reject(bool tcpReset = false);
   // Destination NAT to the IPv4 address in `addrReg` and, when given, the port in `portReg`.
   Rule& dnat(uint32_t addrReg, std::optional<uint32_t> portReg = {});
   Rule& verdict(const Verdict& v);
-  // `reject`: ICMP port unreachable (icmpx in inet tables, so IPv6 gets ICMPv6); ends the rule.
-  Rule& reject();
 
   // --- Matchers (each loads into kReg1) ---
   Rule& ipSaddr(const Ipv4Prefix& prefix, bool negate = false);
@@ -64,6 +75,10 @@ class Rule {
   Rule& oifname(const std::string& name, bool negate = false);
   Rule& fibDaddrLocal();          // `fib daddr type local`: to an address of this host
   Rule& ctStatus(uint32_t bits);  // `ct status dnat`: any of `bits` (IPS_DST_NAT...) set
+  Rule& ctState(uint32_t bits);   // `ct state new`: any of `bits` (NF_CT_STATE_BIT...) set
+  Rule& fibSaddrLocal();          // `fib saddr type local`: from an address of this host
+  // `meta mark & mask != 0` (or `== 0` with `isZero`).
+  Rule& markBits(uint32_t mask, bool isZero = false);
 
   Family family() const { return family_; }
   std::string describe() const;  // "ip nave-podnet postrouting", for error messages

@@ -6,6 +6,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter/nfnetlink.h>
 
 #include <cassert>
@@ -21,6 +22,8 @@ namespace {
 // element lists are split well below that (kElementBytesPerMessage).
 constexpr size_t kScratchSize = 256 * 1024;
 constexpr size_t kElementBytesPerMessage = 16 * 1024;
+// The kernel names an anonymous set itself, replacing the %d.
+constexpr char kAnonymousSetName[] = "__map%d";
 
 template <typename T, void (*Free)(const T*)>
 struct NftnlDeleter {
@@ -146,17 +149,43 @@ void Transaction::deleteRule(Family family, const std::string& table, const std:
 }
 
 void Transaction::addSet(const SetSpec& set) {
+  addSetMessage(set, set.name, 0);
+}
+
+uint32_t Transaction::addAnonymousSet(const SetSpec& set, const std::vector<SetElement>& elements) {
+  addSetMessage(set, kAnonymousSetName, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
+  uint32_t id = setIds_;
+  addElementMessages(set.family, set.table, kAnonymousSetName, id, elements, false);
+  return id;
+}
+
+void Transaction::addSetMessage(const SetSpec& set, const std::string& setName,
+                                uint32_t extraFlags) {
   assert(!set.key.empty());
   assert(!(set.interval && set.key.size() > 1) && "interval concatenations are not supported");
-  SetPtr s = setRef(set.family, set.table, set.name);
-  uint32_t flags = 0;
+  SetPtr s = setRef(set.family, set.table, setName);
+  uint32_t flags = extraFlags;
   if (!set.data.empty()) flags |= NFT_SET_MAP;
   if (set.interval) flags |= NFT_SET_INTERVAL;
+  if (set.timeoutMs) {
+    flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
+    nftnl_set_set_u64(s.get(), NFTNL_SET_TIMEOUT, set.timeoutMs);
+  }
   nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, flags);
   // The kernel requires an ID unique within the batch (how anonymous sets are referred to).
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, ++setIds_);
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, concatType(set.key));
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, set.keyLength());
+  if (set.key.size() == 1 && set.key[0] == DataType::kInteger) {
+    // Tells `nft list` the keys are in host byte order (numgen's results), as nft records it.
+    constexpr uint32_t kNftHostByteOrder = 1;
+    std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(
+        nftnl_udata_buf_alloc(16), nftnl_udata_buf_free);
+    if (!udata) std::abort();
+    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kNftHostByteOrder);
+    nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()),
+                       nftnl_udata_buf_len(udata.get()));
+  }
   if (set.data.size() == 1 && set.data[0] == DataType::kVerdict) {
     nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
   } else if (!set.data.empty()) {
@@ -165,7 +194,7 @@ void Transaction::addSet(const SetSpec& set) {
   }
   append(NFT_MSG_NEWSET, set.family, NLM_F_CREATE,
          std::string(set.data.empty() ? "add set " : "add map ") + name(set.family, set.table) +
-             " " + set.name,
+             " " + setName,
          [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); });
 }
 
@@ -203,7 +232,13 @@ void chunked(size_t count, Size sizeOf, Emit emit) {
 
 void Transaction::addElements(Family family, const std::string& table, const std::string& set,
                               const std::vector<SetElement>& elements, bool failIfExists) {
-  uint16_t flags = NLM_F_CREATE | (failIfExists ? NLM_F_EXCL : 0);
+  addElementMessages(family, table, set, 0, elements, failIfExists);
+}
+
+void Transaction::addElementMessages(Family family, const std::string& table,
+                                     const std::string& set, uint32_t setId,
+                                     const std::vector<SetElement>& elements, bool excl) {
+  uint16_t flags = NLM_F_CREATE | (excl ? NLM_F_EXCL : 0);
   chunked(
       elements.size(),
       [&](size_t i) {
@@ -212,6 +247,7 @@ void Transaction::addElements(Family family, const std::string& table, const std
       },
       [&](size_t begin, size_t end) {
         SetPtr s = setRef(family, table, set);
+        if (setId) nftnl_set_set_u32(s.get(), NFTNL_SET_ID, setId);
         for (size_t i = begin; i < end; ++i) {
           const SetElement& e = elements[i];
           nftnl_set_elem* el = nftnl_set_elem_alloc();

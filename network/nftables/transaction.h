@@ -36,6 +36,11 @@ class Transaction {
                   uint64_t handle);
 
   void addSet(const SetSpec& set);
+  // An anonymous constant map or set with its elements (what nft makes of `vmap { 0 : goto
+  // a, 1 : goto b }`), bound to the rule that looks it up and deleted with it. Returns the
+  // batch-local ID to pass to Rule::lookupAnonymous in a rule added later in this transaction.
+  // `set.name` is ignored.
+  uint32_t addAnonymousSet(const SetSpec& set, const std::vector<SetElement>& elements);
   void flushSet(Family family, const std::string& table, const std::string& set);
   void deleteSet(Family family, const std::string& table, const std::string& set);
 
@@ -69,6 +74,9 @@ class Transaction {
   void appendRanges(uint16_t type, uint16_t flags, const char* verb, Family family,
                     const std::string& table, const std::string& set,
                     const std::vector<KeyRange>& ranges);
+  void addSetMessage(const SetSpec& set, const std::string& name, uint32_t extraFlags);
+  void addElementMessages(Family family, const std::string& table, const std::string& set,
+                          uint32_t setId, const std::vector<SetElement>& elements, bool excl);
 
   std::vector<char> messages_;             // netlink messages, sequence numbers unset
   std::vector<std::string> descriptions_;  // one per message, for errors

@@ -8,6 +8,7 @@
 #include "network/flannel/flannel.h"
 #include "network/netpol/network_policy.h"
 #include "network/dns/cluster/cluster_dns.h"
+#include "network/proxy/service_proxy.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -108,8 +109,14 @@ class AgentImpl : public Agent {
       dnso.resolvConf = o.resolvConf;
       dns_ = TRY(dns::ClusterDns::create(*ctx_.client, *informers_, dnso));
     }
+    if (!o.disableKubeProxy) {
+      proxy_ = TRY(network::proxy::ServiceProxy::create(
+          *informers_,
+          {.nodeName = o.nodeName, .clusterCidr = o.clusterCidr, .serviceCidr = o.serviceCidr}));
+    }
     informers_->start();
     if (flannel_) flannel_->start();
+    if (proxy_) TRY(proxy_->start());
     if (dns_) TRY(dns_->start());
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
@@ -133,6 +140,7 @@ class AgentImpl : public Agent {
     if (flannel_) flannel_->stop();
     if (networkPolicy_) networkPolicy_->stop();
     if (dns_) dns_->stop();
+    if (proxy_) proxy_->stop();  // its rules stay: services keep working meanwhile
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -187,6 +195,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<network::flannel::Flannel> flannel_;
   std::unique_ptr<network::netpol::NetworkPolicyEnforcer> networkPolicy_;
   std::unique_ptr<dns::ClusterDns> dns_;
+  std::unique_ptr<network::proxy::ServiceProxy> proxy_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };
