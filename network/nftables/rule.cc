@@ -300,6 +300,12 @@ Rule& Rule::fibSaddrLocal() {
   return cmp(NFT_CMP_EQ, kReg1, u32Bytes(RTN_LOCAL));
 }
 
+Rule& Rule::setMarkBits(uint32_t bits, uint32_t reg) {
+  meta(NFT_META_MARK, reg);
+  bitwise(reg, reg, u32Bytes(~bits), u32Bytes(bits));
+  return metaSet(NFT_META_MARK, reg);
+}
+
 Rule& Rule::markBits(uint32_t mask, bool isZero) {
   meta(NFT_META_MARK, kReg1);
   bitwise(kReg1, kReg1, u32Bytes(mask), u32Bytes(0));

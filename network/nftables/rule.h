@@ -57,6 +57,8 @@ class Rule {
   Rule& immediate(uint32_t dreg, const Bytes& data);
   Rule& numgenRandom(uint32_t modulus, uint32_t dreg);  // 0 <= random < modulus
   Rule& metaSet(uint32_t key, uint32_t sreg);           // e.g. `meta mark set`
+  // `meta mark set meta mark | bits`, through `reg` (keep it clear of registers in use).
+  Rule& setMarkBits(uint32_t bits, uint32_t reg = NFT_REG_1);
   Rule& counter();
   // `flags` NF_NAT_RANGE_PROTO_RANDOM_FULLY gives nft's `masquerade fully-random`.
   Rule& masquerade(uint32_t flags = 0);

@@ -131,6 +131,7 @@ Result<void> NatTable::ensure(nft::NftSocket& nft) const {
       .meta(NFT_META_L4PROTO, reg32(1))
       .payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(2))
       .lookup(kIpMap, reg32(0), reg32(0))
+      .setMarkBits(NatTable::kHostPortMark, NFT_REG_3)
       .dnat(reg32(0), reg32(1));
   tx.addRule(byIp);
   Rule any(ip, kName, kHostPortsChain);
@@ -138,6 +139,7 @@ Result<void> NatTable::ensure(nft::NftSocket& nft) const {
       .meta(NFT_META_L4PROTO, reg32(0))
       .payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(1))
       .lookup(kAnyMap, reg32(0), reg32(0))
+      .setMarkBits(NatTable::kHostPortMark, NFT_REG_3)
       .dnat(reg32(0), reg32(1));
   tx.addRule(any);
 
@@ -145,7 +147,7 @@ Result<void> NatTable::ensure(nft::NftSocket& nft) const {
   outside.ipSaddr(podCidr_).ipDaddr(clusterCidr_, true).masquerade();
   tx.addRule(outside);
   Rule hairpin(ip, kName, "postrouting");
-  hairpin.ctStatus(IPS_DST_NAT).ipSaddr(podCidr_).oifname(bridge_).masquerade();
+  hairpin.markBits(kHostPortMark).ipSaddr(podCidr_).oifname(bridge_).masquerade();
   tx.addRule(hairpin);
   Rule localhost(ip, kName, "postrouting");
   localhost.ipSaddr(Ipv4Prefix{Ipv4Address{0x7f000000}, 8}).oifname(bridge_).masquerade();

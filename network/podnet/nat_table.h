@@ -2,11 +2,13 @@
 //
 //   chain prerouting  (nat, dstnat)   jump hostports           traffic arriving at the node
 //   chain output      (nat, dstnat)   jump hostports           traffic the node itself sends
-//   chain hostports   dnat ip to ip daddr . meta l4proto . th dport map @hostports-ip
+//   chain hostports   (each marks what it DNATs: meta mark set meta mark | 0x2000)
+//                     dnat ip to ip daddr . meta l4proto . th dport map @hostports-ip
 //                     fib daddr type local dnat ip to meta l4proto . th dport map @hostports
 //   chain postrouting (nat, srcnat)
 //     ip saddr POD_CIDR ip daddr != CLUSTER_CIDR masquerade        pods reaching the outside
-//     ct status dnat ip saddr POD_CIDR oifname BRIDGE masquerade   hairpin: a pod to a hostPort
+//     meta mark & 0x2000 != 0 ip saddr POD_CIDR oifname BRIDGE masquerade
+//                                                   hairpin: a pod to a hostPort on its node
 //     ip saddr 127.0.0.0/8 oifname BRIDGE masquerade               localhost to a hostPort
 //
 // The two maps hold the hostPort mappings, valued with the pod's address and port:
@@ -17,7 +19,9 @@
 //
 // Hairpin and localhost traffic is masqueraded so that replies return through the node,
 // where conntrack undoes the DNAT (a pod answering another pod on the bridge directly would
-// bypass it). Localhost needs route_localnet on the bridge, which PodNetwork sets.
+// bypass it). Only hostPort traffic is (the mark): Service traffic between pods of one bridge
+// keeps its pod source, which NetworkPolicy needs; its replies cross conntrack through
+// br_netfilter, and the service proxy masquerades a pod reaching itself. Localhost needs route_localnet on the bridge, which PodNetwork sets.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +52,7 @@ Result<std::vector<PortMapping>> parseHostPorts(const std::vector<HostPort>& hos
 class NatTable {
  public:
   static constexpr char kName[] = "nave-podnet";
+  static constexpr uint32_t kHostPortMark = 0x2000;  // the proxy's masquerade mark is 0x4000
 
   NatTable(Ipv4Prefix podCidr, Ipv4Prefix clusterCidr, std::string bridge)
       : podCidr_(podCidr), clusterCidr_(clusterCidr), bridge_(std::move(bridge)) {}

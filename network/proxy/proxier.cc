@@ -64,11 +64,7 @@ bool startsWith(const std::string& s, const char* prefix) {
 
 // `meta mark set meta mark | 0x4000`: masquerade in postrouting. Set inline rather than with
 // a jump to a chain of its own: fewer chains for the kernel to validate.
-Rule& markForMasquerade(Rule& r) {
-  const uint32_t m = Proxier::kMasqueradeMark;
-  r.meta(NFT_META_MARK, nft::kReg1).bitwise(nft::kReg1, nft::kReg1, u32Bytes(~m), u32Bytes(m));
-  return r.metaSet(NFT_META_MARK, nft::kReg1);
-}
+Rule& markForMasquerade(Rule& r) { return r.setMarkBits(Proxier::kMasqueradeMark); }
 
 // Loads `ip daddr . meta l4proto . th dport` (or without the address) into reg32(0...).
 Rule& loadServiceKey(Rule& r, bool withAddress) {

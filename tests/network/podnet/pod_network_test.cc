@@ -113,13 +113,16 @@ TEST_F(PodNetworkTest, OpenCreatesTheBridgeWithTheGatewayTheTableAndForwarding) 
   std::string table = hostExec("nft list table ip nave-podnet");
   EXPECT_TRUE(contains(table, "ip saddr 10.42.0.0/24 ip daddr != 10.42.0.0/16 masquerade"))
       << table;
-  EXPECT_TRUE(contains(table, "ct status dnat ip saddr 10.42.0.0/24 oifname \"nave0\" masquerade"))
+  EXPECT_TRUE(contains(table, "meta mark & 0x00002000 != 0x00000000 ip saddr 10.42.0.0/24 "
+                              "oifname \"nave0\" masquerade"))
       << table;
   EXPECT_TRUE(contains(table, "ip saddr 127.0.0.0/8 oifname \"nave0\" masquerade")) << table;
   EXPECT_TRUE(
-      contains(table, "fib daddr type local dnat ip to meta l4proto . th dport map @hostports"))
+      contains(table, "fib daddr type local meta mark set meta mark | 0x00002000 dnat ip to meta "
+                      "l4proto . th dport map @hostports"))
       << table;
-  EXPECT_TRUE(contains(table, "dnat ip to ip daddr . meta l4proto . th dport map @hostports-ip"))
+  EXPECT_TRUE(contains(table, "meta mark set meta mark | 0x00002000 dnat ip to ip daddr . meta "
+                              "l4proto . th dport map @hostports-ip"))
       << table;
   EXPECT_EQ(hostExec("nft list tables"), "table ip nave-podnet\n");
   EXPECT_TRUE(net->list().empty());
