@@ -129,8 +129,8 @@ bool rewriteResponseHead(std::string_view head, bool headRequest, bool clientHtt
   f = ResponseFraming{};
   // Split into lines once (LF or CRLF), refusing bare CRs and obs-fold as the request parser
   // does.
-  std::vector<std::string_view> lines;
-  lines.reserve(24);
+  thread_local std::vector<std::string_view> lines;  // reused: one response at a time per thread
+  lines.clear();
   while (!head.empty()) {
     size_t nl = head.find('\n');
     std::string_view line = head.substr(0, nl);

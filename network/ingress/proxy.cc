@@ -339,8 +339,10 @@ class Loop {
       case Socket::Kind::kBackend:
         break;
     }
-    if (s.owner == nullptr) {  // an idle pooled connection (closed by the backend, or junk)
-      if (s.fd) dropIdle(s);     // or one already retired
+    if (s.owner == nullptr) {
+      // An idle pooled connection (or one already retired): dropped when the backend closes
+      // it or sends what nobody asked for; mere write space is no news.
+      if (s.fd && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) dropIdle(s);
       return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) s.readable = true;
@@ -804,18 +806,33 @@ bool Exchange::readResponse() {
 void Exchange::consumeResponse(std::string_view data) {
   while (!data.empty() && state_ == State::kForward) {
     if (!responseHeadDone_) {
-      responseIn_.append(data);
+      // The head is parsed where it lies when it arrived whole (the usual case), else from
+      // the bytes gathered so far.
+      std::string joined;
+      std::string_view view = data;
+      if (!responseIn_.empty()) {
+        responseIn_.append(data);
+        joined = std::move(responseIn_);
+        responseIn_.clear();
+        view = joined;
+      }
       data = {};
-      size_t head = http::findHeadEnd(responseIn_, responseScan_);
+      size_t head = http::findHeadEnd(view, responseScan_);
       if (head == 0) {
-        responseScan_ = responseIn_.size();
-        if (responseIn_.size() > kMaxResponseHead) backendFailed(false);
+        responseScan_ = view.size();
+        if (view.size() > kMaxResponseHead) {
+          backendFailed(false);
+        } else if (joined.empty()) {
+          responseIn_.assign(view);
+        } else {
+          responseIn_ = std::move(joined);
+        }
         return;
       }
       bool keepAlive = clientKeepAlive_;
       size_t mark = client_.out.size();
-      if (!rewriteResponseHead(std::string_view(responseIn_).substr(0, head), framing_.isHead,
-                               framing_.http10, keepAlive, responseFraming_, client_.out)) {
+      if (!rewriteResponseHead(view.substr(0, head), framing_.isHead, framing_.http10, keepAlive,
+                               responseFraming_, client_.out)) {
         client_.out.resize(mark);
         log::v(2, "ingress: malformed response head", {{"backend", upstream_->name}});
         responseStarted_ = false;
@@ -824,8 +841,7 @@ void Exchange::consumeResponse(std::string_view data) {
         backendFailed(false);
         return;
       }
-      std::string rest = responseIn_.substr(head);
-      responseIn_.clear();
+      std::string_view rest = view.substr(head);  // in `data` or `joined`, alive in this call
       responseScan_ = 0;
       int status = responseFraming_.status;
       if (status == 101) {
@@ -843,13 +859,7 @@ void Exchange::consumeResponse(std::string_view data) {
         return;
       }
       if (status < 200) {  // 100 Continue and other interim responses: more heads follow
-        responseIn_ = std::move(rest);
-        data = {};
-        if (!responseIn_.empty()) {
-          std::string again = std::move(responseIn_);
-          responseIn_.clear();
-          consumeResponse(again);
-        }
+        if (!rest.empty()) consumeResponse(rest);
         return;
       }
       clientKeepAlive_ = keepAlive;
