@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "network/ingress/controller/ingress_controller.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -91,7 +92,18 @@ class AgentImpl : public Agent {
     // The node's network parts share the cluster-wide informers started below.
     informers_ = std::make_unique<controllers::InformerFactory>(*ctx_.client);
     ctx_.informers = informers_.get();
+    // The ingress proxy on the node's ports 80 and 443. A port in use leaves the node without
+    // it rather than without its pods.
+    if (!o.disableIngress) {
+      auto ingress = ingress::IngressController::create(*informers_, ingress::ProxyOptions{});
+      if (ingress.ok()) {
+        ingress_ = std::move(ingress).value();
+      } else {
+        log::error("The ingress controller did not start", {{"error", ingress.error().message()}});
+      }
+    }
     informers_->start();
+    if (ingress_) ingress_->start();
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
     StreamingServerOptions so;
@@ -111,6 +123,7 @@ class AgentImpl : public Agent {
     if (stopped_) return;
     stopped_ = true;
     if (nodeApi_) nodeApi_->stop();
+    if (ingress_) ingress_->stop();
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -129,6 +142,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<ExitWatcher> exits_;
   std::unique_ptr<PodManager> pods_;
   std::unique_ptr<controllers::InformerFactory> informers_;
+  std::unique_ptr<ingress::IngressController> ingress_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };
