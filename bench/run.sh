@@ -38,3 +38,5 @@ echo "== deployment scale 1 -> 100 ($build/bench/pod_bench --deployment 100)"
 nsenter --net="/run/netns/$ns" "$build/bench/pod_bench" --nave "$build/nave" --dir "$dir" \
   --image "$images/busybox-docker.tar" --deployment 100 || true
 rm -rf "$images"
+echo "== ingress proxy vs nginx as a reverse proxy (bench/ingress_bench.sh)"
+if [ -x "$build/bench/ingress_bench" ]; then ./bench/ingress_bench.sh "$build" 10 64 || true; fi
