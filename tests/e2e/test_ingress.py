@@ -3,7 +3,6 @@ pods behind two Services, an Ingress routing two hosts and a path to them on the
 80, TLS from a kubernetes.io/tls Secret chosen by SNI on 443, 404 for unknown hosts, the
 node's address in `kubectl get ingress`; and `--disable ingress` leaving port 80 free."""
 
-import json
 import os
 import subprocess
 import tempfile
@@ -62,6 +61,14 @@ class IngressTest(AgentTestCase):
         subprocess.run(["rm", "-rf", cls.certs])
         super().tearDownClass()
 
+    def certificate(self, name):
+        """A self-signed certificate for secure.test: (key path, certificate path)."""
+        key, crt = os.path.join(self.certs, name + ".key"), os.path.join(self.certs, name + ".crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=secure.test",
+                        "-addext", "subjectAltName=DNS:secure.test"], check=True, capture_output=True)
+        return key, crt
+
     def test_routes_hosts_paths_and_tls_to_services(self):
         cls = self.k("get", "ingressclass", "nave", "-o", "json").json()
         self.assertEqual(cls["spec"]["controller"], "nave.io/ingress-controller")
@@ -84,10 +91,7 @@ spec:
   selector: {app: web-b}
   ports: [{name: web, port: 8000, targetPort: 8080}]
 """)
-        key, crt = os.path.join(self.certs, "tls.key"), os.path.join(self.certs, "tls.crt")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=secure.test",
-                        "-addext", "subjectAltName=DNS:secure.test"], check=True, capture_output=True)
+        key, crt = self.certificate("1")
         self.k("create", "secret", "tls", "site-tls", "--cert", crt, "--key", key)
         # No ingressClassName: nave is the default class.
         self.apply("""
@@ -127,6 +131,13 @@ spec:
         rc, _ = self.curl("--cacert", crt, "--resolve", f"a.test:443:{ip}", "https://a.test/")
         self.assertNotEqual(rc, 0)
         self.assertEqual(self.curl("-k", "--resolve", f"a.test:443:{ip}", "https://a.test/"), (0, "site-a\n"))
+
+        # A new certificate in the Secret is served without a restart.
+        key2, crt2 = self.certificate("2")
+        self.apply(self.k("create", "secret", "tls", "site-tls", "--cert", crt2, "--key", key2,
+                          "--dry-run=client", "-o", "yaml").out)
+        self.wait(lambda: self.curl("--cacert", crt2, "--resolve", f"secure.test:443:{ip}",
+                                    "https://secure.test/") == (0, "site-b\n"), "the renewed certificate")
 
         # ADDRESS: the node's InternalIP.
         def address():
