@@ -204,7 +204,13 @@ bool rewriteResponseHead(std::string_view head, bool headRequest, bool clientHtt
   }
   f.backendKeepAlive = !f.untilClose && !conn.close && (!http10 || conn.keepAlive);
   if (code == 101) f.backendKeepAlive = false;
-  if (f.untilClose) clientKeepAlive = false;
+  if (f.untilClose) {
+    if (clientHttp10) {
+      clientKeepAlive = false;
+    } else {
+      f.rechunk = true;
+    }
+  }
   if (f.body == http::BodyFraming::kChunked && clientHttp10) {
     f.dechunk = true;  // HTTP/1.0 knows no chunks: decode, and end the body by closing
     clientKeepAlive = false;
@@ -222,7 +228,7 @@ bool rewriteResponseHead(std::string_view head, bool headRequest, bool clientHtt
     out.append("Connection: upgrade\r\n");
     appendHeader(out, "Upgrade", upgradeTo);
   } else if (code >= 200) {
-    if (f.body == http::BodyFraming::kChunked && !f.dechunk)
+    if ((f.body == http::BodyFraming::kChunked && !f.dechunk) || f.rechunk)
       out.append("Transfer-Encoding: chunked\r\n");
     if (!clientKeepAlive) {
       out.append("Connection: close\r\n");

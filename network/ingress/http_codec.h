@@ -40,6 +40,8 @@ struct ResponseFraming {
   bool untilClose = false;        // the body ends when the backend closes
   bool backendKeepAlive = false;  // the backend connection can serve another request
   bool dechunk = false;           // chunked body to an HTTP/1.0 client: decode it
+  bool rechunk = false;           // body to close to an HTTP/1.1 client: send it chunked, so
+                                  // that the client connection stays open
 };
 
 // Parses a backend's complete response head (delimited by http::findHeadEnd) and appends

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -794,6 +795,7 @@ bool Exchange::readResponse() {
     }
     if (responseHeadDone_ && responseFraming_.untilClose && io == Io::kEof) {
       backendReusable_ = false;
+      if (responseFraming_.rechunk) client_.out.append("0\r\n\r\n");
       finishResponse();
       return true;
     }
@@ -878,7 +880,13 @@ void Exchange::consumeResponse(std::string_view data) {
     }
     // The body.
     if (responseFraming_.untilClose) {
-      client_.out.append(data);
+      if (responseFraming_.rechunk) {
+        char size[24];
+        int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+        client_.out.append(size, static_cast<size_t>(n)).append(data).append("\r\n");
+      } else {
+        client_.out.append(data);
+      }
       return;
     }
     if (responseFraming_.body == http::BodyFraming::kContentLength) {

@@ -59,8 +59,11 @@ TEST(ResponseHead, FramingAndRewriting) {
        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"},
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, false, true, true,
        B::kChunked, false, true, true, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"},
-      {"HTTP/1.0 200 OK\r\nServer: x\r\n\r\n", false, false, true, true, B::kNone, true, false,
+      {"HTTP/1.0 200 OK\r\nServer: x\r\n\r\n", false, true, true, true, B::kNone, true, false,
        false, "HTTP/1.1 200 OK\r\nServer: x\r\nConnection: close\r\n\r\n"},
+      // A body delimited by close goes to an HTTP/1.1 client chunked; its connection stays.
+      {"HTTP/1.0 200 OK\r\nServer: x\r\n\r\n", false, false, true, true, B::kNone, true, false,
+       true, "HTTP/1.1 200 OK\r\nServer: x\r\nTransfer-Encoding: chunked\r\n\r\n"},
       {"HTTP/1.1 204 No Content\r\n\r\n", false, false, true, true, B::kNone, false, true, true,
        "HTTP/1.1 204 No Content\r\n\r\n"},
       {"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, false, true, true, B::kNone, false,

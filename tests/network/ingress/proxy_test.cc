@@ -130,6 +130,10 @@ class Backend {
           sendAll(fd.get(), "echo:" + std::string(buf, static_cast<size_t>(n)));
         }
       }
+      if (path == "/close") {  // a body delimited by closing the connection
+        sendAll(fd.get(), "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil-close");
+        return;
+      }
       std::string out;
       if (path == "/chunked") {
         out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n";
@@ -282,6 +286,11 @@ TEST_F(ProxyTest, StreamsChunkedBodiesBothWays) {
   sendAll(c.get(), "POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 300000\r\n\r\n" + big);
   ASSERT_TRUE(readMessage(c.get(), buf, head, body));
   EXPECT_EQ(body, "got 300000:" + big);
+  // A body the backend ends by closing arrives chunked, and the client connection stays.
+  sendAll(c.get(), "GET /close HTTP/1.1\r\nHost: a.test\r\n\r\n");
+  ASSERT_TRUE(readMessage(c.get(), buf, head, body));
+  EXPECT_EQ(header(head, "Transfer-Encoding"), "chunked") << head;
+  EXPECT_EQ(body, "until-close");
   // HTTP/1.0 gets the chunked response decoded, and the connection closed after it.
   sendAll(c.get(), "GET /chunked HTTP/1.0\r\nHost: a.test\r\n\r\n");
   ASSERT_TRUE(readMessage(c.get(), buf, head, body, true));
