@@ -609,7 +609,13 @@ void Exchange::startRequest(size_t headLength) {
       break;
   }
   routes_ = loop_.config().routes;
-  upstream_ = routes_ ? routes_->match(request_.header("host"), request_.path) : nullptr;
+  std::string_view host = request_.header("host");
+  if (request_.target.front() != '/' && request_.target.find("://") != std::string::npos) {
+    // absolute-form: the target's authority overrides Host (RFC 9112 section 3.2.2)
+    std::string_view t = std::string_view(request_.target).substr(request_.target.find("://") + 3);
+    host = t.substr(0, t.find_first_of("/?"));
+  }
+  upstream_ = routes_ ? routes_->match(host, request_.path) : nullptr;
   if (upstream_ == nullptr || upstream_->endpoints.empty()) {
     int code = upstream_ == nullptr ? 404 : 503;
     log::v(4, "ingress: no backend", {{"status", code}, {"host", request_.header("host")},

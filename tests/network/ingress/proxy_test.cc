@@ -130,6 +130,10 @@ class Backend {
           sendAll(fd.get(), "echo:" + std::string(buf, static_cast<size_t>(n)));
         }
       }
+      if (path == "/hang") {  // never answers
+        while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return;
+      }
       if (path == "/close") {  // a body delimited by closing the connection
         sendAll(fd.get(), "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil-close");
         return;
@@ -199,6 +203,7 @@ class ProxyTest : public ::testing::Test {
     o.httpsPort = 0;
     o.threads = 2;
     o.maxHeaderBytes = 4096;
+    o.backendTimeoutSeconds = 1;
     auto proxy = ns_->run([&] { return IngressProxy::start(o, *store); });
     ASSERT_TRUE(proxy.ok()) << proxy.error().message();
     proxy_ = std::move(proxy).value();
@@ -342,6 +347,18 @@ TEST_F(ProxyTest, RefusesMalformedAndOversizedRequests) {
     EXPECT_TRUE(head.starts_with("HTTP/1.1 " + k.status)) << head;
     EXPECT_EQ(header(head, "Connection"), "close");
   }
+}
+
+TEST_F(ProxyTest, AnswersGatewayTimeoutWhenTheBackendIsSilent) {
+  UniqueFd c = connectProxy();
+  sendAll(c.get(), "GET /hang HTTP/1.1\r\nHost: a.test\r\n\r\n");
+  std::string buf, head, body;
+  ASSERT_TRUE(readMessage(c.get(), buf, head, body));
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 504 Gateway Timeout")) << head;
+  // The client connection is still good.
+  sendAll(c.get(), "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+  ASSERT_TRUE(readMessage(c.get(), buf, head, body));
+  EXPECT_TRUE(body.starts_with("backend-a")) << body;
 }
 
 TEST_F(ProxyTest, BalancesRoundRobin) {
