@@ -1,11 +1,14 @@
 // The ingress proxy alone, with one static route, for bench/ingress_bench.sh (no cluster):
 //   ingress_bench --port 8083 --backend 127.0.0.1:8081 [--threads N]
+//                 [--https-port 8443 --cert cert.pem --key key.pem]
 // Every request, whatever its host and path, goes to the backend. Runs until SIGINT/SIGTERM.
 #include <arpa/inet.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "network/ingress/proxy.h"
@@ -15,12 +18,19 @@ int main(int argc, char** argv) {
   ProxyOptions o;
   o.httpsPort = -1;
   std::string backend = "127.0.0.1:8081";
+  std::string certFile, keyFile;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--port") {
       o.httpPort = std::stoi(argv[i + 1]);
     } else if (flag == "--backend") {
       backend = argv[i + 1];
+    } else if (flag == "--https-port") {
+      o.httpsPort = std::stoi(argv[i + 1]);
+    } else if (flag == "--cert") {
+      certFile = argv[i + 1];
+    } else if (flag == "--key") {
+      keyFile = argv[i + 1];
     } else if (flag == "--threads") {
       o.threads = std::stoi(argv[i + 1]);
     } else {
@@ -49,7 +59,22 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // the loop threads inherit the mask
-  auto proxy = IngressProxy::start(o, nullptr);
+  std::shared_ptr<const CertificateStore> certs;
+  if (o.httpsPort >= 0) {
+    auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      return ss.str();
+    };
+    auto store = CertificateStore::build({}, {read(certFile), read(keyFile)});
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.error().message().c_str());
+      return 1;
+    }
+    certs = *store;
+  }
+  auto proxy = IngressProxy::start(o, certs);
   if (!proxy.ok()) {
     std::fprintf(stderr, "%s\n", proxy.error().message().c_str());
     return 1;

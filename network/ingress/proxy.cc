@@ -64,20 +64,20 @@ struct Socket {
 
 enum class Io { kData, kEof, kAgain, kError };
 
-// Reads up to `max` bytes, appending to `buf`.
+// Reads up to `max` (<= kReadChunk) bytes, appending to `buf`. Through a per-thread buffer:
+// growing `buf` first would zero-fill `max` bytes on every call.
 Io readInto(Socket& s, std::string& buf, size_t max, size_t& n) {
-  size_t old = buf.size();
-  buf.resize(old + max);
+  thread_local char chunk[kReadChunk];
+  max = std::min(max, kReadChunk);
   n = 0;
   if (s.ssl) {
     ERR_clear_error();
-    size_t got = 0;
-    int r = SSL_read_ex(s.ssl.get(), buf.data() + old, max, &got);
-    buf.resize(old + (r == 1 ? got : 0));
+    int r = SSL_read_ex(s.ssl.get(), chunk, max, &n);
     if (r == 1) {
-      n = got;
+      buf.append(chunk, n);
       return Io::kData;
     }
+    n = 0;
     switch (SSL_get_error(s.ssl.get(), r)) {
       case SSL_ERROR_WANT_READ: s.readable = false; return Io::kAgain;
       case SSL_ERROR_WANT_WRITE: s.writable = false; return Io::kAgain;
@@ -85,10 +85,10 @@ Io readInto(Socket& s, std::string& buf, size_t max, size_t& n) {
       default: return Io::kError;
     }
   }
-  ssize_t r = ::recv(s.fd.get(), buf.data() + old, max, 0);
-  buf.resize(old + (r > 0 ? static_cast<size_t>(r) : 0));
+  ssize_t r = ::recv(s.fd.get(), chunk, max, 0);
   if (r > 0) {
     n = static_cast<size_t>(r);
+    buf.append(chunk, n);
     return Io::kData;
   }
   if (r == 0) return Io::kEof;
@@ -160,6 +160,7 @@ class Exchange {
   void pump();
   void timeout();
   bool dead() const { return state_ == State::kDead; }
+  size_t slot = 0;  // the loop's index of this exchange
   Clock::time_point deadline() const { return deadline_; }
   Socket& client() { return client_; }
 
@@ -378,7 +379,9 @@ class Loop {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       auto ex = std::make_unique<Exchange>(*this, UniqueFd(fd), peer, listener.tls,
                                            listener.tls ? httpsPort_ : httpPort_);
-      if (!add(ex->client(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET).ok()) continue;
+      if (ex->dead() || !add(ex->client(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET).ok())
+        continue;
+      ex->slot = exchanges_.size();
       exchanges_.push_back(std::move(ex));
     }
   }
@@ -386,16 +389,21 @@ class Loop {
   // Frees what was closed during this round of events, when no event can point at it.
   void reap() {
     graveyard_.clear();
-    for (size_t i = 0; i < exchanges_.size();) {
-      if (exchanges_[i]->dead()) {
+    for (Exchange* ex : dying_) {
+      size_t i = ex->slot;
+      if (i != exchanges_.size() - 1) {
         exchanges_[i] = std::move(exchanges_.back());
-        exchanges_.pop_back();
-      } else {
-        ++i;
+        exchanges_[i]->slot = i;
       }
+      exchanges_.pop_back();
     }
+    dying_.clear();
   }
 
+ public:
+  void died(Exchange& ex) { dying_.push_back(&ex); }
+
+ private:
   void sweep() {
     for (auto& ex : exchanges_) {
       if (!ex->dead() && now_ >= ex->deadline()) ex->timeout();
@@ -420,6 +428,7 @@ class Loop {
   std::atomic<bool> stopping_{false};
   Clock::time_point now_ = Clock::now();
   std::vector<std::unique_ptr<Exchange>> exchanges_;
+  std::vector<Exchange*> dying_;  // closed this round; freed by reap()
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<Socket>>> idle_;
   std::vector<std::unique_ptr<Socket>> graveyard_;
   std::string scratch_;
@@ -459,6 +468,7 @@ void Exchange::close() {
   if (state_ == State::kDead) return;
   releaseBackend(false);
   state_ = State::kDead;
+  loop_.died(*this);
   client_.ssl.reset();  // no close_notify: the peer learns from the FIN
   client_.fd.reset();
 }
