@@ -283,12 +283,6 @@ class Loop {
       return Error::fromErrno("epoll_ctl add", errno);
     return {};
   }
-  void rearm(Socket& s) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = &s;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, s.fd.get(), &ev);
-  }
 
   // The current config, refreshed when update() published a new one.
   const Config& config() {
@@ -658,9 +652,10 @@ void Exchange::connectBackend() {
   backend_ = loop_.takeIdle(key);
   reusedBackend_ = backend_ != nullptr;
   if (backend_) {
+    // Still registered (edge-triggered, pointing at the socket): it only needs an owner
+    // again, and to be tried, since edges that came while idle were let pass.
     backend_->owner = this;
     backend_->readable = backend_->writable = true;
-    loop_.rearm(*backend_);
   } else {
     auto s = std::make_unique<Socket>(Socket::Kind::kBackend);
     s->fd = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
