@@ -255,9 +255,17 @@ class Loop {
     std::vector<epoll_event> events(256);
     Clock::time_point lastSweep = Clock::now();
     while (!stopping_.load(std::memory_order_relaxed)) {
-      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 1000);
+      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                           again_.empty() ? 1000 : 0);
       now_ = Clock::now();
       for (int i = 0; i < n; ++i) dispatch(*static_cast<Socket*>(events[i].data.ptr), events[i].events);
+      if (!again_.empty()) {
+        std::vector<Exchange*> busy;
+        busy.swap(again_);
+        for (Exchange* ex : busy) {
+          if (!ex->dead()) ex->pump();
+        }
+      }
       reap();
       if (now_ - lastSweep >= seconds(1)) {
         lastSweep = now_;
@@ -383,6 +391,8 @@ class Loop {
   // Frees what was closed during this round of events, when no event can point at it.
   void reap() {
     graveyard_.clear();
+    if (!dying_.empty() && !again_.empty())
+      std::erase_if(again_, [](Exchange* ex) { return ex->dead(); });
     for (Exchange* ex : dying_) {
       size_t i = ex->slot;
       if (i != exchanges_.size() - 1) {
@@ -396,6 +406,7 @@ class Loop {
 
  public:
   void died(Exchange& ex) { dying_.push_back(&ex); }
+  void again(Exchange& ex) { again_.push_back(&ex); }
 
  private:
   void sweep() {
@@ -423,6 +434,7 @@ class Loop {
   Clock::time_point now_ = Clock::now();
   std::vector<std::unique_ptr<Exchange>> exchanges_;
   std::vector<Exchange*> dying_;  // closed this round; freed by reap()
+  std::vector<Exchange*> again_;  // to pump again before waiting (see Exchange::pump)
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<Socket>>> idle_;
   std::vector<std::unique_ptr<Socket>> graveyard_;
   std::string scratch_;
@@ -478,8 +490,14 @@ void Exchange::releaseBackend(bool reusable) {
 }
 
 void Exchange::pump() {
-  for (int rounds = 0; rounds < 64 && state_ != State::kDead; ++rounds) {
-    if (!step()) break;
+  for (int rounds = 0; state_ != State::kDead; ++rounds) {
+    if (rounds == 64) {
+      // Still busy: let the loop's other connections have a turn, and come back without
+      // waiting for an edge that may never come (the data is already here).
+      loop_.again(*this);
+      return;
+    }
+    if (!step()) return;
   }
 }
 
