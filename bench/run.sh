@@ -26,6 +26,8 @@ ip netns exec "$ns" "$build/bench/scheduler_bench" --nave "$build/nave" --dir "$
 echo "== NetworkPolicy programming ($build/bench/netpol_bench; its own network namespace)"
 "$build/bench/netpol_bench" --runs 15
 "$build/bench/netpol_bench" --runs 15 --local 100
+echo "== service proxy programming and ClusterIP connects ($build/bench/proxy_bench; its own namespaces)"
+"$build/bench/proxy_bench"
 echo "== cluster DNS ($build/bench/dns_bench)"
 ip netns exec "$ns" "$build/bench/dns_bench"
 echo "== layer unpacking ($build/bench/unpack_bench)"
@@ -45,3 +47,5 @@ nsenter --net="/run/netns/$ns" "$build/bench/pod_bench" --nave "$build/nave" --d
 rm -rf "$images"
 echo "== pod routes to 100 nodes ($build/bench/flannel_bench, in a namespace of its own)"
 "$build/bench/flannel_bench" --nodes 100 --runs 10 2>/dev/null
+echo "== ingress proxy vs nginx as a reverse proxy (bench/ingress_bench.sh)"
+if [ -x "$build/bench/ingress_bench" ]; then ./bench/ingress_bench.sh "$build" 10 64 || true; fi

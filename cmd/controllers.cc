@@ -24,6 +24,7 @@
 #include "server/controllers/storage/local_path_provisioner.h"
 #include "server/controllers/storage/persistent_volume_controller.h"
 #include "server/controllers/storage/protection_controllers.h"
+#include "network/ingress/controller/ingress_status_controller.h"
 #include "server/scheduler/scheduler.h"
 
 namespace nave::cmd {
@@ -100,6 +101,13 @@ void addControllers(ServerConfig& config) {
     c.push_back({"servicelb", [](ControllerContext& ctx) {
                    return std::make_unique<network::proxy::ServiceLbController>(ctx);
                  }});
+  // status.loadBalancer of the built-in ingress controller's Ingresses (k3s: Traefik + ServiceLB).
+  if (std::find(config.disable.begin(), config.disable.end(), "ingress") == config.disable.end() &&
+      std::find(config.disable.begin(), config.disable.end(), "traefik") == config.disable.end()) {
+    c.push_back({"ingress-status", [](ControllerContext& ctx) {
+                   return std::make_unique<ingress::IngressStatusController>(ctx);
+                 }});
+  }
   s.push_back({"scheduler", [](ControllerContext& ctx) { return std::make_unique<scheduler::Scheduler>(ctx); }});
 }
 

@@ -220,6 +220,7 @@ class ServerImpl : public Server {
       if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error();
     }
     TRY(createDnsService());
+    TRY(bootstrapIngressClass());
     // Endpoints may not point at loopback: without a node address, the Service has none.
     if (config_.advertiseAddress.starts_with("127.")) return {};
     client::Resource endpoints{"", "v1", "endpoints"};
@@ -273,6 +274,23 @@ class ServerImpl : public Server {
                                      {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}, {"targetPort", 53}}}}}}};
     auto r = systemClient_->create(services, "kube-system", svc);
     if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error().context("kube-dns Service");
+    return {};
+  }
+
+  // The built-in ingress controller's IngressClass (network/ingress), the cluster's default,
+  // unless ingress is disabled. Left alone when it exists (an admin may have changed it).
+  Result<void> bootstrapIngressClass() {
+    for (const std::string& d : config_.disable) {
+      if (d == "ingress" || d == "traefik") return {};
+    }
+    client::Resource classes{"networking.k8s.io", "v1", "ingressclasses"};
+    Json cls = {{"apiVersion", "networking.k8s.io/v1"},
+                {"kind", "IngressClass"},
+                {"metadata", {{"name", "nave"},
+                              {"annotations", {{"ingressclass.kubernetes.io/is-default-class", "true"}}}}},
+                {"spec", {{"controller", "nave.io/ingress-controller"}}}};
+    auto r = systemClient_->create(classes, "", cls);
+    if (!r.ok() && !r.error().is(ErrorCode::kAlreadyExists)) return std::move(r).error();
     return {};
   }
 

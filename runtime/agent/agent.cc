@@ -9,6 +9,7 @@
 #include "network/netpol/network_policy.h"
 #include "network/dns/cluster/cluster_dns.h"
 #include "network/proxy/service_proxy.h"
+#include "network/ingress/controller/ingress_controller.h"
 #include "runtime/agent/agent_context.h"
 #include "runtime/agent/api_objects.h"
 #include "runtime/agent/node_streaming.h"
@@ -114,10 +115,21 @@ class AgentImpl : public Agent {
           *informers_,
           {.nodeName = o.nodeName, .clusterCidr = o.clusterCidr, .serviceCidr = o.serviceCidr}));
     }
+    // The ingress proxy on the node's ports 80 and 443. A port in use leaves the node without
+    // it rather than without its pods.
+    if (!o.disableIngress) {
+      auto ingress = ingress::IngressController::create(*informers_, ingress::ProxyOptions{});
+      if (ingress.ok()) {
+        ingress_ = std::move(ingress).value();
+      } else {
+        log::error("The ingress controller did not start", {{"error", ingress.error().message()}});
+      }
+    }
     informers_->start();
     if (flannel_) flannel_->start();
     if (proxy_) TRY(proxy_->start());
     if (dns_) TRY(dns_->start());
+    if (ingress_) ingress_->start();
 
     streaming_ = std::make_unique<NodeStreaming>(ctx_);
     StreamingServerOptions so;
@@ -141,6 +153,7 @@ class AgentImpl : public Agent {
     if (networkPolicy_) networkPolicy_->stop();
     if (dns_) dns_->stop();
     if (proxy_) proxy_->stop();  // its rules stay: services keep working meanwhile
+    if (ingress_) ingress_->stop();
     if (informers_) informers_->stop();
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
@@ -196,6 +209,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<network::netpol::NetworkPolicyEnforcer> networkPolicy_;
   std::unique_ptr<dns::ClusterDns> dns_;
   std::unique_ptr<network::proxy::ServiceProxy> proxy_;
+  std::unique_ptr<ingress::IngressController> ingress_;
   std::unique_ptr<NodeStreaming> streaming_;
   std::unique_ptr<StreamingServer> nodeApi_;
 };
