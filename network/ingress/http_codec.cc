@@ -4,29 +4,14 @@
 
 #include <vector>
 
+#include "server/http/field_values.h"
+
 namespace nave::ingress {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-template <typename Fn>
-void forEachToken(std::string_view value, Fn fn) {
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    std::string_view item = trimOws(value.substr(0, comma));
-    if (!item.empty()) fn(item);
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-}
+using http::forEachListElement;
+using http::trimOws;
+constexpr auto iequals = http::equalsIgnoreCase;
 
 // Headers that describe one connection rather than the message (RFC 9110 section 7.6.1).
 bool isHopByHop(std::string_view name) {
@@ -45,7 +30,7 @@ struct ConnectionTokens {
   std::vector<std::string_view> names;
 
   void add(std::string_view value) {
-    forEachToken(value, [&](std::string_view t) {
+    forEachListElement(value, [&](std::string_view t) {
       if (iequals(t, "close")) {
         close = true;
       } else if (iequals(t, "keep-alive")) {
@@ -75,7 +60,7 @@ bool wantsUpgrade(const http::Request& request) {
   bool upgrade = false, hasUpgrade = false;
   for (const http::Header& h : request.headers) {
     if (iequals(h.name, "connection")) {
-      forEachToken(h.value, [&](std::string_view t) { upgrade |= iequals(t, "upgrade"); });
+      forEachListElement(h.value, [&](std::string_view t) { upgrade |= iequals(t, "upgrade"); });
     } else if (iequals(h.name, "upgrade") && !h.value.empty()) {
       hasUpgrade = true;
     }
@@ -182,7 +167,7 @@ bool rewriteResponseHead(std::string_view head, bool headRequest, bool clientHtt
     } else if (iequals(name, "transfer-encoding")) {
       sawEncoding = true;
       chunked = false;  // chunked must be the final coding
-      forEachToken(value, [&](std::string_view t) { chunked = iequals(t, "chunked"); });
+      forEachListElement(value, [&](std::string_view t) { chunked = iequals(t, "chunked"); });
     } else if (iequals(name, "upgrade")) {
       upgradeTo = value;
     }

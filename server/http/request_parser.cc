@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "server/http/field_values.h"
+
 namespace nave::http {
 namespace {
 
@@ -18,16 +20,6 @@ bool isToken(std::string_view s) {
     if (!isTokenChar(c)) return false;
   }
   return true;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 int hexDigit(char c) {
@@ -62,17 +54,6 @@ bool parseContentLength(std::string_view v, uint64_t& out) {
   return true;
 }
 
-// Calls `fn` with each comma-separated element of a list-valued header, trimmed.
-template <typename Fn>
-void forEachListElement(std::string_view value, Fn fn) {
-  while (!value.empty()) {
-    size_t comma = value.find(',');
-    std::string_view item = trimOws(value.substr(0, comma));
-    if (!item.empty()) fn(item);
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-}
 
 // Splits the request target into path and raw query. Accepts origin-form ("/p?q"),
 // absolute-form ("https://host/p?q", which proxies send), "*" (OPTIONS) and, for CONNECT,
