@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -65,9 +66,13 @@ struct Socket {
 enum class Io { kData, kEof, kAgain, kError };
 
 // Reads up to `max` (<= kReadChunk) bytes, appending to `buf`. Through a per-thread buffer:
-// growing `buf` first would zero-fill `max` bytes on every call.
+// growing `buf` first would zero-fill `max` bytes on every call. The buffer is allocated by the
+// loop threads that read: a thread_local array would be static TLS, zero-filled in every
+// thread of the process (~150 threads: 9 MB of RSS).
 Io readInto(Socket& s, std::string& buf, size_t max, size_t& n) {
-  thread_local char chunk[kReadChunk];
+  thread_local std::unique_ptr<char[]> buffer;
+  if (!buffer) buffer.reset(new char[kReadChunk]);
+  char* chunk = buffer.get();
   max = std::min(max, kReadChunk);
   n = 0;
   if (s.ssl) {
