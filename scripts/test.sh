@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
 echo "== unit and integration tests"
-# A test that fails is run once more before it counts as failed: a few kernel-level tests
-# (namespaces, sockets) race with the rest of the suite on a loaded 2-core machine. A test
-# that fails twice fails the run, and the first failure's output stays in the log.
+# A test that fails is run once more before it counts as failed, a guard against timing races
+# that only a loaded 2-core machine shows (each one found is fixed in the test). A test that
+# fails twice fails the run, and the first failure's output stays in the log.
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 600 --repeat until-pass:2
 echo "== end-to-end tests"
 /usr/bin/python3 tests/e2e/run.py --nave build/nave

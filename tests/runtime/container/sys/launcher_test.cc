@@ -642,10 +642,18 @@ TEST_F(LauncherTest, SandboxNamespacesAreSharedAndRemoved) {
   int out[2];
   ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
   a.stdoutFd = a.stderrFd = out[1];
+  // The server's stdin stays open until the client is done: busybox nc half-closes the
+  // connection at EOF on its stdin, and a client that sees that before it has read its own
+  // input (its `echo` is slow under load) leaves without sending anything.
+  int in[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  a.stdinFd = in[0];
   auto serverPid = launchContainer(a);
   ::close(out[1]);
+  ::close(in[0]);
   ASSERT_TRUE(serverPid.ok()) << serverPid.error().message();
   auto c = runToCompletion(b);
+  ::close(in[1]);
   std::string serverOutput = drain(out[0]);
   ::waitpid(*serverPid, nullptr, 0);
   std::string netns = "net:[" + std::to_string(netStat.st_ino) + "]";
