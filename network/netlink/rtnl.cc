@@ -127,6 +127,18 @@ std::string linkWhat(const char* what, int index) {
   return std::string(what) + " of link " + std::to_string(index);
 }
 
+// Starts an RTM_NEWLINK creating `name` of `kind`: the header, the name, the MTU (when > 0)
+// and IFLA_LINKINFO with its kind. Returns the open IFLA_LINKINFO nest: the caller adds its
+// IFLA_INFO_DATA, if any, and ends it.
+nlattr* beginNewLink(Message& m, const std::string& name, int mtu, const char* kind) {
+  m.extraHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(m.nlh, IFLA_IFNAME, name.c_str());
+  if (mtu > 0) mnl_attr_put_u32(m.nlh, IFLA_MTU, static_cast<uint32_t>(mtu));
+  nlattr* info = mnl_attr_nest_start(m.nlh, IFLA_LINKINFO);
+  mnl_attr_put_strz(m.nlh, IFLA_INFO_KIND, kind);
+  return info;
+}
+
 }  // namespace
 
 Result<MacAddress> MacAddress::parse(std::string_view text) {
@@ -203,11 +215,7 @@ Result<std::vector<LinkInfo>> RtnlSocket::links() {
 Result<int> RtnlSocket::createBridge(const std::string& name, int mtu) {
   TRY(checkName(name));
   Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-  m.extraHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(m.nlh, IFLA_IFNAME, name.c_str());
-  if (mtu > 0) mnl_attr_put_u32(m.nlh, IFLA_MTU, static_cast<uint32_t>(mtu));
-  nlattr* info = mnl_attr_nest_start(m.nlh, IFLA_LINKINFO);
-  mnl_attr_put_strz(m.nlh, IFLA_INFO_KIND, "bridge");
+  nlattr* info = beginNewLink(m, name, mtu, "bridge");
   mnl_attr_nest_end(m.nlh, info);
   auto r = nl_.request(m.nlh);
   if (!r.ok()) return std::move(r).error().context("create bridge " + name);
@@ -219,11 +227,7 @@ Result<int> RtnlSocket::createVeth(const std::string& name, const std::string& p
   TRY(checkName(name));
   TRY(checkName(peerName));
   Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-  m.extraHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(m.nlh, IFLA_IFNAME, name.c_str());
-  if (mtu > 0) mnl_attr_put_u32(m.nlh, IFLA_MTU, static_cast<uint32_t>(mtu));
-  nlattr* info = mnl_attr_nest_start(m.nlh, IFLA_LINKINFO);
-  mnl_attr_put_strz(m.nlh, IFLA_INFO_KIND, "veth");
+  nlattr* info = beginNewLink(m, name, mtu, "veth");
   nlattr* data = mnl_attr_nest_start(m.nlh, IFLA_INFO_DATA);
   // VETH_INFO_PEER holds a whole link description: an ifinfomsg, then its attributes.
   nlattr* peer = mnl_attr_nest_start(m.nlh, VETH_INFO_PEER);
@@ -243,11 +247,7 @@ Result<int> RtnlSocket::createVeth(const std::string& name, const std::string& p
 Result<int> RtnlSocket::createVxlan(const std::string& name, const VxlanSettings& v, int mtu) {
   TRY(checkName(name));
   Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-  m.extraHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(m.nlh, IFLA_IFNAME, name.c_str());
-  if (mtu > 0) mnl_attr_put_u32(m.nlh, IFLA_MTU, static_cast<uint32_t>(mtu));
-  nlattr* info = mnl_attr_nest_start(m.nlh, IFLA_LINKINFO);
-  mnl_attr_put_strz(m.nlh, IFLA_INFO_KIND, "vxlan");
+  nlattr* info = beginNewLink(m, name, mtu, "vxlan");
   nlattr* data = mnl_attr_nest_start(m.nlh, IFLA_INFO_DATA);
   mnl_attr_put_u32(m.nlh, IFLA_VXLAN_ID, v.vni);
   mnl_attr_put_u32(m.nlh, IFLA_VXLAN_LOCAL, v.local.networkOrder());
