@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -14,7 +13,6 @@
 #include "cmd/commands.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "common/strings.h"
 #include "runtime/agent/agent.h"
 #include "runtime/agent/join.h"
 #include "server/client/remote_client.h"
@@ -58,12 +56,6 @@ void addAgentFlags(cli::FlagSet& flags, AgentFlags& a, std::string& configFile) 
 bool interrupted(const sigset_t& sigs, int ms) {
   timespec ts{ms / 1000, (ms % 1000) * 1000000L};
   return sigtimedwait(&sigs, nullptr, &ts) > 0;
-}
-
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return toLower(buf);
 }
 
 bool listed(const Json& list, const std::string& item) {
@@ -110,7 +102,7 @@ int agentCommand(const std::vector<std::string>& args) {
   log::setVerbosity(a.verbosity);
   sigset_t sigs = takeTerminationSignals();
 
-  if (a.nodeName.empty()) a.nodeName = hostname();
+  if (a.nodeName.empty()) a.nodeName = pki::hostName();
   if (a.nodeIp.empty()) {
     for (const std::string& ip : pki::localAddresses())
       if (ip.find(':') == std::string::npos) {

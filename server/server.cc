@@ -48,12 +48,6 @@ Result<void> makeDirs(const std::string& path, mode_t mode) {
   return {};
 }
 
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return toLower(buf);
-}
-
 std::string primaryIpv4() {
   for (const std::string& a : pki::localAddresses())
     if (a.find(':') == std::string::npos) return a;
@@ -70,7 +64,7 @@ class ServerImpl : public Server {
     log::info("Starting nave server", {{"version", kNaveVersion},
                                        {"kubernetes", kKubernetesGitVersion},
                                        {"dataDir", config_.dataDir}});
-    if (config_.nodeName.empty()) config_.nodeName = hostname();
+    if (config_.nodeName.empty()) config_.nodeName = pki::hostName();
     if (config_.advertiseAddress.empty()) config_.advertiseAddress = primaryIpv4();
     std::string serverDir = config_.dataDir + "/server";
     TRY(makeDirs(serverDir + "/db", 0700));
@@ -101,7 +95,7 @@ class ServerImpl : public Server {
     // Before serving: custom resources of existing CRDs are registered by the time we listen.
     crdController_ = TRY(controllers::CrdController::start(*systemClient_, types_));
 
-    std::vector<std::string> sans = {"localhost", "127.0.0.1", "::1", hostname(),
+    std::vector<std::string> sans = {"localhost", "127.0.0.1", "::1", pki::hostName(),
                                      config_.nodeName, config_.advertiseAddress,
                                      allocator_->firstAddress(), "kubernetes",
                                      "kubernetes.default", "kubernetes.default.svc",

@@ -319,6 +319,12 @@ Result<void> writeKubeconfig(const std::string& path, unsigned mode, const std::
   return writeFileAtomic(path, dumpYaml(config), mode);
 }
 
+std::string hostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return toLower(buf);
+}
+
 std::vector<std::string> localAddresses() {
   std::vector<std::string> out;
   ifaddrs* list = nullptr;

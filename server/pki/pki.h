@@ -59,5 +59,8 @@ Result<void> writeKubeconfig(const std::string& path, unsigned mode, const std::
 
 // Addresses of this machine's interfaces (IPv4 and IPv6, without loopback), for SANs.
 std::vector<std::string> localAddresses();
+// This machine's host name, lower-cased ("localhost" when it has none): the default node
+// name, and a SAN.
+std::string hostName();
 
 }  // namespace nave::pki
