@@ -16,6 +16,7 @@
 #include "runtime/agent/agent.h"
 #include "runtime/agent/join.h"
 #include "server/client/remote_client.h"
+#include "server/config.h"
 #include "server/join_service.h"
 #include "server/pki/pki.h"
 
@@ -56,14 +57,6 @@ void addAgentFlags(cli::FlagSet& flags, AgentFlags& a, std::string& configFile) 
 bool interrupted(const sigset_t& sigs, int ms) {
   timespec ts{ms / 1000, (ms % 1000) * 1000000L};
   return sigtimedwait(&sigs, nullptr, &ts) > 0;
-}
-
-bool listed(const Json& list, const std::string& item) {
-  if (!list.is_array()) return false;
-  for (const Json& v : list)
-    if (v.is_string() && (v.get<std::string>() == item || (item == "ingress" && v.get<std::string>() == "traefik")))
-      return true;
-  return false;
 }
 
 }  // namespace
@@ -168,9 +161,11 @@ int agentCommand(const std::vector<std::string>& args) {
   o.flannelBackend = getString(s, "flannelBackend", o.flannelBackend);
   o.disableKubeProxy = getBool(s, "disableKubeProxy", false);
   o.disableNetworkPolicy = getBool(s, "disableNetworkPolicy", false);
-  Json disabled = s.value("disable", Json::array());
-  o.disableDns = listed(disabled, "coredns");
-  o.disableIngress = listed(disabled, "ingress");
+  std::vector<std::string> disabled;
+  for (const Json& d : s.value("disable", Json::array()))
+    if (d.is_string()) disabled.push_back(d.get<std::string>());
+  o.disableDns = componentDisabled(disabled, "coredns");
+  o.disableIngress = componentDisabled(disabled, "ingress");
   o.maxPods = a.maxPods;
   o.registriesFile = a.privateRegistry;
   o.resolvConf = a.resolvConf;

@@ -97,13 +97,12 @@ void addControllers(ServerConfig& config) {
   c.push_back({"horizontalpodautoscaling", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::HorizontalPodAutoscalerController>(ctx);
                }});
-  if (std::find(config.disable.begin(), config.disable.end(), "servicelb") == config.disable.end())
+  if (!config.isDisabled("servicelb"))
     c.push_back({"servicelb", [](ControllerContext& ctx) {
                    return std::make_unique<network::proxy::ServiceLbController>(ctx);
                  }});
   // status.loadBalancer of the built-in ingress controller's Ingresses (k3s: Traefik + ServiceLB).
-  if (std::find(config.disable.begin(), config.disable.end(), "ingress") == config.disable.end() &&
-      std::find(config.disable.begin(), config.disable.end(), "traefik") == config.disable.end()) {
+  if (!config.isDisabled("ingress")) {
     c.push_back({"ingress-status", [](ControllerContext& ctx) {
                    return std::make_unique<ingress::IngressStatusController>(ctx);
                  }});

@@ -74,12 +74,6 @@ std::string firstNodeCidr(const std::string& clusterCidr) {
   return base + "/24";
 }
 
-bool disabled(const ServerConfig& c, const std::string& component) {
-  for (const std::string& d : c.disable)
-    if (d == component || (component == "ingress" && d == "traefik")) return true;
-  return false;
-}
-
 Result<Json> readConfigFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Error::fromErrno("open config file " + path, errno);
@@ -184,9 +178,9 @@ int serverCommand(const std::vector<std::string>& args) {
     o.flannelBackend = c.flannelBackend;
     o.disableKubeProxy = c.disableKubeProxy;
     o.disableNetworkPolicy = c.disableNetworkPolicy;
-    o.disableDns = disabled(c, "coredns");
+    o.disableDns = c.isDisabled("coredns");
     o.resolvConf = c.resolvConf;
-    o.disableIngress = disabled(c, "ingress");
+    o.disableIngress = c.isDisabled("ingress");
     // Without the controller manager no node IPAM assigns it.
     if (c.disableControllerManager) o.podCidr = firstNodeCidr(c.clusterCidr);
     o.clusterDns = c.clusterDns;

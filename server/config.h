@@ -3,11 +3,19 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/controllers/controller.h"
 
 namespace nave {
+
+// Whether `component` is in a --disable list ("traefik" stands for "ingress", as in k3s).
+inline bool componentDisabled(const std::vector<std::string>& disable, std::string_view component) {
+  for (const std::string& d : disable)
+    if (d == component || (component == "ingress" && d == "traefik")) return true;
+  return false;
+}
 
 struct ServerConfig {
   std::string dataDir = "/var/lib/nave";
@@ -32,6 +40,7 @@ struct ServerConfig {
   // Packaged components not to run (k3s' --disable): "ingress" (k3s: traefik), "servicelb",
   // "coredns" (the cluster DNS), "local-storage".
   std::vector<std::string> disable;
+  bool isDisabled(std::string_view component) const { return componentDisabled(disable, component); }
   bool disableKubeProxy = false;      // no nftables service proxy on the nodes
   bool disableNetworkPolicy = false;  // no NetworkPolicy enforcement on the nodes
   std::string flannelBackend = "host-gw";  // host-gw, vxlan or none: pod routes across nodes

@@ -252,7 +252,7 @@ class ServerImpl : public Server {
   // `--disable coredns`. No selector: every node's agent serves DNS on its pod bridge and
   // publishes its own EndpointSlice; internalTrafficPolicy Local keeps queries on the node.
   Result<void> createDnsService() {
-    if (std::find(config_.disable.begin(), config_.disable.end(), "coredns") != config_.disable.end()) return {};
+    if (config_.isDisabled("coredns")) return {};
     client::Resource services{"", "v1", "services"};
     if (systemClient_->get(services, "kube-system", "kube-dns").ok()) return {};
     Json svc = {{"apiVersion", "v1"},
@@ -274,9 +274,7 @@ class ServerImpl : public Server {
   // The built-in ingress controller's IngressClass (network/ingress), the cluster's default,
   // unless ingress is disabled. Left alone when it exists (an admin may have changed it).
   Result<void> bootstrapIngressClass() {
-    for (const std::string& d : config_.disable) {
-      if (d == "ingress" || d == "traefik") return {};
-    }
+    if (config_.isDisabled("ingress")) return {};
     client::Resource classes{"networking.k8s.io", "v1", "ingressclasses"};
     Json cls = {{"apiVersion", "networking.k8s.io/v1"},
                 {"kind", "IngressClass"},
