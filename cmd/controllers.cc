@@ -80,9 +80,10 @@ void addControllers(ServerConfig& config) {
   c.push_back({"persistentvolume-binder", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::PersistentVolumeController>(ctx);
                }});
-  c.push_back({"local-path-provisioner", [](ControllerContext& ctx) {
-                 return std::make_unique<controllers::LocalPathProvisioner>(ctx);
-               }});
+  if (!config.isDisabled("local-storage"))
+    c.push_back({"local-path-provisioner", [](ControllerContext& ctx) {
+                   return std::make_unique<controllers::LocalPathProvisioner>(ctx);
+                 }});
   c.push_back({"pvc-protection", [](ControllerContext& ctx) {
                  return std::make_unique<controllers::PvcProtectionController>(ctx);
                }});

@@ -155,3 +155,18 @@ spec:
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class LocalStorageDisabledTest(harness.ClusterTestCase):
+    """`--disable local-storage`: no local-path provisioner, so no local-path StorageClass."""
+    server_args = ("--disable", "local-storage")
+
+    def test_no_local_path_storage_class(self):
+        # The controller manager's other controllers run: the default ServiceAccount appears
+        # once it leads, and the provisioner would have made its class by then.
+        deadline = time.monotonic() + 30
+        while self.k("get", "serviceaccount", "default", check=False).rc != 0:
+            self.assertLess(time.monotonic(), deadline, self.cluster.log_tail())
+            time.sleep(0.3)
+        time.sleep(2)
+        self.assertEqual(self.k("get", "storageclass", "-o", "name").out.strip(), "")
