@@ -24,4 +24,12 @@ Result<std::string> readFile(const std::string& path, size_t limit = SIZE_MAX);
 Result<void> writeFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0600,
                              bool durable = false);
 
+// Marks a directory whose subdirectories are unrelated to each other (one per pod, per
+// container) as the top of a hierarchy for ext4's Orlov allocator (`chattr +T`): each new
+// subdirectory then goes to a block group with few directories and many free inodes instead of
+// its parent's group, so that making it does not walk the parent group's recently deleted
+// inodes (which an ext4 without a journal checks one by one before it reuses any). A hint:
+// file systems without the flag ignore it, and failures are not reported.
+void markTopDirectory(const std::string& path);
+
 }  // namespace nave

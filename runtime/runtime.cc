@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/log.h"
 
@@ -89,14 +90,30 @@ Result<ProcessSpec> NodeRuntime::processFor(const ImageConfig& image, const Cont
   return p;
 }
 
-Result<ContainerStatus> NodeRuntime::createContainer(ContainerRequest request) {
-  Image image = TRY(images_->find(request.image));
+Result<std::vector<std::string>> NodeRuntime::prepareLayers(const Image& image) {
   std::vector<LayerSource> layers;
   for (const LayerInfo& l : image.layers) {
     std::string blob = TRY(images_->blobPath(l.digest));
     layers.push_back({blob, l.diffId, l.mediaType});
   }
-  std::vector<std::string> dirs = TRY(snapshots_->prepareLayers(layers));
+  return snapshots_->prepareLayers(layers);
+}
+
+void NodeRuntime::unpackImages() {
+  for (const Image& image : images_->list()) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (auto r = prepareLayers(image); !r.ok()) {
+      log::warning("unpacking an image's layers failed", {{"image", image.id}, {"error", r.error().message()}});
+      continue;
+    }
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (ms >= 1) log::v(1, "image unpacked", {{"image", image.id}, {"ms", static_cast<int64_t>(ms)}});
+  }
+}
+
+Result<ContainerStatus> NodeRuntime::createContainer(ContainerRequest request) {
+  Image image = TRY(images_->find(request.image));
+  std::vector<std::string> dirs = TRY(prepareLayers(image));
   ContainerSpec spec = request.spec;
   spec.id = request.id;
   spec.process = TRY(processFor(image.config, request));

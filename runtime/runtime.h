@@ -57,6 +57,11 @@ class NodeRuntime {
   // its rootfs.
   Result<void> removeContainer(const std::string& id, bool force);
 
+  // Unpacks the layers of every image present that are not unpacked yet, as containerd does
+  // when it imports an image, so that the first containers of an image do not all wait for
+  // its unpacking. Failures are logged; createContainer tries again.
+  void unpackImages();
+
   // Removes the blobs no image references and the unpacked layers no image (and no mounted
   // container) uses.
   struct GcResult {
@@ -70,6 +75,7 @@ class NodeRuntime {
 
  private:
   NodeRuntime() = default;
+  Result<std::vector<std::string>> prepareLayers(const Image& image);
   std::string runDir_;
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<Snapshotter> snapshots_;

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "network/flannel/flannel.h"
 #include "network/netpol/network_policy.h"
@@ -42,6 +44,8 @@ class AgentImpl : public Agent {
       std::filesystem::create_directories(d, ec);
       if (ec) return Error(ErrorCode::kInternal, "create " + d + ": " + ec.message());
     }
+    markTopDirectory(ctx_.podsDir);  // a directory per pod in each
+    markTopDirectory(ctx_.logsDir);
     ::chmod(agentDir.c_str(), 0700);
 
     runtime::NodeRuntimeOptions ro;
@@ -52,6 +56,9 @@ class AgentImpl : public Agent {
     ctx_.runtime = runtime_.get();
     // Airgap images (DATA/agent/images/*.tar[.gz|.zst]) before any pod asks for them.
     runtime_->images().importAirgapDirectory();
+    // Their layers are unpacked meanwhile the node registers (k3s imports them unpacked);
+    // a pod that needs one sooner waits for it in createContainer.
+    unpacker_ = std::thread([rt = runtime_.get()] { rt->unpackImages(); });
 
     objects_ = std::make_unique<ApiObjectSource>(*ctx_.client);
     ctx_.objects = objects_.get();
@@ -158,6 +165,7 @@ class AgentImpl : public Agent {
     if (pods_) pods_->stop();
     if (exits_) exits_->stop();
     if (node_) node_->stop();
+    if (unpacker_.joinable()) unpacker_.join();
   }
 
  private:
@@ -196,6 +204,7 @@ class AgentImpl : public Agent {
   AgentContext ctx_;
   bool stopped_ = false;
   std::unique_ptr<runtime::NodeRuntime> runtime_;
+  std::thread unpacker_;  // unpacks the airgap images' layers after start
   std::unique_ptr<network::PodNetwork> network_;
   std::unique_ptr<ObjectSource> objects_;
   std::unique_ptr<VolumeManager> volumes_;

@@ -31,6 +31,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/fs.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "runtime/snapshot/overlay.h"
@@ -155,6 +156,7 @@ class OverlaySnapshotter final : public Snapshotter {
     if (ec) return Error(ErrorCode::kInternal, "create " + root_ + ": " + ec.message());
     TRY(makeDir(layers_));
     TRY(makeDir(containers_));
+    markTopDirectory(containers_);  // one subdirectory per container
     TRY(makeDir(locks_));
     TRY(makeDir(init_));
     // Leftovers of unpacks and deletions that a crash interrupted; one still in progress (in
