@@ -25,6 +25,7 @@
 #include "runtime/container/shim_socket.h"
 #include "runtime/container/spec_json.h"
 #include "common/log.h"
+#include "runtime/container/sys/cgroups.h"
 #include "runtime/container/sys/launcher.h"
 
 namespace nave::runtime {
@@ -185,7 +186,13 @@ Result<void> LinuxContainerRuntime::spawnShim(const std::string& id) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  char* envp[] = {nullptr};
+  // The shim sets up cgroups in the hierarchies this process found (see cgroupHierarchies).
+  std::string hierarchies;
+  if (auto h = sys::cgroupHierarchies(); h.ok()) {
+    if (std::string text = sys::encodeCgroupHierarchies(*h); !text.empty())
+      hierarchies = std::string(sys::kCgroupHierarchiesEnv) + "=" + text;
+  }
+  char* envp[] = {hierarchies.empty() ? nullptr : hierarchies.data(), nullptr};
 
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;

@@ -385,6 +385,42 @@ Result<std::unique_ptr<CgroupSetImpl>> makeSet(const std::string& parent, const 
 
 Result<std::vector<CgroupHierarchy>> readCgroupHierarchies();
 
+// A line per hierarchy: mount point, "1" for v2 or "0", name, controllers joined by commas;
+// tab-separated. (Mount points may hold commas: /sys/fs/cgroup/cpu,cpuacct.)
+std::string encodeCgroupHierarchies(const std::vector<CgroupHierarchy>& hierarchies) {
+  auto plain = [](const std::string& s, const char* separators) {
+    return s.find_first_of(separators) == std::string::npos;
+  };
+  std::string out;
+  for (const CgroupHierarchy& h : hierarchies) {
+    if (!plain(h.mountPoint, "\t\n") || !plain(h.name, "\t\n") || h.mountPoint.empty()) return "";
+    out += h.mountPoint + "\t" + (h.v2 ? "1" : "0") + "\t" + h.name + "\t";
+    for (size_t i = 0; i < h.controllers.size(); ++i) {
+      if (!plain(h.controllers[i], "\t\n,")) return "";
+      out += (i ? "," : "") + h.controllers[i];
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::vector<CgroupHierarchy> decodeCgroupHierarchies(std::string_view text) {
+  std::vector<CgroupHierarchy> out;
+  for (const std::string& line : split(std::string(text), '\n')) {
+    if (line.empty()) continue;
+    auto fields = split(line, '\t');
+    if (fields.size() != 4 || fields[0].empty() || fields[0][0] != '/' || (fields[1] != "0" && fields[1] != "1"))
+      return {};
+    CgroupHierarchy h;
+    h.mountPoint = fields[0];
+    h.v2 = fields[1] == "1";
+    h.name = fields[2];
+    if (!fields[3].empty()) h.controllers = split(fields[3], ',');
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
 Result<std::vector<CgroupHierarchy>> cgroupHierarchies() {
   // Read once per few seconds: a shim asks twice while it sets a container up, and on a node
   // with many pods /proc/self/mountinfo is hundreds of lines (~1 ms to produce). Hierarchies
@@ -395,6 +431,15 @@ Result<std::vector<CgroupHierarchy>> cgroupHierarchies() {
   std::lock_guard lock(mu);
   auto now = std::chrono::steady_clock::now();
   if (!cached.empty() && now - readAt < std::chrono::seconds(5)) return cached;
+  if (cached.empty()) {
+    if (const char* given = ::getenv(kCgroupHierarchiesEnv); given != nullptr && *given != 0) {
+      if (auto decoded = decodeCgroupHierarchies(given); !decoded.empty()) {
+        cached = std::move(decoded);
+        readAt = now;
+        return cached;
+      }
+    }
+  }
   cached = TRY(readCgroupHierarchies());
   readAt = now;
   return cached;

@@ -19,7 +19,16 @@ struct CgroupHierarchy {
 };
 
 // The cgroup hierarchies mounted in the caller's mount namespace (one entry per hierarchy).
+// Read from /proc/self/mountinfo, unless the environment variable kCgroupHierarchiesEnv holds
+// them as encodeCgroupHierarchies wrote them: the runtime hands its own view to every shim it
+// starts, which then need not have the kernel print a mount table that grows with the pods.
 Result<std::vector<CgroupHierarchy>> cgroupHierarchies();
+inline constexpr char kCgroupHierarchiesEnv[] = "NAVE_CGROUP_HIERARCHIES";
+// One line per hierarchy; "" when a field could not be told apart (a tab or a newline in a
+// mount point), and then the shim reads the mount table itself.
+std::string encodeCgroupHierarchies(const std::vector<CgroupHierarchy>& hierarchies);
+// What encodeCgroupHierarchies wrote; empty for anything else.
+std::vector<CgroupHierarchy> decodeCgroupHierarchies(std::string_view text);
 
 // One device access rule, as in runc's allowlist: type 'c', 'b' or 'a'; major/minor -1 for
 // any; access a subset of "rwm".

@@ -89,6 +89,37 @@ class CgroupSetTest : public ::testing::Test {
   std::string parent_;
 };
 
+TEST(CgroupHierarchiesTest, EncodingForShimsRoundTrips) {
+  std::vector<CgroupHierarchy> in(3);
+  in[0].mountPoint = "/sys/fs/cgroup/cpu,cpuacct";
+  in[0].controllers = {"cpu", "cpuacct,"};  // a separator in a field cannot be encoded
+  EXPECT_EQ(encodeCgroupHierarchies(in), "");
+  in[0].controllers = {"cpu", "cpuacct"};
+  in[1].mountPoint = "/sys/fs/cgroup/systemd";
+  in[1].name = "name=systemd";
+  in[2].mountPoint = "/sys/fs/cgroup/unified";
+  in[2].v2 = true;
+  std::string text = encodeCgroupHierarchies(in);
+  ASSERT_FALSE(text.empty());
+  auto out = decodeCgroupHierarchies(text);
+  ASSERT_EQ(out.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(out[i].mountPoint, in[i].mountPoint);
+    EXPECT_EQ(out[i].v2, in[i].v2);
+    EXPECT_EQ(out[i].name, in[i].name);
+    EXPECT_EQ(out[i].controllers, in[i].controllers);
+  }
+  EXPECT_TRUE(decodeCgroupHierarchies("relative\t0\t\tcpu\n").empty());
+  EXPECT_TRUE(decodeCgroupHierarchies("/sys/fs/cgroup/cpu\t2\t\tcpu\n").empty());
+  EXPECT_TRUE(decodeCgroupHierarchies("/sys/fs/cgroup/cpu\t0\tcpu\n").empty());
+  // What this process found reads back the same, as a shim started by it gets it.
+  auto mine = cgroupHierarchies();
+  ASSERT_TRUE(mine.ok());
+  std::string encoded = encodeCgroupHierarchies(*mine);
+  EXPECT_FALSE(encoded.empty());
+  EXPECT_EQ(decodeCgroupHierarchies(encoded).size(), mine->size());
+}
+
 TEST_F(CgroupSetTest, WritesLimitsAndRemovesItsDirectories) {
   Resources r;
   r.memoryLimitBytes = 64 << 20;
