@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "common/log.h"
@@ -79,6 +80,32 @@ void ExitWatcher::run() {
   }
 }
 
+// ---- SetupSlots -----------------------------------------------------------------------
+
+void SetupSlots::acquire() {
+  std::unique_lock lock(mu_);
+  if (free_ > 0 && waiters_.empty()) {
+    --free_;
+    return;
+  }
+  Waiter me;
+  waiters_.push_back(&me);
+  me.cv.wait(lock, [&] { return me.granted; });
+}
+
+void SetupSlots::release() {
+  std::lock_guard lock(mu_);
+  if (waiters_.empty()) {
+    ++free_;
+    return;
+  }
+  // Handed over directly: a newcomer cannot take it before the oldest waiter.
+  Waiter* next = waiters_.front();
+  waiters_.pop_front();
+  next->granted = true;
+  next->cv.notify_one();
+}
+
 // ---- PodManager -----------------------------------------------------------------------
 
 namespace {
@@ -90,7 +117,9 @@ api::ListOptions nodePods(const std::string& node) {
 }  // namespace
 
 PodManager::PodManager(AgentContext& context)
-    : ctx_(context), informer_(*context.client, {"", "v1", "pods"}, nodePods(context.options.nodeName)) {}
+    : ctx_(context),
+      setupSlots_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()) * 4)),
+      informer_(*context.client, {"", "v1", "pods"}, nodePods(context.options.nodeName)) {}
 
 PodManager::~PodManager() { stop(); }
 
@@ -212,23 +241,12 @@ PodManager::Usage PodManager::usage(const std::string& excludeUid) {
     }
   }
   for (const auto& w : workers) {
-    if (!w->admitted() || w->finished()) continue;
-    Json pod = w->pod();
-    std::string phase = getString(pod.value("status", Json::object()), "phase");
-    if (phase == "Succeeded" || phase == "Failed") continue;
+    if (!w->admitted() || w->finished() || w->terminal()) continue;
     ++u.pods;
-    const Json& spec = pod.value("spec", Json::object());
-    for (const Json& c : spec.value("containers", Json::array())) {
-      const Json& req = c.value("resources", Json::object()).value("requests", Json::object());
-      if (auto v = parseQuantityMilli(getString(req, "cpu", "0")); v.ok()) u.milliCpu += *v;
-      if (auto v = parseQuantity(getString(req, "memory", "0")); v.ok()) u.memoryBytes += *v;
-      for (const Json& p : c.value("ports", Json::array())) {
-        int64_t hostPort = getInt(p, "hostPort");
-        if (hostPort <= 0) continue;
-        u.hostPorts.insert(getString(p, "protocol", "TCP") + "/" + getString(p, "hostIP", "0.0.0.0") +
-                           ":" + std::to_string(hostPort));
-      }
-    }
+    const PodWorker::Demand& d = w->demand();
+    u.milliCpu += d.milliCpu;
+    u.memoryBytes += d.memoryBytes;
+    u.hostPorts.insert(d.hostPorts.begin(), d.hostPorts.end());
   }
   return u;
 }

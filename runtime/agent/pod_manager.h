@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +46,44 @@ class ExitWatcher {
   std::thread thread_;
 };
 
+// How many pods may be set up at once (sandbox, pod network, containers created and
+// started). The kernel runs most of that work one at a time (the RTNL mutex for network
+// namespaces and veths, the namespace semaphore for mounts, cgroup_mutex), so a burst of pods
+// all set up together only adds contention and preempted lock holders, and every pod then
+// finishes late: with a few per core at once they start in the order they came, sooner.
+// Slots go to waiters first come, first served.
+class SetupSlots {
+ public:
+  explicit SetupSlots(int slots) : free_(slots) {}
+  size_t waiting() const {
+    std::lock_guard lock(mu_);
+    return waiters_.size();
+  }
+
+  class [[nodiscard]] Hold {
+   public:
+    explicit Hold(SetupSlots& slots) : slots_(&slots) { slots_->acquire(); }
+    ~Hold() { slots_->release(); }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    SetupSlots* slots_;
+  };
+
+ private:
+  struct Waiter {
+    std::condition_variable cv;
+    bool granted = false;
+  };
+  void acquire();
+  void release();
+
+  mutable std::mutex mu_;
+  int free_;                     // guarded by mu_
+  std::deque<Waiter*> waiters_;  // guarded by mu_; oldest first
+};
+
 class PodManager {
  public:
   explicit PodManager(AgentContext& context);
@@ -62,6 +102,9 @@ class PodManager {
   };
   Usage usage(const std::string& excludeUid);
 
+  // Four per CPU: enough to keep the CPUs busy while some wait on the kernel's locks.
+  SetupSlots& setupSlots() { return setupSlots_; }
+
   // The worker of a pod (streaming and probes look pods up), or null.
   std::shared_ptr<PodWorker> worker(const std::string& ns, const std::string& name);
 
@@ -71,6 +114,7 @@ class PodManager {
   std::vector<std::shared_ptr<PodWorker>> reapFinished();
 
   AgentContext& ctx_;
+  SetupSlots setupSlots_;
   controllers::Informer informer_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodWorker>> workers_;  // by uid; guarded by mu_

@@ -94,7 +94,10 @@ class StepTimer {
 }  // namespace
 
 PodWorker::PodWorker(AgentContext& ctx, Json pod)
-    : ctx_(ctx), uid_(getString(pod["metadata"], "uid")), pod_(std::move(pod)) {}
+    : ctx_(ctx),
+      uid_(getString(pod["metadata"], "uid")),
+      demand_(demandOf(pod.value("spec", Json::object()), false)),
+      pod_(std::move(pod)) {}
 
 PodWorker::~PodWorker() { stop(); }
 
@@ -150,6 +153,13 @@ Json PodWorker::pod() const {
 bool PodWorker::admitted() const {
   std::lock_guard lock(mu_);
   return admitted_;
+}
+
+bool PodWorker::terminal() const {
+  std::lock_guard lock(mu_);
+  const Json* status = findMember(pod_, "status");
+  std::string phase = status ? getString(*status, "phase") : "";
+  return phase == "Succeeded" || phase == "Failed";
 }
 
 std::optional<PodWorker::ContainerInstance> PodWorker::container(const std::string& name,
@@ -273,36 +283,55 @@ void PodWorker::sync() {
     admitted_ = true;
   }
   refreshStatuses();
+  // A pod being set up for the first time takes one of the node's setup slots for this pass
+  // (sandbox, network, volumes, containers), given up before an image pull or a postStart
+  // hook, which take their time doing other things.
+  bool fresh;
+  {
+    std::lock_guard lock(mu_);
+    fresh = sandboxId_.empty();
+  }
+  if (fresh) setupSlot_.emplace(ctx_.pods->setupSlots());
   if (ensureSandbox() && ensureVolumes()) {
     bool initialized = false;
     syncInitContainers(initialized);
     if (initialized) syncAppContainers();
+    setupSlot_.reset();
     runProbes();
     refreshStatuses();
   }
+  setupSlot_.reset();
   publish();
   postStatus();
 }
 
 // ---- admission ------------------------------------------------------------------------
 
-Result<void> PodWorker::admit() {
-  int64_t cpu = 0, memory = 0;
-  std::set<std::string> ports;
+PodWorker::Demand PodWorker::demandOf(const Json& spec, bool initContainers) {
+  Demand d;
   auto add = [&](const Json& c) {
     const Json& req = c.value("resources", Json::object()).value("requests", Json::object());
-    if (auto v = parseQuantityMilli(getString(req, "cpu", "0")); v.ok()) cpu += *v;
-    if (auto v = parseQuantity(getString(req, "memory", "0")); v.ok()) memory += *v;
+    if (auto v = parseQuantityMilli(getString(req, "cpu", "0")); v.ok()) d.milliCpu += *v;
+    if (auto v = parseQuantity(getString(req, "memory", "0")); v.ok()) d.memoryBytes += *v;
     for (const Json& p : c.value("ports", Json::array())) {
       int64_t hostPort = getInt(p, "hostPort");
       if (hostPort <= 0) continue;
-      std::string ip = getString(p, "hostIP", "0.0.0.0");
-      ports.insert(getString(p, "protocol", "TCP") + "/" + ip + ":" + std::to_string(hostPort));
+      d.hostPorts.insert(getString(p, "protocol", "TCP") + "/" + getString(p, "hostIP", "0.0.0.0") +
+                         ":" + std::to_string(hostPort));
     }
   };
-  for (const Json& c : spec_.value("containers", Json::array())) add(c);
+  for (const Json& c : spec.value("containers", Json::array())) add(c);
   // Init containers run one at a time: the largest counts (sidecars add up; kept simple).
-  for (const Json& c : spec_.value("initContainers", Json::array())) add(c);
+  if (initContainers) {
+    for (const Json& c : spec.value("initContainers", Json::array())) add(c);
+  }
+  return d;
+}
+
+Result<void> PodWorker::admit() {
+  const Demand mine = demandOf(spec_, true);
+  const int64_t cpu = mine.milliCpu, memory = mine.memoryBytes;
+  const std::set<std::string>& ports = mine.hostPorts;
   PodManager::Usage used = ctx_.pods->usage(uid_);
   NodeStatusReporter& node = *ctx_.node;
   auto reject = [&](const std::string& reason, const std::string& message) -> Result<void> {
@@ -575,6 +604,7 @@ bool PodWorker::pullImage(Container& c) {
     return false;
   }
   event(&c, "Normal", "Pulling", "Pulling image \"" + image + "\"");
+  setupSlot_.reset();  // a pull takes long and uses the network, not what the slots share
   runtime::PullOptions options;
   for (const Json& ref : spec_.value("imagePullSecrets", Json::array())) {
     const Json& md = current_.value("metadata", Json::object());
@@ -810,6 +840,7 @@ void PodWorker::startContainer(Container& c) {
     c.haveCurrent = true;
     watchExit(c);
   }
+  setupSlot_.reset();  // a hook may take its time
   // postStart runs right after the start; when it fails the container is killed.
   // (value() returns a copy: kept in a variable, or the pointer would dangle.)
   const Json lifecycle = c.spec.value("lifecycle", Json::object());

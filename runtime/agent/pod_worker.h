@@ -11,12 +11,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/json.h"
 #include "runtime/agent/agent_context.h"
+#include "runtime/agent/pod_manager.h"
 
 namespace nave::agent {
 
@@ -44,6 +46,20 @@ class PodWorker {
   std::string uid() const { return uid_; }
   Json pod() const;
   bool admitted() const;
+  // The API object's phase is Succeeded or Failed.
+  bool terminal() const;
+
+  // What a pod asks of the node: its containers' requests summed, and its host ports
+  // ("TCP/0.0.0.0:8080"); with `initContainers`, theirs added.
+  struct Demand {
+    int64_t milliCpu = 0;
+    int64_t memoryBytes = 0;
+    std::set<std::string> hostPorts;
+  };
+  static Demand demandOf(const Json& spec, bool initContainers);
+  // This pod's (app containers), for the admission of others; fixed when the worker is made,
+  // as the requests of a pod are.
+  const Demand& demand() const { return demand_; }
 
   // For the node API: the running (or, with `previous`, the last exited) instance of a
   // container, the pod's network namespace and IP.
@@ -123,6 +139,8 @@ class PodWorker {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  const Demand demand_;
+  std::optional<SetupSlots::Hold> setupSlot_;  // held by sync() while it sets a new pod up
   Json pod_;                   // guarded by mu_
   bool podGone_ = false;       // guarded by mu_
   bool woken_ = true;          // guarded by mu_ (the first sync runs at once)
