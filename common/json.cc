@@ -161,4 +161,10 @@ const Json& objectMember(const Json& obj, std::string_view key) {
   return v != nullptr && v->is_object() ? *v : kEmpty;
 }
 
+const Json& arrayMember(const Json& obj, std::string_view key) {
+  static const Json kEmpty = Json::array();
+  const Json* v = findMember(obj, key);
+  return v != nullptr && v->is_array() ? *v : kEmpty;
+}
+
 }  // namespace nave

@@ -40,6 +40,8 @@ const Json* findMember(const Json& obj, std::string_view key);
 // that stays valid (unlike value(key, Json::object()), which returns a copy), e.g. to iterate
 // with items().
 const Json& objectMember(const Json& obj, std::string_view key);
+// The same for arrays: the member `key` when it is a JSON array, else a shared empty array.
+const Json& arrayMember(const Json& obj, std::string_view key);
 std::string getString(const Json& obj, std::string_view key, std::string_view fallback = "");
 int64_t getInt(const Json& obj, std::string_view key, int64_t fallback = 0);
 bool getBool(const Json& obj, std::string_view key, bool fallback = false);

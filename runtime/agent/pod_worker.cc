@@ -96,7 +96,7 @@ class StepTimer {
 PodWorker::PodWorker(AgentContext& ctx, Json pod)
     : ctx_(ctx),
       uid_(getString(pod["metadata"], "uid")),
-      demand_(demandOf(pod.value("spec", Json::object()), false)),
+      demand_(demandOf(objectMember(pod, "spec"), false)),
       pod_(std::move(pod)) {}
 
 PodWorker::~PodWorker() { stop(); }
@@ -234,19 +234,17 @@ void PodWorker::run() {
 }
 
 void PodWorker::sync() {
-  Json pod;
   bool gone;
   {
     std::lock_guard lock(mu_);
-    pod = pod_;
+    current_ = pod_;
     gone = podGone_;
   }
-  current_ = pod;
-  spec_ = pod.value("spec", Json::object());
+  const Json& pod = current_;
+  spec_ = objectMember(pod, "spec");
   hostNetwork_ = getBool(spec_, "hostNetwork");
   order_.clear();
-  std::vector<std::string> initNames;
-  for (const Json& c : spec_.value("initContainers", Json::array())) {
+  for (const Json& c : arrayMember(spec_, "initContainers")) {
     std::string name = getString(c, "name");
     Container& rec = containers_[name];
     rec.name = name;
@@ -254,7 +252,7 @@ void PodWorker::sync() {
     rec.kind = getString(c, "restartPolicy") == "Always" ? Kind::kSidecar : Kind::kInit;
     order_.push_back(name);
   }
-  for (const Json& c : spec_.value("containers", Json::array())) {
+  for (const Json& c : arrayMember(spec_, "containers")) {
     std::string name = getString(c, "name");
     Container& rec = containers_[name];
     rec.name = name;
@@ -263,11 +261,11 @@ void PodWorker::sync() {
     order_.push_back(name);
   }
   if (startTime_.empty()) {
-    startTime_ = getString(pod.value("status", Json::object()), "startTime");
+    startTime_ = getString(objectMember(pod, "status"), "startTime");
     if (startTime_.empty()) startTime_ = formatRfc3339(std::chrono::system_clock::now());
   }
 
-  const Json& md = pod.value("metadata", Json::object());
+  const Json& md = objectMember(pod, "metadata");
   if (gone || findMember(md, "deletionTimestamp")) {
     terminate(gone);
     return;
@@ -310,20 +308,20 @@ void PodWorker::sync() {
 PodWorker::Demand PodWorker::demandOf(const Json& spec, bool initContainers) {
   Demand d;
   auto add = [&](const Json& c) {
-    const Json& req = c.value("resources", Json::object()).value("requests", Json::object());
+    const Json& req = objectMember(objectMember(c, "resources"), "requests");
     if (auto v = parseQuantityMilli(getString(req, "cpu", "0")); v.ok()) d.milliCpu += *v;
     if (auto v = parseQuantity(getString(req, "memory", "0")); v.ok()) d.memoryBytes += *v;
-    for (const Json& p : c.value("ports", Json::array())) {
+    for (const Json& p : arrayMember(c, "ports")) {
       int64_t hostPort = getInt(p, "hostPort");
       if (hostPort <= 0) continue;
       d.hostPorts.insert(getString(p, "protocol", "TCP") + "/" + getString(p, "hostIP", "0.0.0.0") +
                          ":" + std::to_string(hostPort));
     }
   };
-  for (const Json& c : spec.value("containers", Json::array())) add(c);
+  for (const Json& c : arrayMember(spec, "containers")) add(c);
   // Init containers run one at a time: the largest counts (sidecars add up; kept simple).
   if (initContainers) {
-    for (const Json& c : spec.value("initContainers", Json::array())) add(c);
+    for (const Json& c : arrayMember(spec, "initContainers")) add(c);
   }
   return d;
 }
