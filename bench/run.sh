@@ -26,6 +26,9 @@ ip netns exec "$ns" "$build/bench/scheduler_bench" --nave "$build/nave" --dir "$
 echo "== NetworkPolicy programming ($build/bench/netpol_bench; its own network namespace)"
 "$build/bench/netpol_bench" --runs 15
 "$build/bench/netpol_bench" --runs 15 --local 100
+echo "== pod sandboxes: namespaces and veths ($build/bench/podnet_bench; its own network namespace)"
+"$build/bench/podnet_bench" --sandboxes 100 --runs 3 2>/dev/null
+"$build/bench/podnet_bench" --sandboxes 100 --runs 3 --threads 8 2>/dev/null
 echo "== service proxy programming and ClusterIP connects ($build/bench/proxy_bench; its own namespaces)"
 "$build/bench/proxy_bench"
 echo "== cluster DNS ($build/bench/dns_bench)"
