@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/stats.h"
 #include "common/json.h"
 #include "runtime/container/container_runtime.h"
 #include "runtime/container/state_file.h"
@@ -57,11 +58,7 @@ using nave::runtime::ContainerSpec;
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
-}
+double percentile(std::vector<double> v, double p) { return nave::bench::quantileNearest(std::move(v), p); }
 
 // Runs argv with stdio on /dev/null (stdout captured into *out when given); the exit status.
 int runProgram(const std::vector<std::string>& args, std::string* out = nullptr) {

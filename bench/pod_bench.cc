@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "bench/bench_client.h"
+#include "bench/stats.h"
 #include "common/json.h"
 #include "common/strings.h"
 #include "common/yaml.h"
@@ -82,12 +83,7 @@ struct ReadyWatch {
   }
 };
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+double percentile(std::vector<double> v, double p) { return nave::bench::quantileNearest(std::move(v), p); }
 
 }  // namespace
 

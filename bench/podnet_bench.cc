@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/stats.h"
 #include "network/podnet/pod_network.h"
 #include "runtime/container/sys/launcher.h"
 
@@ -44,11 +45,7 @@ T orDie(Result<T> r, const char* what) {
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
+double percentile(std::vector<double> v, double p) { return nave::bench::quantileFloor(std::move(v), p); }
 
 struct Sandbox {
   std::string id, net, ipc, uts;

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/stats.h"
 #include "common/fd.h"
 #include "network/netlink/netns.h"
 #include "network/nftables/rule.h"
@@ -50,10 +51,7 @@ double us(Clock::duration d) {
   return std::chrono::duration<double, std::micro>(d).count();
 }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
+double percentile(std::vector<double> v, double p) { return nave::bench::quantileFloor(std::move(v), p); }
 
 int sh(const std::string& cmd) {
   return std::system((cmd + " >/dev/null 2>&1").c_str());
